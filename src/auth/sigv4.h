@@ -5,6 +5,7 @@
 // shared/reference/security-and-reliability.md ("SigV4 ... server-side rules"):
 // a +/-5 minute window around `now`, credential-scope date == X-Amz-Date date,
 // constant-time signature comparison.
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -25,6 +26,9 @@ struct Credentials {
 
 // A transport-neutral view of an HTTP request. `target` is the request-target
 // exactly as sent on the wire: path plus optional "?query", still percent-encoded.
+// As AWS does for every service but S3, the canonical URI encodes the wire path
+// once more ("/a%20b" signs as "/a%2520b"); query keys and values are decoded
+// and re-encoded.
 struct HttpRequest {
   std::string method;
   std::string target;
@@ -40,6 +44,14 @@ struct HttpRequest {
 // have set Host). S3-style services are not needed: paths are normalized.
 void SignRequest(HttpRequest& request, const Credentials& credentials, std::string_view region,
                  std::string_view service, std::time_t now);
+
+// Presigns `request` in the query string: appends X-Amz-Algorithm, X-Amz-Credential,
+// X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Expires, X-Amz-Security-Token (when the
+// credentials have one) and X-Amz-Signature to `target`, replacing any earlier ones.
+// Every header present is signed (the caller must have set Host); the payload hash
+// is that of `body`. `expires_seconds` is clamped to [1, 604800].
+void PresignRequest(HttpRequest& request, const Credentials& credentials, std::string_view region,
+                    std::string_view service, std::time_t now, std::int64_t expires_seconds);
 
 // What the verifier learns from a valid signature.
 struct VerifiedSignature {
@@ -64,15 +76,31 @@ using KeyLookup = std::function<std::optional<KeyLookupResult>(std::string_view 
 //   InvalidSignatureException (403)            signature mismatch, skew > 5 min,
 //                                              scope date != X-Amz-Date date, presign expired
 // Messages name the cause as AWS does (e.g. "Signature expired: 20150830T123600Z is now
-// earlier than 20150830T124600Z (20150830T124100Z - 5 min.)").
+// earlier than 20150830T124100Z (20150830T124600Z - 5 min.)").
+// The caller still checks that the scope's region and service are its own.
 Result<VerifiedSignature> VerifyRequest(const HttpRequest& request, const KeyLookup& lookup,
                                         std::time_t now);
 
+struct VerifyOptions {
+  // Largest X-Amz-Expires accepted on presigned requests (AWS's ceiling is 7 days;
+  // callers handing out short-lived URLs should lower it).
+  std::int64_t max_presign_expires_seconds = 604800;
+};
+Result<VerifiedSignature> VerifyRequest(const HttpRequest& request, const KeyLookup& lookup,
+                                        std::time_t now, const VerifyOptions& options);
+
 // Exposed for tests against the suite's intermediate files.
+// `signed_headers` are header names (any case, any order); the path is normalized.
 std::string CanonicalRequest(const HttpRequest& request, const std::vector<std::string>& signed_headers,
                              std::string_view payload_hash_hex);
+// kAsIs skips dot-segment removal and slash collapsing (the suite's "normalize": false
+// cases, as S3 signs); signing and verification always normalize.
+enum class PathNormalization { kNormalize, kAsIs };
+std::string CanonicalRequest(const HttpRequest& request, const std::vector<std::string>& signed_headers,
+                             std::string_view payload_hash_hex, PathNormalization normalization);
 std::string StringToSign(std::string_view amz_date, std::string_view scope,
                          std::string_view canonical_request);
+// The raw 32-byte signing key (not hex).
 std::string DeriveSigningKey(std::string_view secret, std::string_view date, std::string_view region,
                              std::string_view service);
 

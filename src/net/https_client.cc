@@ -1,0 +1,128 @@
+#include "net/https_client.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/ssl.h>
+
+#include "net/beast_websocket.h"
+
+namespace porthole::net {
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+Error ConnectionError(const Url& url, std::string_view what, const beast::error_code& ec) {
+  return MakeError("ConnectionError", "Could not connect to the endpoint URL: \"" + url.scheme + "://" +
+                                          url.HostHeader() + url.target + "\" (" + std::string(what) + ": " +
+                                          ec.message() + ")",
+                   0);
+}
+
+// Only IP literals and "localhost": no resolver (see header).
+Result<tcp::endpoint> EndpointFor(const Url& url) {
+  std::string host = url.host == "localhost" ? "127.0.0.1" : url.host;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec)
+    return MakeError("InvalidParameterException",
+                     "endpoint host must be an IP address or localhost, got '" + url.host + "'");
+  return tcp::endpoint(address, url.port);
+}
+
+asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_executor ex, const Url& url,
+                                                                  std::shared_ptr<TlsContext> tls,
+                                                                  std::chrono::seconds timeout) {
+  auto endpoint = EndpointFor(url);
+  if (!endpoint) co_return endpoint.error();
+  auto stream = std::make_unique<TlsTcpStream>(beast::tcp_stream(ex), tls->native());
+  beast::get_lowest_layer(*stream).expires_after(timeout);
+  auto [cec] = co_await beast::get_lowest_layer(*stream).async_connect(*endpoint, kUseTuple);
+  if (cec) co_return ConnectionError(url, "connect", cec);
+  SSL* ssl = stream->native_handle();
+  beast::error_code ignored;
+  asio::ip::make_address(url.host, ignored);
+  if (ignored) SSL_set_tlsext_host_name(ssl, url.host.c_str());  // SNI only for names
+  // Verify the certificate against the host (DNS name or IP literal).
+  SSL_set1_host(ssl, url.host == "localhost" ? "localhost" : url.host.c_str());
+  auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  if (hec) co_return ConnectionError(url, "TLS handshake", hec);
+  co_return std::move(stream);
+}
+
+}  // namespace
+
+asio::awaitable<Result<HttpResponse>> HttpsRequest(asio::any_io_executor ex, const Url& url, HttpRequest request,
+                                                   std::shared_ptr<TlsContext> tls, std::chrono::seconds timeout) {
+  auto connected = co_await ConnectTls(ex, url, tls, timeout);
+  if (!connected) co_return connected.error();
+  auto& stream = **connected;
+
+  http::request<http::string_body> req;
+  req.method_string(request.method);
+  req.target(request.target);
+  req.version(11);
+  for (const auto& [k, v] : request.headers) req.insert(k, v);
+  req.body() = request.body;
+  req.prepare_payload();
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  auto [wec, wn] = co_await http::async_write(stream, req, kUseTuple);
+  if (wec) co_return ConnectionError(url, "write", wec);
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+  if (rec) co_return ConnectionError(url, "read", rec);
+  auto& res = parser.get();
+  HttpResponse out;
+  out.status = static_cast<int>(res.result_int());
+  for (const auto& field : res) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  out.body = std::move(res.body());
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(kUseTuple);
+  co_return out;
+}
+
+Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::shared_ptr<TlsContext> tls,
+                                      std::chrono::seconds timeout) {
+  asio::io_context ioc;
+  std::optional<Result<HttpResponse>> result;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        result.emplace(co_await HttpsRequest(ioc.get_executor(), url, std::move(request), std::move(tls), timeout));
+      },
+      asio::detached);
+  ioc.run();
+  if (!result) return MakeError("ConnectionError", "request did not complete", 0);
+  return std::move(*result);
+}
+
+asio::awaitable<Result<std::shared_ptr<WebSocket>>> ConnectWebSocket(
+    asio::any_io_executor ex, const Url& url, std::vector<std::pair<std::string, std::string>> headers,
+    std::shared_ptr<TlsContext> tls, std::chrono::seconds timeout) {
+  auto connected = co_await ConnectTls(ex, url, tls, timeout);
+  if (!connected) co_return connected.error();
+  auto ws = std::make_shared<BeastWebSocket>(BeastWsStream(std::move(**connected)));
+  beast::get_lowest_layer(ws->stream()).expires_never();
+  auto t = beast::websocket::stream_base::timeout::suggested(beast::role_type::client);
+  t.handshake_timeout = timeout;
+  ws->stream().set_option(t);
+  ws->stream().set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
+    req.set(http::field::user_agent, "porthole/" PORTHOLE_VERSION);
+    for (const auto& [k, v] : headers) req.set(k, v);
+  }));
+  beast::websocket::response_type response;
+  auto [ec] = co_await ws->stream().async_handshake(response, url.HostHeader(), url.target,
+                                                    kUseTuple);
+  if (ec) {
+    std::string why = ec.message();
+    if (response.result_int() != 0) why += " (HTTP " + std::to_string(response.result_int()) + ")";
+    co_return MakeError("ConnectionError", "WebSocket upgrade to " + url.HostHeader() + url.target + " failed: " + why, 0);
+  }
+  co_return std::shared_ptr<WebSocket>(ws);
+}
+
+}  // namespace porthole::net

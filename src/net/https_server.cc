@@ -1,0 +1,166 @@
+#include "net/https_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.h"
+#include "net/beast_websocket.h"
+
+namespace porthole::net {
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+HttpRequest ToHttpRequest(const http::request<http::string_body>& req) {
+  HttpRequest out;
+  out.method = std::string(req.method_string());
+  out.target = std::string(req.target());
+  for (const auto& field : req) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  out.body = req.body();
+  return out;
+}
+
+http::response<http::string_body> ToBeastResponse(const HttpResponse& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "portholed");
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = r.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse JsonError(int status, std::string_view type, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  r.body = std::string("{\"__type\":\"") + std::string(type) + "\",\"message\":\"" + std::string(message) + "\"}";
+  return r;
+}
+
+class Server final : public HttpsServer {
+ public:
+  Server(asio::any_io_executor ex, std::shared_ptr<TlsContext> tls, HttpsServerOptions options, HttpHandler http,
+         WebSocketHandler ws)
+      : executor_(ex), acceptor_(ex), tls_(std::move(tls)), options_(options), http_(std::move(http)),
+        ws_(std::move(ws)) {}
+
+  Status Open() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return MakeError("InvalidParameterException", "listen address must be an IP address: " + options_.host);
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return MakeError("ListenError", "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                                                ": " + ec.message(), 500);
+    return OkStatus();
+  }
+
+  uint16_t port() const override { return acceptor_.local_endpoint().port(); }
+
+  void Start() override { asio::co_spawn(executor_, AcceptLoop(), asio::detached); }
+
+  void Stop() override {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  }
+
+ private:
+  asio::awaitable<void> AcceptLoop() {
+    while (acceptor_.is_open()) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted) break;
+        continue;
+      }
+      asio::co_spawn(executor_, Serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Serve(tcp::socket socket) {
+    RequestContext context;
+    beast::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    context.peer_ip = ec ? "" : remote.address().to_string();
+    TlsTcpStream stream(beast::tcp_stream(std::move(socket)), tls_->native());
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (hec) co_return;
+
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options_.max_body_bytes);
+      parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+      auto [rec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+      if (rec == http::error::body_limit) {
+        auto res = ToBeastResponse(JsonError(413, "SerializationException",
+                                             "Request body exceeds the limit of " +
+                                                 std::to_string(options_.max_body_bytes) + " bytes"),
+                                   11, false);
+        co_await http::async_write(stream, res, kUseTuple);
+        break;
+      }
+      if (rec == http::error::header_limit) {
+        auto res = ToBeastResponse(JsonError(431, "SerializationException", "Request headers too large"), 11, false);
+        co_await http::async_write(stream, res, kUseTuple);
+        break;
+      }
+      if (rec) break;
+      auto& req = parser.get();
+
+      if (beast::websocket::is_upgrade(req)) {
+        beast::get_lowest_layer(stream).expires_never();
+        auto ws = std::make_shared<BeastWebSocket>(BeastWsStream(std::move(stream)));
+        ws->stream().set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws->stream().set_option(beast::websocket::stream_base::decorator(
+            [](beast::websocket::response_type& res) { res.set(http::field::server, "portholed"); }));
+        auto [aec] = co_await ws->stream().async_accept(req, kUseTuple);
+        if (aec) co_return;
+        co_await ws_(ToHttpRequest(req), context, ws);
+        co_return;
+      }
+
+      bool keep_alive = req.keep_alive();
+      unsigned version = req.version();
+      HttpResponse response;
+      try {
+        response = co_await http_(ToHttpRequest(req), context);
+      } catch (const std::exception& e) {
+        log::Error(std::string("request handler failed: ") + e.what());
+        response = JsonError(500, "ServerException", "Internal server error");
+      }
+      auto res = ToBeastResponse(response, version, keep_alive);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+      if (wec || !keep_alive) break;
+    }
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(kUseTuple);
+  }
+
+  asio::any_io_executor executor_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<TlsContext> tls_;
+  HttpsServerOptions options_;
+  HttpHandler http_;
+  WebSocketHandler ws_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::Bind(asio::any_io_executor executor, std::shared_ptr<TlsContext> tls,
+                                                      HttpsServerOptions options, HttpHandler http,
+                                                      WebSocketHandler websocket) {
+  auto server = std::make_unique<Server>(executor, std::move(tls), options, std::move(http), std::move(websocket));
+  Status s = server->Open();
+  if (!s) return s.error();
+  return std::unique_ptr<HttpsServer>(std::move(server));
+}
+
+}  // namespace porthole::net

@@ -1,0 +1,77 @@
+#pragma once
+// The Session Manager data-channel wire format ("ClientMessage"), byte for
+// byte as in shared/protocol/session-data-channel.md §4: a 120-byte
+// big-endian header followed by the payload.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/ids.h"
+#include "common/result.h"
+
+namespace porthole::protocol {
+
+// §4.1 message types.
+inline constexpr std::string_view kInputStreamData = "input_stream_data";
+inline constexpr std::string_view kOutputStreamData = "output_stream_data";
+inline constexpr std::string_view kAcknowledge = "acknowledge";
+inline constexpr std::string_view kChannelClosed = "channel_closed";
+inline constexpr std::string_view kStartPublication = "start_publication";
+inline constexpr std::string_view kPausePublication = "pause_publication";
+
+// §4.2 payload types.
+enum class PayloadType : uint32_t {
+  kNone = 0,  // acknowledge, channel_closed
+  kOutput = 1,
+  kError = 2,
+  kSize = 3,
+  kParameter = 4,
+  kHandshakeRequest = 5,
+  kHandshakeResponse = 6,
+  kHandshakeComplete = 7,
+  kEncChallengeRequest = 8,
+  kEncChallengeResponse = 9,
+  kFlag = 10,
+  kStdErr = 11,
+  kExitCode = 12,
+};
+
+inline constexpr size_t kHeaderSize = 120;
+inline constexpr uint32_t kHeaderLength = 116;  // what the plugin writes; see §4 row 1
+// Upper bound on a payload we accept from the network (every parser has a limit).
+inline constexpr size_t kMaxPayloadSize = 256 * 1024;
+
+inline constexpr uint64_t kFlagSyn = 1;
+inline constexpr uint64_t kFlagFin = 2;
+
+struct ClientMessage {
+  std::string message_type;
+  uint32_t schema_version = 1;
+  uint64_t created_date_ms = 0;  // Unix epoch milliseconds; never 0 on the wire
+  int64_t sequence_number = 0;
+  uint64_t flags = 0;
+  ids::UuidBytes message_id{};   // in normal UUID byte order (the wire swaps halves)
+  PayloadType payload_type = PayloadType::kNone;
+  std::string payload;
+};
+
+// Serializes `m`: HeaderLength 116, MessageType space-padded to 32 bytes,
+// MessageId halves swapped, PayloadDigest = SHA-256(payload).
+// A zero created_date_ms is replaced by the current time.
+std::string Encode(const ClientMessage& m);
+
+// Parses and validates one frame as the plugin does (§4 "Validation"), plus
+// our own limits: frame shorter than the header, HeaderLength other than 116,
+// PayloadLength disagreeing with the frame size, payload over kMaxPayloadSize,
+// empty MessageType, CreatedDate 0 or a digest mismatch are errors
+// (code "InvalidFrame", message naming the field). start_publication and
+// pause_publication skip the digest/date checks. As in the plugin, the digest
+// is only checked when the payload is non-empty. MessageType padding (NUL or
+// whitespace) is stripped; a type with other non-printable bytes is an error.
+Result<ClientMessage> Decode(std::string_view frame);
+
+uint64_t NowMillis();
+
+}  // namespace porthole::protocol
