@@ -101,9 +101,9 @@ std::string TaskDefinitionArn(std::string_view region, std::string_view account,
 
 std::string ContainerArn(std::string_view region, std::string_view account, std::string_view cluster_name,
                          std::string_view task_id, std::string_view container_uuid) {
-  return EcsArn(region, account,
-                "container/" + std::string(cluster_name) + "/" + std::string(task_id) + "/" +
-                    std::string(container_uuid));
+  return EcsArn(
+      region, account,
+      "container/" + std::string(cluster_name) + "/" + std::string(task_id) + "/" + std::string(container_uuid));
 }
 
 std::string ContainerInstanceArn(std::string_view region, std::string_view account, std::string_view cluster_name,
@@ -149,7 +149,8 @@ Result<TaskDefinitionRef> ParseTaskDefinitionRef(std::string_view text) {
   }
   if (!IsValidName(family))
     return InvalidParameter("Invalid task definition family " + Quote(family) +
-                            (family.size() == text.size() ? "" : " in " + Quote(text)) + ": up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens "
+                            (family.size() == text.size() ? "" : " in " + Quote(text)) +
+                            ": up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens "
                             "are allowed.");
   ref.family = std::string(family);
   return ref;

@@ -43,8 +43,7 @@ std::string FormatArn(const Arn& arn);
 std::string ClusterArn(std::string_view region, std::string_view account, std::string_view cluster_name);
 std::string TaskArn(std::string_view region, std::string_view account, std::string_view cluster_name,
                     std::string_view task_id);
-std::string TaskDefinitionArn(std::string_view region, std::string_view account, std::string_view family,
-                              int revision);
+std::string TaskDefinitionArn(std::string_view region, std::string_view account, std::string_view family, int revision);
 std::string ContainerArn(std::string_view region, std::string_view account, std::string_view cluster_name,
                          std::string_view task_id, std::string_view container_uuid);
 std::string ContainerInstanceArn(std::string_view region, std::string_view account, std::string_view cluster_name,

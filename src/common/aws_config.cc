@@ -69,7 +69,8 @@ Result<IniFile> LoadSharedFile(const ResolveOptions& options, const std::string&
   std::optional<std::string> text = options.read_file(path);
   if (!text) return IniFile{};
   Result<IniFile> ini = ParseIni(*text);
-  if (!ini.ok()) return MakeError("ConfigParseError", "Unable to parse config file: " + path + ": " + ini.error().message);
+  if (!ini.ok())
+    return MakeError("ConfigParseError", "Unable to parse config file: " + path + ": " + ini.error().message);
   return ini;
 }
 
@@ -290,7 +291,8 @@ Result<AwsSettings> ResolveAwsSettings(const ResolveOptions& options) {
   std::optional<AwsSettings> creds;
   if (!explicit_profile && NonEmptyEnv(env, "AWS_ACCESS_KEY_ID")) {
     std::optional<std::string> secret = NonEmptyEnv(env, "AWS_SECRET_ACCESS_KEY");
-    if (!secret) return MakeError("PartialCredentials", "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
+    if (!secret)
+      return MakeError("PartialCredentials", "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY");
     creds.emplace();
     creds->access_key_id = *NonEmptyEnv(env, "AWS_ACCESS_KEY_ID");
     creds->secret_access_key = *secret;
@@ -299,7 +301,8 @@ Result<AwsSettings> ResolveAwsSettings(const ResolveOptions& options) {
     creds->session_token = token.value_or("");
   }
   if (!creds) {
-    Result<std::optional<AwsSettings>> from_file = CredentialsFromSection(credentials_section, "shared-credentials-file");
+    Result<std::optional<AwsSettings>> from_file =
+        CredentialsFromSection(credentials_section, "shared-credentials-file");
     if (!from_file.ok()) return from_file.error();
     creds = std::move(*from_file);
   }

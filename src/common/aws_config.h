@@ -55,9 +55,9 @@ struct AwsSettings {
   std::string secret_access_key;
   std::string session_token;  // empty for long-term keys
   std::string region;
-  std::string profile;        // the profile that was selected, e.g. "default"
-  std::string endpoint_url;   // empty: the service's default endpoint
-  std::string ca_bundle;      // path of a PEM bundle; empty: system roots
+  std::string profile;       // the profile that was selected, e.g. "default"
+  std::string endpoint_url;  // empty: the service's default endpoint
+  std::string ca_bundle;     // path of a PEM bundle; empty: system roots
 };
 
 // Returns the value of environment variable `name`, or nullopt when unset.
@@ -95,8 +95,9 @@ struct ResolveOptions {
   bool require_region = true;
 };
 
-// Resolves settings as the AWS CLI v2 does. Environment variables and
-// options that are set but empty count as unset.
+// Resolves settings as the AWS CLI v2 does. Environment variables, options
+// and file keys that are set but empty count as unset (botocore would use
+// the empty value).
 //  - profile: options.profile, else AWS_PROFILE, else AWS_DEFAULT_PROFILE,
 //    else "default". A profile other than "default" that is in neither file
 //    is an error "ProfileNotFound" ("The config profile (x) could not be
@@ -106,9 +107,9 @@ struct ResolveOptions {
 //         AWS_SECRET_ACCESS_KEY, with AWS_SESSION_TOKEN (or the older
 //         AWS_SECURITY_TOKEN);
 //      2. the credentials file, section [<profile>];
-//      3. the config file, section [profile <profile>] ([default] for the
-//         default profile);
-//    each source needs aws_access_key_id to count, and then also needs the
+//      3. the config file, section [profile <profile>] (for the default
+//         profile [default], or [profile default] if both exist);
+//    each source needs an aws_access_key_id to count, and then also needs the
 //    secret key: a source with only the access key is an error
 //    "PartialCredentials" naming the missing variable or key.
 //  - region: options.region, else AWS_REGION, else AWS_DEFAULT_REGION,

@@ -1,6 +1,7 @@
 #include "protocol/messages.h"
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 

@@ -57,10 +57,10 @@ TEST(ParseArnTest, RejectsMalformed) {
       "arn:aws:ecs:us-east-1",
       "urn:aws:ecs:us-east-1:123456789012:cluster/a",
       "ARN:aws:ecs:us-east-1:123456789012:cluster/a",
-      "arn::ecs:us-east-1:123456789012:cluster/a",       // no partition
-      "arn:aws::us-east-1:123456789012:cluster/a",       // no service
-      "arn:aws:ecs:us-east-1:123456789012:",             // no resource
-      " arn:aws:ecs:us-east-1:123456789012:cluster/a",   // leading space
+      "arn::ecs:us-east-1:123456789012:cluster/a",      // no partition
+      "arn:aws::us-east-1:123456789012:cluster/a",      // no service
+      "arn:aws:ecs:us-east-1:123456789012:",            // no resource
+      " arn:aws:ecs:us-east-1:123456789012:cluster/a",  // leading space
       "cluster/a",
   };
   for (const char* text : bad) {
@@ -230,7 +230,9 @@ TEST(ParseTaskDefinitionRefTest, RejectsBadInput) {
     Result<TaskDefinitionRef> ref = ParseTaskDefinitionRef(text);
     ASSERT_FALSE(ref.ok()) << text;
     EXPECT_EQ(ref.error().code, "InvalidParameterException") << text;
-    if (*text) EXPECT_NE(ref.error().message.find(text), std::string::npos) << ref.error().message;
+    if (*text) {
+      EXPECT_NE(ref.error().message.find(text), std::string::npos) << ref.error().message;
+    }
   }
 }
 

@@ -55,7 +55,7 @@ const SplitCase kPythonShlexCases[] = {
     {"sh -c 'echo $0; exit 3'", {"sh", "-c", "echo $0; exit 3"}},
     {"bash -lc \"cd /app && exec ./run --flag=\\\"x y\\\"\"", {"bash", "-lc", "cd /app && exec ./run --flag=\"x y\""}},
     {"tab\tsep", {"tab", "sep"}},
-    {"vt\x0b" "ff\x0c", {"vt\x0b" "ff\x0c"}},
+    {"vt\013ff\014", {"vt\013ff\014"}},
     {"héllo wörld 日本", {"héllo", "wörld", "日本"}},
     {"--opt=value", {"--opt=value"}},
     {"a\"b'c'd\"e", {"ab'c'de"}},
@@ -79,14 +79,10 @@ struct ErrorCase {
 
 // Python's shlex.split raises ValueError with these messages.
 const ErrorCase kPythonShlexErrors[] = {
-    {"echo 'a\\''", "No closing quotation"},
-    {"'abc", "No closing quotation"},
-    {"\"abc", "No closing quotation"},
-    {"abc\\", "No escaped character"},
-    {"\"abc\\", "No escaped character"},
-    {"a 'b\\", "No closing quotation"},
-    {"echo \"it's", "No closing quotation"},
-    {"echo 'it\"s", "No closing quotation"},
+    {"echo 'a\\''", "No closing quotation"}, {"'abc", "No closing quotation"},
+    {"\"abc", "No closing quotation"},       {"abc\\", "No escaped character"},
+    {"\"abc\\", "No escaped character"},     {"a 'b\\", "No closing quotation"},
+    {"echo \"it's", "No closing quotation"}, {"echo 'it\"s", "No closing quotation"},
 };
 
 TEST(SplitCommandLineTest, RejectsWhatPythonShlexRejects) {

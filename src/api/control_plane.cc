@@ -1,0 +1,151 @@
+#include "api/control_plane.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+namespace {
+constexpr std::string_view kEcsPrefix = "AmazonEC2ContainerServiceV20141113.";
+constexpr std::string_view kNodePrefix = "PortholeNodeService.";
+
+std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n); }
+}  // namespace
+
+ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& store, ControlPlaneConfig config)
+    : executor_(executor), store_(store), config_(std::move(config)), clock_([] { return std::time(nullptr); }) {
+  RegisterOperations();
+}
+
+ControlPlane::~ControlPlane() = default;
+
+void ControlPlane::RegisterOperations() {
+  auto simple = [](Result<Json> (ControlPlane::*fn)(const Json&), ControlPlane* self) -> Operation {
+    return [self, fn](const Json& in, const Caller&, const net::RequestContext&, const net::HttpRequest&) {
+      return (self->*fn)(in);
+    };
+  };
+  std::string e(kEcsPrefix);
+  operations_[e + "CreateCluster"] = simple(&ControlPlane::CreateCluster, this);
+  operations_[e + "DescribeClusters"] = simple(&ControlPlane::DescribeClusters, this);
+  operations_[e + "ListClusters"] = simple(&ControlPlane::ListClusters, this);
+  operations_[e + "DeleteCluster"] = simple(&ControlPlane::DeleteCluster, this);
+  operations_[e + "RegisterTaskDefinition"] = simple(&ControlPlane::RegisterTaskDefinition, this);
+  operations_[e + "DescribeTaskDefinition"] = simple(&ControlPlane::DescribeTaskDefinition, this);
+  operations_[e + "ListTaskDefinitions"] = simple(&ControlPlane::ListTaskDefinitions, this);
+  operations_[e + "DeregisterTaskDefinition"] = simple(&ControlPlane::DeregisterTaskDefinition, this);
+  operations_[e + "RunTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                      const net::HttpRequest&) { return RunTask(in, c); };
+  operations_[e + "DescribeTasks"] = simple(&ControlPlane::DescribeTasks, this);
+  operations_[e + "ListTasks"] = simple(&ControlPlane::ListTasks, this);
+  operations_[e + "StopTask"] = simple(&ControlPlane::StopTask, this);
+  operations_[e + "ExecuteCommand"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                             const net::HttpRequest& r) { return ExecuteCommand(in, c, r); };
+  operations_[e + "TagResource"] = simple(&ControlPlane::TagResource, this);
+  operations_[e + "UntagResource"] = simple(&ControlPlane::UntagResource, this);
+  operations_[e + "ListTagsForResource"] = simple(&ControlPlane::ListTagsForResource, this);
+  std::string n(kNodePrefix);
+  operations_[n + "RegisterContainerInstance"] = [this](const Json& in, const Caller&,
+                                                        const net::RequestContext& ctx,
+                                                        const net::HttpRequest&) {
+    return RegisterContainerInstance(in, ctx);
+  };
+  operations_[n + "SubmitTaskStateChange"] = simple(&ControlPlane::SubmitTaskStateChange, this);
+}
+
+Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request) const {
+  std::optional<store::Record> key_record;
+  auth::KeyLookup lookup = [&](std::string_view akid) -> std::optional<auth::KeyLookupResult> {
+    if (akid.size() > 128) return std::nullopt;
+    auto r = store_.Get(store::kind::kAccessKey, std::string(akid));
+    if (!r.ok() || !r->has_value()) return std::nullopt;
+    const Json& body = (*r)->body;
+    if (body.value("status", "Active") != "Active") return std::nullopt;
+    key_record = **r;
+    return auth::KeyLookupResult{body.value("secretAccessKey", "")};
+  };
+  auto verified = auth::VerifyRequest(request, lookup, clock_());
+  if (!verified) return verified.error();
+  const Json& body = key_record->body;
+  // Temporary credentials must present their session token and be unexpired.
+  std::string expected_token = body.value("sessionToken", "");
+  if (!expected_token.empty() || !verified->session_token.empty()) {
+    if (!crypto::ConstantTimeEquals(expected_token, verified->session_token))
+      return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
+    if (body.value("expiration", 0.0) < static_cast<double>(clock_()))
+      return MakeError("ExpiredTokenException", "The security token included in the request is expired", 403);
+  }
+  Caller caller;
+  caller.access_key_id = verified->access_key_id;
+  caller.principal_arn = body.value("principalArn", "");
+  caller.type = body.value("type", "");
+  caller.task_id = body.value("taskId", "");
+  return caller;
+}
+
+Result<auth::Credentials> ControlPlane::EnsureRootCredentials() {
+  auto existing = store_.List(store::kind::kAccessKey, std::string("root"));
+  if (!existing) return existing.error();
+  for (const auto& r : *existing)
+    return auth::Credentials{r.key, r.body.value("secretAccessKey", ""), ""};
+  auth::Credentials creds;
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string random = crypto::RandomBytes(16);
+  creds.access_key_id = "AKIA";
+  for (unsigned char c : random) creds.access_key_id.push_back(kAlphabet[c % 32]);
+  creds.secret_access_key = crypto::Base64Encode(crypto::RandomBytes(30));
+  Json body = {{"type", "root"},
+               {"secretAccessKey", creds.secret_access_key},
+               {"principalArn", "arn:aws:iam::" + config_.account_id + ":root"},
+               {"status", "Active"},
+               {"createDate", EpochSeconds()}};
+  Status s = store_.Put(store::kind::kAccessKey, {creds.access_key_id, "root", body});
+  if (!s) return s.error();
+  return creds;
+}
+
+boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest request,
+                                                               net::RequestContext context) {
+  std::string target = request.Header("X-Amz-Target").value_or("");
+  if (request.method != "POST") {
+    co_return ErrorResponse(MakeError("UnknownOperationException", "Only POST requests are supported.", 404));
+  }
+  auto caller = Authenticate(request);
+  if (!caller) {
+    log::Info("denied " + Truncate(target, 100) + " from " + context.peer_ip + ": " + caller.error().code);
+    co_return ErrorResponse(caller.error());
+  }
+  // Task credentials exist only for the exec agent's channels.
+  if (caller->type != "root") {
+    co_return ErrorResponse(MakeError("AccessDeniedException",
+                                      "User: " + caller->principal_arn + " is not authorized to perform: " +
+                                          Truncate(target, 100),
+                                      400));
+  }
+  Json input = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
+  if (input.is_discarded() || !input.is_object()) {
+    co_return ErrorResponse(MakeError("SerializationException", "The request body is not a valid JSON object."));
+  }
+  Result<Json> output = MakeError("UnknownOperationException", "Unknown operation " + Truncate(target, 100));
+  try {
+    if (target == std::string(kNodePrefix) + "PollTasks") {
+      output = co_await PollTasks(input);
+    } else if (auto it = operations_.find(target); it != operations_.end()) {
+      output = it->second(input, *caller, context, request);
+    }
+  } catch (const std::exception& e) {
+    log::Error("operation " + target + " failed: " + e.what());
+    output = MakeError("ServerException", "Internal error while handling " + Truncate(target, 100), 500);
+  }
+  if (!output) {
+    log::Debug(target + " -> " + output.error().code + ": " + output.error().message);
+    co_return ErrorResponse(output.error());
+  }
+  co_return JsonResponse(*output);
+}
+
+}  // namespace porthole::api

@@ -1,0 +1,119 @@
+#pragma once
+// The control plane's API: authenticates every request (SigV4), dispatches
+// AWS JSON 1.1 operations by X-Amz-Target, and keeps ECS state in the Store.
+//   AmazonEC2ContainerServiceV20141113.*  the ECS subset (shared/ecs-exec.md)
+//   PortholeNodeService.*                 what porthole-node calls: register,
+//                                         long-poll for tasks, report state
+// Single-threaded: all calls run on the executor given at construction.
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "api/aws_json.h"
+#include "api/session_broker.h"
+#include "auth/sigv4.h"
+#include "net/http.h"
+#include "net/https_server.h"
+#include "store/store.h"
+
+namespace porthole::api {
+
+struct ControlPlaneConfig {
+  std::string region = "us-east-1";
+  std::string account_id;
+  // Lifetime of the credentials handed to a task's exec agent.
+  std::chrono::seconds agent_credential_lifetime{6 * 3600};
+};
+
+// Who signed a request.
+struct Caller {
+  std::string access_key_id;
+  std::string principal_arn;
+  std::string type;  // "root" or "task"
+  std::string task_id;  // for "task" credentials
+};
+
+class ControlPlane {
+ public:
+  ControlPlane(boost::asio::any_io_executor executor, store::Store& store, ControlPlaneConfig config);
+  ~ControlPlane();
+
+  void SetSessionBroker(SessionBroker* broker) { broker_ = broker; }
+
+  boost::asio::awaitable<net::HttpResponse> Handle(net::HttpRequest request, net::RequestContext context);
+
+  // Verifies a SigV4-signed request against stored keys (root keys and live
+  // task credentials). Used by the gateway for agent connections too.
+  Result<Caller> Authenticate(const net::HttpRequest& request) const;
+
+  // Gateway callbacks: the exec agent of a container connected or went away.
+  void OnAgentConnected(const std::string& task_id, const std::string& container_name);
+  void OnAgentDisconnected(const std::string& task_id, const std::string& container_name);
+
+  // Creates the root access key on first start (no-op if one exists).
+  Result<auth::Credentials> EnsureRootCredentials();
+
+  const ControlPlaneConfig& config() const { return config_; }
+
+  // Injectable clock (seconds) for tests.
+  void SetClock(std::function<std::time_t()> clock) { clock_ = std::move(clock); }
+
+ private:
+  using Operation = std::function<Result<Json>(const Json& input, const Caller& caller, const net::RequestContext&,
+                                               const net::HttpRequest&)>;
+  void RegisterOperations();
+
+  // ECS operations (ecs_operations.cc).
+  Result<Json> CreateCluster(const Json& in);
+  Result<Json> DescribeClusters(const Json& in);
+  Result<Json> ListClusters(const Json& in);
+  Result<Json> DeleteCluster(const Json& in);
+  Result<Json> RegisterTaskDefinition(const Json& in);
+  Result<Json> DescribeTaskDefinition(const Json& in);
+  Result<Json> ListTaskDefinitions(const Json& in);
+  Result<Json> DeregisterTaskDefinition(const Json& in);
+  Result<Json> RunTask(const Json& in, const Caller& caller);
+  Result<Json> DescribeTasks(const Json& in);
+  Result<Json> ListTasks(const Json& in);
+  Result<Json> StopTask(const Json& in);
+  Result<Json> ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request);
+  Result<Json> TagResource(const Json& in);
+  Result<Json> UntagResource(const Json& in);
+  Result<Json> ListTagsForResource(const Json& in);
+
+  // Node operations (node_operations.cc).
+  Result<Json> RegisterContainerInstance(const Json& in, const net::RequestContext& context);
+  boost::asio::awaitable<Result<Json>> PollTasks(const Json& in);
+  Result<Json> SubmitTaskStateChange(const Json& in);
+  Result<Json> TasksForInstance(const std::string& instance_id);
+  void WakeInstance(const std::string& instance_id);
+  Result<Json> IssueAgentCredentials(const Json& task);
+
+  // Shared helpers (ecs_model.cc).
+  Result<Json> LoadActiveCluster(const std::string& name_or_arn);
+  Result<std::optional<store::Record>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
+  Result<Json> LoadTaskDefinition(const std::string& reference);
+  Json PublicView(const Json& record) const;  // strips internal "_" members
+  Json ClusterView(const Json& cluster);
+  std::string ClusterArn(const std::string& name) const;
+  std::string TaskArn(const std::string& cluster, const std::string& id) const;
+  void MarkTaskStopped(Json& task, const std::string& reason, const std::string& stop_code);
+
+  boost::asio::any_io_executor executor_;
+  store::Store& store_;
+  ControlPlaneConfig config_;
+  SessionBroker* broker_ = nullptr;
+  std::function<std::time_t()> clock_;
+  std::map<std::string, Operation> operations_;
+  struct Waiter;
+  std::multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // instance id → parked PollTasks
+};
+
+}  // namespace porthole::api

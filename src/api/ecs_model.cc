@@ -1,0 +1,100 @@
+// Helpers shared by the ECS and node operations: loading records, ARNs, and
+// the public view of stored documents.
+#include "api/control_plane.h"
+#include "common/arn.h"
+
+namespace porthole::api {
+
+std::string ControlPlane::ClusterArn(const std::string& name) const {
+  return porthole::ClusterArn(config_.region, config_.account_id, name);
+}
+
+std::string ControlPlane::TaskArn(const std::string& cluster, const std::string& id) const {
+  return porthole::TaskArn(config_.region, config_.account_id, cluster, id);
+}
+
+Result<Json> ControlPlane::LoadActiveCluster(const std::string& name_or_arn) {
+  std::string name = ClusterNameFrom(name_or_arn);
+  auto record = store_.Get(store::kind::kCluster, name);
+  if (!record) return record.error();
+  if (!record->has_value() || (*record)->body.value("status", "") != "ACTIVE")
+    return MakeError("ClusterNotFoundException", "Cluster not found.");
+  return (*record)->body;
+}
+
+Result<std::optional<store::Record>> ControlPlane::LoadTask(const std::string& cluster_name,
+                                                            const std::string& task_id_or_arn) {
+  std::string id = TaskIdFrom(task_id_or_arn);
+  auto record = store_.Get(store::kind::kTask, id);
+  if (!record) return record.error();
+  if (!record->has_value() || (*record)->parent != cluster_name) return std::optional<store::Record>();
+  return record;
+}
+
+Result<Json> ControlPlane::LoadTaskDefinition(const std::string& reference) {
+  auto ref = ParseTaskDefinitionRef(reference);
+  if (!ref) return ref.error();
+  if (ref->revision) {
+    auto record = store_.Get(store::kind::kTaskDefinition, ref->family + ":" + std::to_string(*ref->revision));
+    if (!record) return record.error();
+    if (!record->has_value())
+      return MakeError("ClientException", "Unable to describe task definition.");
+    return (*record)->body;
+  }
+  auto all = store_.List(store::kind::kTaskDefinition, ref->family);
+  if (!all) return all.error();
+  const Json* latest = nullptr;
+  for (const auto& r : *all)
+    if (r.body.value("status", "") == "ACTIVE" &&
+        (!latest || r.body.value("revision", 0) > latest->value("revision", 0)))
+      latest = &r.body;
+  if (!latest) return MakeError("ClientException", "Unable to describe task definition.");
+  return *latest;
+}
+
+Json ControlPlane::PublicView(const Json& record) const {
+  Json out = Json::object();
+  for (auto it = record.begin(); it != record.end(); ++it)
+    if (it.key().empty() || it.key()[0] != '_') out[it.key()] = it.value();
+  return out;
+}
+
+Json ControlPlane::ClusterView(const Json& cluster) {
+  Json view = PublicView(cluster);
+  int running = 0, pending = 0;
+  std::string name = cluster.value("clusterName", "");
+  if (auto tasks = store_.List(store::kind::kTask, name); tasks.ok()) {
+    for (const auto& t : *tasks) {
+      std::string status = t.body.value("lastStatus", "");
+      if (status == "RUNNING") running++;
+      else if (status == "PROVISIONING" || status == "PENDING") pending++;
+    }
+  }
+  int instances = 0;
+  if (auto nodes = store_.List(store::kind::kContainerInstance, std::nullopt); nodes.ok())
+    instances = static_cast<int>(nodes->size());
+  view["runningTasksCount"] = running;
+  view["pendingTasksCount"] = pending;
+  view["activeServicesCount"] = 0;
+  view["registeredContainerInstancesCount"] = instances;
+  return view;
+}
+
+void ControlPlane::MarkTaskStopped(Json& task, const std::string& reason, const std::string& stop_code) {
+  double now = EpochSeconds();
+  task["lastStatus"] = "STOPPED";
+  task["desiredStatus"] = "STOPPED";
+  if (!task.contains("stoppedReason")) task["stoppedReason"] = reason;
+  if (!task.contains("stopCode")) task["stopCode"] = stop_code;
+  if (!task.contains("stoppingAt")) task["stoppingAt"] = now;
+  task["stoppedAt"] = now;
+  task["executionStoppedAt"] = now;
+  for (auto& c : task["containers"]) {
+    if (c.value("lastStatus", "") != "STOPPED") c["lastStatus"] = "STOPPED";
+    if (c.contains("managedAgents"))
+      for (auto& a : c["managedAgents"]) a["lastStatus"] = "STOPPED";
+  }
+  task["version"] = task.value("version", 1) + 1;
+}
+
+}  // namespace porthole::api

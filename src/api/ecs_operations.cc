@@ -1,0 +1,575 @@
+// The ECS operations. Shapes and error texts follow the ECS API
+// (shared/protocol/session-data-channel.md §1.1, shared/ecs-exec.md).
+#include <algorithm>
+
+#include "api/control_plane.h"
+#include "api/ecs_text.h"
+#include "common/arn.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+namespace {
+
+#define TRY_ASSIGN(var, expr)            \
+  auto var##_result = (expr);            \
+  if (!var##_result) return var##_result.error(); \
+  auto var = std::move(*var##_result)
+
+#define TRY(expr)                        \
+  do {                                   \
+    auto _status = (expr);               \
+    if (!_status) return _status.error(); \
+  } while (0)
+
+const std::vector<std::string> kContainerStringMembers = {"name", "image", "user", "workingDirectory", "hostname"};
+
+// Validates one container definition and fills ECS's defaults.
+Result<Json> NormalizeContainerDefinition(const Json& in) {
+  if (!in.is_object()) return MakeError("ClientException", "Container definitions must be structures.");
+  Json c = in;
+  for (const auto& m : kContainerStringMembers)
+    if (c.contains(m) && !c[m].is_string()) return MakeError("ClientException", "Container." + m + " must be a string.");
+  if (!c.contains("name")) return MakeError("ClientException", "Container.name should not be null or empty.");
+  TRY(ValidateContainerName(c["name"].get<std::string>()));
+  if (!c.contains("image") || c["image"].get<std::string>().empty())
+    return MakeError("ClientException", "Container.image should not be null or empty.");
+  for (const char* list : {"command", "entryPoint"}) {
+    if (!c.contains(list)) continue;
+    if (!c[list].is_array()) return MakeError("ClientException", std::string("Container.") + list + " must be a list of strings.");
+    for (const auto& v : c[list])
+      if (!v.is_string()) return MakeError("ClientException", std::string("Container.") + list + " must be a list of strings.");
+  }
+  if (c.contains("environment")) {
+    if (!c["environment"].is_array()) return MakeError("ClientException", "Container.environment must be a list.");
+    for (const auto& kv : c["environment"])
+      if (!kv.is_object() || !kv.contains("name") || !kv["name"].is_string() ||
+          (kv.contains("value") && !kv["value"].is_string()))
+        return MakeError("ClientException", "Container.environment entries need a string name and value.");
+  }
+  for (const char* flag : {"essential", "readonlyRootFilesystem"})
+    if (c.contains(flag) && !c[flag].is_boolean())
+      return MakeError("ClientException", std::string("Container.") + flag + " must be a boolean.");
+  if (c.contains("linuxParameters")) {
+    if (!c["linuxParameters"].is_object()) return MakeError("ClientException", "Container.linuxParameters must be a structure.");
+    const Json& lp = c["linuxParameters"];
+    if (lp.contains("initProcessEnabled") && !lp["initProcessEnabled"].is_boolean())
+      return MakeError("ClientException", "linuxParameters.initProcessEnabled must be a boolean.");
+  }
+  if (!c.contains("essential")) c["essential"] = true;
+  for (const char* list : {"portMappings", "environment", "mountPoints", "volumesFrom"})
+    if (!c.contains(list)) c[list] = Json::array();
+  return c;
+}
+
+Json ManagedAgentsFor(bool enabled) {
+  if (!enabled) return Json::array();
+  return Json::array({{{"name", "ExecuteCommandAgent"}, {"lastStatus", "PENDING"}}});
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- clusters
+
+Result<Json> ControlPlane::CreateCluster(const Json& in) {
+  TRY_ASSIGN(name_opt, OptionalString(in, "clusterName"));
+  std::string name = name_opt.value_or("default");
+  TRY(ValidateClusterName(name));
+  TRY(ExpectType(in, "configuration", Json::value_t::object));
+  TRY(ExpectType(in, "settings", Json::value_t::array));
+  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  if (in.contains("configuration") && in["configuration"].contains("executeCommandConfiguration")) {
+    const Json& ecc = in["configuration"]["executeCommandConfiguration"];
+    std::string logging = ecc.value("logging", "DEFAULT");
+    if (logging != "NONE" && logging != "DEFAULT" && logging != "OVERRIDE")
+      return MakeError("InvalidParameterException", "executeCommandConfiguration.logging must be NONE, DEFAULT or OVERRIDE.");
+    if (logging == "OVERRIDE" && !ecc.contains("logConfiguration"))
+      return MakeError("InvalidParameterException",
+                       "logConfiguration is required when executeCommandConfiguration.logging is OVERRIDE.");
+  }
+  auto existing = store_.Get(store::kind::kCluster, name);
+  if (!existing) return existing.error();
+  if (existing->has_value() && (*existing)->body.value("status", "") == "ACTIVE")
+    return Json{{"cluster", ClusterView((*existing)->body)}};  // ECS: CreateCluster is idempotent
+  Json cluster = {{"clusterArn", ClusterArn(name)},
+                  {"clusterName", name},
+                  {"status", "ACTIVE"},
+                  {"statistics", Json::array()},
+                  {"tags", tags},
+                  {"settings", in.value("settings", Json::array({{{"name", "containerInsights"}, {"value", "disabled"}}}))},
+                  {"capacityProviders", Json::array()},
+                  {"defaultCapacityProviderStrategy", Json::array()}};
+  if (in.contains("configuration")) cluster["configuration"] = in["configuration"];
+  TRY(store_.Put(store::kind::kCluster, {name, "", cluster}));
+  log::Info("created cluster " + name);
+  return Json{{"cluster", ClusterView(cluster)}};
+}
+
+Result<Json> ControlPlane::DescribeClusters(const Json& in) {
+  TRY_ASSIGN(names, StringList(in, "clusters"));
+  TRY_ASSIGN(include, StringList(in, "include"));
+  if (names.empty()) names.push_back("default");
+  if (names.size() > 100) return MakeError("InvalidParameterException", "At most 100 clusters can be described at once.");
+  bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
+  bool with_config = std::find(include.begin(), include.end(), "CONFIGURATIONS") != include.end();
+  Json clusters = Json::array(), failures = Json::array();
+  for (const auto& n : names) {
+    std::string name = ClusterNameFrom(n);
+    auto record = store_.Get(store::kind::kCluster, name);
+    if (!record) return record.error();
+    if (!record->has_value()) {
+      failures.push_back({{"arn", n.rfind("arn:", 0) == 0 ? n : ClusterArn(name)}, {"reason", "MISSING"}});
+      continue;
+    }
+    Json view = ClusterView((*record)->body);
+    if (!with_tags) view.erase("tags");
+    if (!with_config) view.erase("configuration");
+    clusters.push_back(view);
+  }
+  return Json{{"clusters", clusters}, {"failures", failures}};
+}
+
+Result<Json> ControlPlane::ListClusters(const Json& in) {
+  TRY_ASSIGN(all, store_.List(store::kind::kCluster, std::nullopt));
+  Json arns = Json::array();
+  for (const auto& r : all)
+    if (r.body.value("status", "") == "ACTIVE") arns.push_back(r.body["clusterArn"]);
+  return Json{{"clusterArns", arns}};
+}
+
+Result<Json> ControlPlane::DeleteCluster(const Json& in) {
+  TRY_ASSIGN(name_or_arn, RequiredString(in, "cluster"));
+  TRY_ASSIGN(cluster, LoadActiveCluster(name_or_arn));
+  std::string name = cluster["clusterName"];
+  TRY_ASSIGN(tasks, store_.List(store::kind::kTask, name));
+  for (const auto& t : tasks)
+    if (t.body.value("lastStatus", "") != "STOPPED")
+      return MakeError("ClusterContainsTasksException",
+                       "The Cluster cannot be deleted while Tasks are active.");
+  cluster["status"] = "INACTIVE";
+  TRY(store_.Put(store::kind::kCluster, {name, "", cluster}));
+  return Json{{"cluster", ClusterView(cluster)}};
+}
+
+// ---------------------------------------------------------------- task definitions
+
+Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
+  TRY_ASSIGN(family, RequiredString(in, "family"));
+  TRY(ValidateFamilyName(family));
+  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  if (!in.contains("containerDefinitions") || !in["containerDefinitions"].is_array() ||
+      in["containerDefinitions"].empty())
+    return MakeError("ClientException", "Container list cannot be empty.");
+  if (in["containerDefinitions"].size() > 10)
+    return MakeError("ClientException", "Too many containers: at most 10 are allowed.");
+  Json containers = Json::array();
+  std::vector<std::string> names;
+  bool any_essential = false;
+  for (const auto& c : in["containerDefinitions"]) {
+    TRY_ASSIGN(normalized, NormalizeContainerDefinition(c));
+    std::string name = normalized["name"];
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      return MakeError("ClientException", "Duplicate container name: " + name + ".");
+    names.push_back(name);
+    any_essential = any_essential || normalized["essential"].get<bool>();
+    containers.push_back(normalized);
+  }
+  if (!any_essential) return MakeError("ClientException", "At least one container must be essential.");
+  for (const char* s : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode"})
+    if (in.contains(s) && !in[s].is_string()) return MakeError("ClientException", std::string(s) + " must be a string.");
+
+  Json definition;
+  Status s = store_.Transaction([&]() -> Status {
+    auto revisions = store_.List(store::kind::kTaskDefinition, family);
+    if (!revisions) return revisions.error();
+    int revision = 1;
+    for (const auto& r : *revisions) revision = std::max(revision, r.body.value("revision", 0) + 1);
+    definition = {{"taskDefinitionArn", porthole::TaskDefinitionArn(config_.region, config_.account_id, family, revision)},
+                  {"family", family},
+                  {"revision", revision},
+                  {"status", "ACTIVE"},
+                  {"containerDefinitions", containers},
+                  {"volumes", in.value("volumes", Json::array())},
+                  {"placementConstraints", Json::array()},
+                  {"compatibilities", Json::array({"EC2", "EXTERNAL"})},
+                  {"requiresAttributes", Json::array()},
+                  {"registeredAt", EpochSeconds()},
+                  {"_tags", tags}};
+    for (const char* m : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode",
+                          "requiresCompatibilities", "runtimePlatform"})
+      if (in.contains(m)) definition[m] = in[m];
+    if (!definition.contains("networkMode")) definition["networkMode"] = "host";
+    return store_.Put(store::kind::kTaskDefinition, {family + ":" + std::to_string(revision), family, definition});
+  });
+  TRY(s);
+  log::Info("registered task definition " + family + ":" + std::to_string(definition["revision"].get<int>()));
+  return Json{{"taskDefinition", PublicView(definition)}, {"tags", tags}};
+}
+
+Result<Json> ControlPlane::DescribeTaskDefinition(const Json& in) {
+  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
+  TRY_ASSIGN(include, StringList(in, "include"));
+  TRY_ASSIGN(definition, LoadTaskDefinition(reference));
+  Json out = {{"taskDefinition", PublicView(definition)}};
+  if (std::find(include.begin(), include.end(), "TAGS") != include.end())
+    out["tags"] = definition.value("_tags", Json::array());
+  return out;
+}
+
+Result<Json> ControlPlane::ListTaskDefinitions(const Json& in) {
+  TRY_ASSIGN(prefix, OptionalString(in, "familyPrefix"));
+  TRY_ASSIGN(status, OptionalString(in, "status"));
+  TRY_ASSIGN(sort, OptionalString(in, "sort"));
+  std::string wanted = status.value_or("ACTIVE");
+  if (wanted != "ACTIVE" && wanted != "INACTIVE" && wanted != "DELETE_IN_PROGRESS")
+    return MakeError("InvalidParameterException", "status must be ACTIVE or INACTIVE.");
+  TRY_ASSIGN(all, store_.List(store::kind::kTaskDefinition, std::nullopt));
+  std::vector<std::pair<std::pair<std::string, int>, std::string>> found;
+  for (const auto& r : all) {
+    if (r.body.value("status", "") != wanted) continue;
+    std::string family = r.body.value("family", "");
+    if (prefix && family.rfind(*prefix, 0) != 0) continue;
+    found.push_back({{family, r.body.value("revision", 0)}, r.body.value("taskDefinitionArn", "")});
+  }
+  std::sort(found.begin(), found.end());
+  if (sort.value_or("ASC") == "DESC") std::reverse(found.begin(), found.end());
+  Json arns = Json::array();
+  for (const auto& f : found) arns.push_back(f.second);
+  return Json{{"taskDefinitionArns", arns}};
+}
+
+Result<Json> ControlPlane::DeregisterTaskDefinition(const Json& in) {
+  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
+  TRY_ASSIGN(ref, ParseTaskDefinitionRef(reference));
+  if (!ref.revision)
+    return MakeError("ClientException", "The specified revision is not valid: a revision number is required.");
+  std::string key = ref.family + ":" + std::to_string(*ref.revision);
+  TRY_ASSIGN(record, store_.Get(store::kind::kTaskDefinition, key));
+  if (!record) return MakeError("ClientException", "The specified task definition does not exist.");
+  Json definition = record->body;
+  definition["status"] = "INACTIVE";
+  definition["deregisteredAt"] = EpochSeconds();
+  TRY(store_.Put(store::kind::kTaskDefinition, {key, ref.family, definition}));
+  return Json{{"taskDefinition", PublicView(definition)}};
+}
+
+// ---------------------------------------------------------------- tasks
+
+Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
+  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+  std::string cluster_name = cluster["clusterName"];
+  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
+  TRY_ASSIGN(count_opt, OptionalInt(in, "count"));
+  TRY_ASSIGN(exec_opt, OptionalBool(in, "enableExecuteCommand"));
+  TRY_ASSIGN(launch_type, OptionalString(in, "launchType"));
+  TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
+  TRY_ASSIGN(group, OptionalString(in, "group"));
+  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  TRY(ExpectType(in, "overrides", Json::value_t::object));
+  int64_t count = count_opt.value_or(1);
+  if (count < 1 || count > 10) return MakeError("InvalidParameterException", "count must be between 1 and 10.");
+  TRY_ASSIGN(definition, LoadTaskDefinition(reference));
+  if (definition.value("status", "") != "ACTIVE")
+    return MakeError("ClientException", "TaskDefinition is inactive");
+  bool exec = exec_opt.value_or(false);
+
+  Json overrides = in.value("overrides", Json::object());
+  Json container_overrides = overrides.value("containerOverrides", Json::array());
+  if (!container_overrides.is_array())
+    return MakeError("SerializationException", "Member 'overrides.containerOverrides' must be a list.");
+  for (const auto& o : container_overrides) {
+    if (!o.is_object() || !o.contains("name") || !o["name"].is_string())
+      return MakeError("InvalidParameterException", "Container overrides need a container name.");
+    bool known = false;
+    for (const auto& c : definition["containerDefinitions"]) known = known || c["name"] == o["name"];
+    if (!known)
+      return MakeError("InvalidParameterException",
+                       "Override for container named " + o["name"].get<std::string>() +
+                           " is not a container in the TaskDefinition.");
+    if (o.contains("command") && (!o["command"].is_array() ||
+                                  !std::all_of(o["command"].begin(), o["command"].end(),
+                                               [](const Json& v) { return v.is_string(); })))
+      return MakeError("SerializationException", "Member 'containerOverrides.command' must be a list of strings.");
+  }
+
+  // Place on the least loaded node seen recently.
+  TRY_ASSIGN(nodes, store_.List(store::kind::kContainerInstance, std::nullopt));
+  double now = EpochSeconds();
+  std::vector<std::string> live;
+  for (const auto& n : nodes)
+    if (n.body.value("status", "") == "ACTIVE" && now - n.body.value("_lastSeen", 0.0) < 60) live.push_back(n.key);
+  if (live.empty()) return MakeError("InvalidParameterException", "No Container Instances were found in your cluster.");
+  std::map<std::string, int> load;
+  for (const auto& id : live) load[id] = 0;
+  if (auto tasks = store_.List(store::kind::kTask, std::nullopt); tasks.ok())
+    for (const auto& t : *tasks)
+      if (t.body.value("lastStatus", "") != "STOPPED") load[t.body.value("_instanceId", "")]++;
+
+  Json tasks_out = Json::array();
+  std::vector<std::string> woken;
+  Status s = store_.Transaction([&]() -> Status {
+    for (int64_t i = 0; i < count; i++) {
+      std::string instance = live[0];
+      for (const auto& id : live)
+        if (load[id] < load[instance]) instance = id;
+      load[instance]++;
+      std::string task_id = ids::NewTaskId();
+      std::string task_arn = TaskArn(cluster_name, task_id);
+      Json containers = Json::array();
+      for (const auto& c : definition["containerDefinitions"]) {
+        containers.push_back({{"containerArn", porthole::ContainerArn(config_.region, config_.account_id, cluster_name,
+                                                                      task_id, ids::NewUuid())},
+                              {"taskArn", task_arn},
+                              {"name", c["name"]},
+                              {"image", c["image"]},
+                              {"lastStatus", "PENDING"},
+                              {"networkBindings", Json::array()},
+                              {"networkInterfaces", Json::array()},
+                              {"healthStatus", "UNKNOWN"},
+                              {"managedAgents", ManagedAgentsFor(exec)}});
+      }
+      Json task = {{"taskArn", task_arn},
+                   {"clusterArn", cluster["clusterArn"]},
+                   {"taskDefinitionArn", definition["taskDefinitionArn"]},
+                   {"containerInstanceArn", porthole::ContainerInstanceArn(config_.region, config_.account_id,
+                                                                           cluster_name, instance)},
+                   {"lastStatus", "PROVISIONING"},
+                   {"desiredStatus", "RUNNING"},
+                   {"enableExecuteCommand", exec},
+                   {"launchType", launch_type.value_or("EC2")},
+                   {"createdAt", now},
+                   {"group", group.value_or("family:" + definition["family"].get<std::string>())},
+                   {"containers", containers},
+                   {"overrides", {{"containerOverrides", container_overrides},
+                                  {"inferenceAcceleratorOverrides", Json::array()}}},
+                   {"tags", tags},
+                   {"attachments", Json::array()},
+                   {"connectivity", "CONNECTED"},
+                   {"version", 1},
+                   {"_instanceId", instance},
+                   {"_startedByPrincipal", caller.principal_arn}};
+      if (started_by) task["startedBy"] = *started_by;
+      if (definition.contains("cpu")) task["cpu"] = definition["cpu"];
+      if (definition.contains("memory")) task["memory"] = definition["memory"];
+      Status put = store_.Put(store::kind::kTask, {task_id, cluster_name, task});
+      if (!put) return put;
+      tasks_out.push_back(PublicView(task));
+      woken.push_back(instance);
+    }
+    return OkStatus();
+  });
+  TRY(s);
+  for (const auto& id : woken) WakeInstance(id);
+  return Json{{"tasks", tasks_out}, {"failures", Json::array()}};
+}
+
+Result<Json> ControlPlane::DescribeTasks(const Json& in) {
+  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+  std::string cluster_name = cluster["clusterName"];
+  TRY_ASSIGN(ids_in, StringList(in, "tasks"));
+  TRY_ASSIGN(include, StringList(in, "include"));
+  if (ids_in.empty()) return MakeError("InvalidParameterException", "Tasks cannot be empty.");
+  if (ids_in.size() > 100) return MakeError("InvalidParameterException", "At most 100 tasks can be described at once.");
+  bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
+  Json tasks = Json::array(), failures = Json::array();
+  for (const auto& id : ids_in) {
+    TRY_ASSIGN(record, LoadTask(cluster_name, id));
+    if (!record) {
+      std::string arn = id.rfind("arn:", 0) == 0 ? id : TaskArn(cluster_name, TaskIdFrom(id));
+      failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
+      continue;
+    }
+    Json view = PublicView(record->body);
+    if (!with_tags) view.erase("tags");
+    tasks.push_back(view);
+  }
+  return Json{{"tasks", tasks}, {"failures", failures}};
+}
+
+Result<Json> ControlPlane::ListTasks(const Json& in) {
+  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+  TRY_ASSIGN(family, OptionalString(in, "family"));
+  TRY_ASSIGN(desired, OptionalString(in, "desiredStatus"));
+  TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
+  std::string wanted = desired.value_or("RUNNING");
+  if (wanted != "RUNNING" && wanted != "PENDING" && wanted != "STOPPED")
+    return MakeError("InvalidParameterException", "desiredStatus must be RUNNING, PENDING or STOPPED.");
+  TRY_ASSIGN(all, store_.List(store::kind::kTask, cluster["clusterName"].get<std::string>()));
+  Json arns = Json::array();
+  for (const auto& r : all) {
+    if (r.body.value("desiredStatus", "") != wanted) continue;
+    if (family && r.body.value("group", "") != "family:" + *family) continue;
+    if (started_by && r.body.value("startedBy", "") != *started_by) continue;
+    arns.push_back(r.body["taskArn"]);
+  }
+  return Json{{"taskArns", arns}};
+}
+
+Result<Json> ControlPlane::StopTask(const Json& in) {
+  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+  std::string cluster_name = cluster["clusterName"];
+  TRY_ASSIGN(task_param, RequiredString(in, "task"));
+  TRY_ASSIGN(reason, OptionalString(in, "reason"));
+  if (reason && reason->size() > 255) return MakeError("InvalidParameterException", "reason must be at most 255 characters.");
+  TRY_ASSIGN(record, LoadTask(cluster_name, task_param));
+  if (!record) return MakeError("InvalidParameterException", "The referenced task was not found.");
+  Json task = record->body;
+  if (task.value("desiredStatus", "") != "STOPPED") {
+    task["desiredStatus"] = "STOPPED";
+    task["stoppingAt"] = EpochSeconds();
+    task["stoppedReason"] = reason.value_or("Task stopped by user");
+    task["stopCode"] = "UserInitiated";
+    task["version"] = task.value("version", 1) + 1;
+    // A task no node has picked up yet stops at once.
+    if (task.value("lastStatus", "") == "PROVISIONING") MarkTaskStopped(task, "Task stopped by user", "UserInitiated");
+    TRY(store_.Put(store::kind::kTask, {record->key, cluster_name, task}));
+    WakeInstance(task.value("_instanceId", ""));
+    if (broker_) broker_->EndTaskSessions(record->key, "The task is stopping.");
+  }
+  return Json{{"task", PublicView(task)}};
+}
+
+// ---------------------------------------------------------------- exec
+
+Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request) {
+  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
+  TRY_ASSIGN(task_param, RequiredString(in, "task"));
+  TRY_ASSIGN(command, RequiredString(in, "command"));
+  TRY_ASSIGN(container_param, OptionalString(in, "container"));
+  TRY_ASSIGN(interactive, OptionalBool(in, "interactive"));
+  if (!interactive.has_value())
+    return MakeError("InvalidParameterException", "interactive can not be blank.");
+  if (!*interactive) return MakeError("InvalidParameterException", std::string(text::kInteractiveOnly));
+  if (command.size() > 4096)
+    return MakeError("InvalidParameterException", "command must be at most 4096 characters.");
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+  std::string cluster_name = cluster["clusterName"];
+  TRY_ASSIGN(record, LoadTask(cluster_name, task_param));
+  if (!record) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
+  const Json& task = record->body;
+  const Json& containers = task["containers"];
+  const Json* container = nullptr;
+  if (container_param) {
+    for (const auto& c : containers)
+      if (c["name"] == *container_param) container = &c;
+    if (!container)
+      return MakeError("InvalidParameterException",
+                       "The container " + *container_param + " does not exist in the task.");
+  } else if (containers.size() == 1) {
+    container = &containers[0];
+  } else {
+    return MakeError("InvalidParameterException", std::string(text::kContainerRequired));
+  }
+  bool agent_running = false;
+  if (container->contains("managedAgents"))
+    for (const auto& a : (*container)["managedAgents"])
+      agent_running = agent_running || (a.value("name", "") == "ExecuteCommandAgent" && a.value("lastStatus", "") == "RUNNING");
+  if (!task.value("enableExecuteCommand", false) || task.value("lastStatus", "") != "RUNNING" || !agent_running)
+    return MakeError("InvalidParameterException", std::string(text::kExecNotEnabledOrAgentNotRunning));
+  std::string container_name = (*container)["name"];
+  if (!broker_ || !broker_->AgentConnected(record->key, container_name))
+    return MakeError("TargetNotConnectedException", std::string(text::kTargetNotConnected));
+
+  SessionRequest session;
+  session.cluster_name = cluster_name;
+  session.task_id = record->key;
+  session.task_arn = task["taskArn"];
+  session.container_name = container_name;
+  session.runtime_id = container->value("runtimeId", "");
+  session.command = command;
+  session.interactive = true;
+  session.principal_arn = caller.principal_arn;
+  session.stream_host = request.Header("Host").value_or("127.0.0.1");
+  TRY_ASSIGN(grant, broker_->StartSession(session));
+  log::Info("ExecuteCommand by " + caller.principal_arn + " on " + session.task_arn + " container " + container_name +
+            ": session " + grant.session_id);
+  return Json{{"clusterArn", cluster["clusterArn"]},
+              {"containerArn", (*container)["containerArn"]},
+              {"containerName", container_name},
+              {"interactive", true},
+              {"session", {{"sessionId", grant.session_id}, {"streamUrl", grant.stream_url}, {"tokenValue", grant.token_value}}},
+              {"taskArn", task["taskArn"]}};
+}
+
+// ---------------------------------------------------------------- tags
+
+namespace {
+struct TagTarget {
+  std::string kind;
+  std::string key;
+  std::string parent;
+  const char* member;  // where the tags live in the document
+};
+
+Result<TagTarget> ResolveTagTarget(const std::string& arn_text) {
+  auto arn = ParseArn(arn_text);
+  if (!arn || arn->service != "ecs")
+    return MakeError("InvalidParameterException", "The ARN " + arn_text + " is not a valid ECS resource ARN.");
+  const std::string& r = arn->resource;
+  if (r.rfind("cluster/", 0) == 0) return TagTarget{store::kind::kCluster, r.substr(8), "", "tags"};
+  if (r.rfind("task/", 0) == 0) {
+    std::string rest = r.substr(5);
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) return MakeError("InvalidParameterException", "Task ARNs must name the cluster.");
+    return TagTarget{store::kind::kTask, rest.substr(slash + 1), rest.substr(0, slash), "tags"};
+  }
+  if (r.rfind("task-definition/", 0) == 0) {
+    std::string key = r.substr(16);
+    return TagTarget{store::kind::kTaskDefinition, key, key.substr(0, key.find(':')), "_tags"};
+  }
+  return MakeError("InvalidParameterException", "Tagging is not supported for " + arn_text + ".");
+}
+}  // namespace
+
+Result<Json> ControlPlane::TagResource(const Json& in) {
+  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
+  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  TRY_ASSIGN(target, ResolveTagTarget(arn));
+  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
+  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
+    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  Json doc = record->body;
+  Json merged = doc.value(target.member, Json::array());
+  for (const auto& t : tags) {
+    bool replaced = false;
+    for (auto& existing : merged)
+      if (existing["key"] == t["key"]) existing["value"] = t["value"], replaced = true;
+    if (!replaced) merged.push_back(t);
+  }
+  if (merged.size() > 50) return MakeError("InvalidParameterException", "Too many tags: at most 50 are allowed.");
+  doc[target.member] = merged;
+  TRY(store_.Put(target.kind, {target.key, record->parent, doc}));
+  return Json::object();
+}
+
+Result<Json> ControlPlane::UntagResource(const Json& in) {
+  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
+  TRY_ASSIGN(keys, StringList(in, "tagKeys"));
+  TRY_ASSIGN(target, ResolveTagTarget(arn));
+  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
+  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
+    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  Json doc = record->body;
+  Json kept = Json::array();
+  for (const auto& t : doc.value(target.member, Json::array()))
+    if (std::find(keys.begin(), keys.end(), t["key"].get<std::string>()) == keys.end()) kept.push_back(t);
+  doc[target.member] = kept;
+  TRY(store_.Put(target.kind, {target.key, record->parent, doc}));
+  return Json::object();
+}
+
+Result<Json> ControlPlane::ListTagsForResource(const Json& in) {
+  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
+  TRY_ASSIGN(target, ResolveTagTarget(arn));
+  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
+  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
+    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  return Json{{"tags", record->body.value(target.member, Json::array())}};
+}
+
+}  // namespace porthole::api

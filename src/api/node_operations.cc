@@ -1,0 +1,286 @@
+// PortholeNodeService: what porthole-node calls. The node dials out, registers
+// once (keeping its instance id across restarts), long-polls for the tasks
+// placed on it, and reports task and container state.
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "api/control_plane.h"
+#include "common/arn.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+struct ControlPlane::Waiter {
+  explicit Waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+  boost::asio::steady_timer timer;
+};
+
+namespace {
+// Per-instance change counters for the long poll; a random base makes a
+// control-plane restart look like a change to every node.
+std::map<std::string, uint64_t>& Generations() {
+  static std::map<std::string, uint64_t> g;
+  return g;
+}
+uint64_t GenerationOf(const std::string& id) {
+  static const uint64_t base = [] {
+    std::string r = crypto::RandomBytes(4);
+    return (static_cast<uint64_t>(static_cast<unsigned char>(r[0])) << 24 | static_cast<unsigned char>(r[1]) << 16 |
+            static_cast<unsigned char>(r[2]) << 8 | static_cast<unsigned char>(r[3]))
+           << 16;
+  }();
+  auto& g = Generations();
+  auto it = g.find(id);
+  if (it == g.end()) it = g.emplace(id, base).first;
+  return it->second;
+}
+
+bool ValidInstanceId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+  return true;
+}
+}  // namespace
+
+void ControlPlane::WakeInstance(const std::string& instance_id) {
+  if (instance_id.empty()) return;
+  GenerationOf(instance_id);
+  Generations()[instance_id]++;
+  auto range = waiters_.equal_range(instance_id);
+  for (auto it = range.first; it != range.second; ++it) it->second->timer.cancel();
+}
+
+Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const net::RequestContext& context) {
+  auto requested = OptionalString(in, "instanceId");
+  if (!requested) return requested.error();
+  std::string id = requested->value_or("");
+  if (!id.empty() && !ValidInstanceId(id))
+    return MakeError("InvalidParameterException", "instanceId must be 1-64 letters, digits or '-'.");
+  if (id.empty()) id = ids::RandomHex(16);
+  auto existing = store_.Get(store::kind::kContainerInstance, id);
+  if (!existing) return existing.error();
+  Json instance = existing->has_value() ? (*existing)->body : Json::object();
+  instance["containerInstanceArn"] = porthole::ContainerInstanceArn(config_.region, config_.account_id, "default", id);
+  instance["status"] = "ACTIVE";
+  instance["agentConnected"] = true;
+  instance["hostname"] = in.value("hostname", "");
+  instance["versionInfo"] = {{"agentVersion", PORTHOLE_VERSION}, {"dockerVersion", in.value("runtimeVersion", "")}};
+  if (!instance.contains("registeredAt")) instance["registeredAt"] = EpochSeconds();
+  instance["_lastSeen"] = EpochSeconds();
+  instance["_address"] = context.peer_ip;
+  Status s = store_.Put(store::kind::kContainerInstance, {id, "", instance});
+  if (!s) return s.error();
+  log::Info("node " + id + " registered from " + context.peer_ip);
+  return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}};
+}
+
+Result<Json> ControlPlane::IssueAgentCredentials(const Json& task) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string random = crypto::RandomBytes(16);
+  std::string akid = "ASIA";
+  for (unsigned char c : random) akid.push_back(kAlphabet[c % 32]);
+  std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
+  std::string token = crypto::Base64Encode(crypto::RandomBytes(48));
+  double expiration = static_cast<double>(clock_() + config_.agent_credential_lifetime.count());
+  std::string task_id = TaskIdFrom(task.value("taskArn", ""));
+  Json body = {{"type", "task"},
+               {"secretAccessKey", secret},
+               {"sessionToken", token},
+               {"expiration", expiration},
+               {"taskId", task_id},
+               {"principalArn", task.value("taskArn", "")},
+               {"status", "Active"}};
+  Status s = store_.Put(store::kind::kAccessKey, {akid, "task:" + task_id, body});
+  if (!s) return s.error();
+  return Json{{"accessKeyId", akid}, {"secretAccessKey", secret}, {"sessionToken", token}, {"expiration", expiration}};
+}
+
+Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
+  auto all = store_.List(store::kind::kTask, std::nullopt);
+  if (!all) return all.error();
+  Json out = Json::array();
+  for (const auto& r : *all) {
+    const Json& task = r.body;
+    if (task.value("_instanceId", "") != instance_id || task.value("lastStatus", "") == "STOPPED") continue;
+    auto ref = ParseTaskDefinitionRef(task.value("taskDefinitionArn", ""));
+    if (!ref || !ref->revision) continue;
+    auto definition = store_.Get(store::kind::kTaskDefinition, ref->family + ":" + std::to_string(*ref->revision));
+    if (!definition.ok() || !definition->has_value()) continue;
+    const Json& def = (*definition)->body;
+    Json containers = Json::array();
+    for (Json c : def["containerDefinitions"]) {
+      for (const auto& o : task["overrides"].value("containerOverrides", Json::array())) {
+        if (o.value("name", "") != c["name"]) continue;
+        if (o.contains("command")) c["command"] = o["command"];
+        if (o.contains("environment")) {
+          Json env = c.value("environment", Json::array());
+          for (const auto& kv : o["environment"]) env.push_back(kv);
+          c["environment"] = env;
+        }
+      }
+      Json spec = {{"name", c["name"]},
+                   {"image", c["image"]},
+                   {"essential", c.value("essential", true)},
+                   {"command", c.value("command", Json::array())},
+                   {"entryPoint", c.value("entryPoint", Json::array())},
+                   {"environment", c.value("environment", Json::array())},
+                   {"user", c.value("user", "")},
+                   {"workingDirectory", c.value("workingDirectory", "")},
+                   {"readonlyRootFilesystem", c.value("readonlyRootFilesystem", false)},
+                   {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)}};
+      containers.push_back(spec);
+    }
+    Json entry = {{"taskArn", task["taskArn"]},
+                  {"taskId", r.key},
+                  {"cluster", r.parent},
+                  {"desiredStatus", task["desiredStatus"]},
+                  {"lastStatus", task["lastStatus"]},
+                  {"enableExecuteCommand", task.value("enableExecuteCommand", false)},
+                  {"containers", containers}};
+    if (task.value("enableExecuteCommand", false) && task.value("desiredStatus", "") == "RUNNING") {
+      // Reuse the task's credentials until half their lifetime has passed.
+      Json creds = task.value("_agentCredentials", Json());
+      double half = static_cast<double>(config_.agent_credential_lifetime.count()) / 2;
+      if (!creds.is_object() || creds.value("expiration", 0.0) - static_cast<double>(clock_()) < half) {
+        auto issued = IssueAgentCredentials(task);
+        if (!issued) return issued.error();
+        creds = *issued;
+        Json updated = task;
+        updated["_agentCredentials"] = creds;
+        Status s = store_.Put(store::kind::kTask, {r.key, r.parent, updated});
+        if (!s) return s.error();
+      }
+      entry["agent"] = {{"credentials", creds}, {"region", config_.region}};
+    }
+    out.push_back(entry);
+  }
+  return out;
+}
+
+boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in) {
+  auto id = RequiredString(in, "instanceId");
+  if (!id) co_return id.error();
+  auto record = store_.Get(store::kind::kContainerInstance, *id);
+  if (!record) co_return record.error();
+  if (!record->has_value())
+    co_return MakeError("InvalidParameterException", "Unknown container instance " + *id + ": register first.");
+  auto wait = OptionalInt(in, "waitSeconds");
+  if (!wait) co_return wait.error();
+  int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
+  std::string since = in.value("generation", "");
+
+  if (wait_seconds > 0 && since == std::to_string(GenerationOf(*id))) {
+    auto waiter = std::make_shared<Waiter>(executor_);
+    waiter->timer.expires_after(std::chrono::seconds(wait_seconds));
+    auto it = waiters_.emplace(*id, waiter);
+    boost::system::error_code ec;
+    co_await waiter->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    waiters_.erase(it);
+  }
+  // Heartbeat.
+  record = store_.Get(store::kind::kContainerInstance, *id);
+  if (record.ok() && record->has_value()) {
+    Json body = (*record)->body;
+    body["_lastSeen"] = EpochSeconds();
+    body["agentConnected"] = true;
+    (void)store_.Put(store::kind::kContainerInstance, {*id, "", body});
+  }
+  std::string generation = std::to_string(GenerationOf(*id));
+  auto tasks = TasksForInstance(*id);
+  if (!tasks) co_return tasks.error();
+  co_return Json{{"generation", generation}, {"tasks", *tasks}};
+}
+
+Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
+  auto task_arn = RequiredString(in, "taskArn");
+  if (!task_arn) return task_arn.error();
+  auto status = RequiredString(in, "status");
+  if (!status) return status.error();
+  if (*status != "PENDING" && *status != "RUNNING" && *status != "STOPPED")
+    return MakeError("InvalidParameterException", "status must be PENDING, RUNNING or STOPPED.");
+  std::string task_id = TaskIdFrom(*task_arn);
+  auto record = store_.Get(store::kind::kTask, task_id);
+  if (!record) return record.error();
+  if (!record->has_value()) return MakeError("InvalidParameterException", "The referenced task was not found.");
+  Json task = (*record)->body;
+  if (task.value("lastStatus", "") == "STOPPED") return Json::object();  // terminal
+  double now = EpochSeconds();
+
+  for (const auto& update : in.value("containers", Json::array())) {
+    if (!update.is_object()) continue;
+    for (auto& c : task["containers"]) {
+      if (c["name"] != update.value("name", "")) continue;
+      if (update.contains("runtimeId") && update["runtimeId"].is_string()) c["runtimeId"] = update["runtimeId"];
+      if (update.contains("status") && update["status"].is_string()) c["lastStatus"] = update["status"];
+      if (update.contains("exitCode") && update["exitCode"].is_number_integer()) c["exitCode"] = update["exitCode"];
+      if (update.contains("reason") && update["reason"].is_string()) c["reason"] = update["reason"];
+      // The node may only report an agent as failed; RUNNING comes from the gateway.
+      if (update.contains("managedAgentReason") && c.contains("managedAgents")) {
+        for (auto& a : c["managedAgents"]) {
+          a["lastStatus"] = "STOPPED";
+          a["reason"] = update["managedAgentReason"];
+        }
+      }
+    }
+  }
+  if (*status == "RUNNING" && task.value("lastStatus", "") != "RUNNING") {
+    task["lastStatus"] = "RUNNING";
+    task["startedAt"] = now;
+    task["pullStartedAt"] = now;
+    task["pullStoppedAt"] = now;
+  } else if (*status == "PENDING" && task.value("lastStatus", "") == "PROVISIONING") {
+    task["lastStatus"] = "PENDING";
+  } else if (*status == "STOPPED") {
+    if (in.contains("reason") && in["reason"].is_string() && task.value("desiredStatus", "") != "STOPPED") {
+      task["stoppedReason"] = in["reason"];
+      task["stopCode"] = in.value("stopCode", "EssentialContainerExited");
+    }
+    MarkTaskStopped(task, in.value("reason", "Task stopped"), in.value("stopCode", "EssentialContainerExited"));
+    task.erase("_agentCredentials");
+    // Revoke the task's agent credentials.
+    if (auto keys = store_.List(store::kind::kAccessKey, "task:" + task_id); keys.ok())
+      for (const auto& k : *keys) (void)store_.Delete(store::kind::kAccessKey, k.key);
+    if (broker_) broker_->EndTaskSessions(task_id, "The task stopped.");
+  }
+  task["version"] = task.value("version", 1) + 1;
+  Status s = store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+  if (!s) return s.error();
+  log::Info("task " + task_id + " is " + task.value("lastStatus", ""));
+  return Json::object();
+}
+
+void ControlPlane::OnAgentConnected(const std::string& task_id, const std::string& container_name) {
+  auto record = store_.Get(store::kind::kTask, task_id);
+  if (!record.ok() || !record->has_value()) return;
+  Json task = (*record)->body;
+  for (auto& c : task["containers"]) {
+    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
+    for (auto& a : c["managedAgents"]) {
+      a["lastStatus"] = "RUNNING";
+      a["lastStartedAt"] = EpochSeconds();
+      a.erase("reason");
+    }
+  }
+  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+}
+
+void ControlPlane::OnAgentDisconnected(const std::string& task_id, const std::string& container_name) {
+  auto record = store_.Get(store::kind::kTask, task_id);
+  if (!record.ok() || !record->has_value()) return;
+  Json task = (*record)->body;
+  if (task.value("lastStatus", "") == "STOPPED") return;
+  for (auto& c : task["containers"]) {
+    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
+    for (auto& a : c["managedAgents"]) {
+      a["lastStatus"] = "PENDING";
+      a["reason"] = "The execute command agent lost its connection and is reconnecting.";
+    }
+  }
+  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+}
+
+}  // namespace porthole::api

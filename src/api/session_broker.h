@@ -1,0 +1,39 @@
+#pragma once
+// What the API needs from the message gateway (implemented in src/gateway).
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace porthole::api {
+
+struct SessionRequest {
+  std::string cluster_name;
+  std::string task_id;
+  std::string task_arn;
+  std::string container_name;
+  std::string runtime_id;
+  std::string command;
+  bool interactive = true;
+  std::string principal_arn;  // who asked, for the audit trail and the session record
+  std::string stream_host;    // host:port the client reached us on; the stream URL uses it
+};
+
+struct SessionGrant {
+  std::string session_id;
+  std::string stream_url;
+  std::string token_value;
+};
+
+class SessionBroker {
+ public:
+  virtual ~SessionBroker() = default;
+  // True when the exec agent of this container holds an open control channel.
+  virtual bool AgentConnected(const std::string& task_id, const std::string& container_name) const = 0;
+  // Creates a session and asks the agent to open its end.
+  virtual Result<SessionGrant> StartSession(const SessionRequest& request) = 0;
+  // Ends every session of the task (the task is stopping).
+  virtual void EndTaskSessions(const std::string& task_id, const std::string& reason) = 0;
+};
+
+}  // namespace porthole::api

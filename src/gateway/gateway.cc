@@ -1,0 +1,326 @@
+#include "gateway/gateway.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <deque>
+
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "protocol/client_message.h"
+#include "protocol/messages.h"
+
+namespace porthole::gateway {
+namespace asio = boost::asio;
+using Json = nlohmann::json;
+
+namespace {
+constexpr std::string_view kControlPrefix = "/v1/control-channel/";
+constexpr std::string_view kDataPrefix = "/v1/data-channel/";
+
+std::string PathSegment(const std::string& target, std::string_view prefix) {
+  std::string rest = target.substr(prefix.size());
+  return rest.substr(0, rest.find('?'));
+}
+
+std::string QueryParam(const std::string& target, const std::string& name) {
+  size_t q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string query = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string part = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return "";
+}
+
+asio::awaitable<std::optional<net::WebSocketMessage>> ReadWithTimeout(std::shared_ptr<net::WebSocket> ws,
+                                                                      std::chrono::seconds timeout) {
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, timeout);
+  timer->async_wait([ws, timer](boost::system::error_code ec) {
+    if (!ec) ws->Abort();
+  });
+  auto message = co_await ws->Read();
+  timer->cancel();
+  co_return message;
+}
+
+// Refuses a data channel: the plugin prints Output and exits (§7).
+void Refuse(const std::shared_ptr<net::WebSocket>& ws, const std::string& session_id, const std::string& reason) {
+  ws->Send(protocol::EncodeChannelClosed(session_id, "", reason), true);
+  ws->Close();
+}
+}  // namespace
+
+struct Gateway::ControlChannel {
+  std::shared_ptr<net::WebSocket> ws;
+  std::string task_id;
+  std::string container;
+};
+
+struct Gateway::Session {
+  std::string id;
+  std::string task_id;
+  std::string task_arn;
+  std::string container;
+  std::string destination_id;
+  std::string command;
+  std::string principal;
+  std::string client_token;
+  std::string agent_token;
+  std::chrono::steady_clock::time_point tokens_expire;
+  bool client_token_used = false;
+  bool agent_token_used = false;
+  bool ended = false;
+  std::shared_ptr<net::WebSocket> client;
+  std::shared_ptr<net::WebSocket> agent;
+  std::deque<std::string> to_client;
+  std::deque<std::string> to_agent;
+  size_t pending_bytes = 0;
+  double started_at = 0;
+};
+
+Gateway::Gateway(asio::any_io_executor executor, api::ControlPlane& control_plane, store::Store& store,
+                 GatewayOptions options)
+    : executor_(executor), control_plane_(control_plane), store_(store), options_(options) {}
+
+Gateway::~Gateway() = default;
+
+bool Gateway::Serves(const std::string& target) {
+  return target.rfind(kControlPrefix, 0) == 0 || target.rfind(kDataPrefix, 0) == 0;
+}
+
+asio::awaitable<void> Gateway::HandleWebSocket(net::HttpRequest request, net::RequestContext context,
+                                               std::shared_ptr<net::WebSocket> ws) {
+  if (request.target.rfind(kControlPrefix, 0) == 0) {
+    co_await ServeControlChannel(std::move(request), ws, PathSegment(request.target, kControlPrefix));
+  } else if (request.target.rfind(kDataPrefix, 0) == 0) {
+    co_await ServeDataChannel(std::move(request), ws, PathSegment(request.target, kDataPrefix));
+  } else {
+    Refuse(ws, "", "Unknown channel " + request.target.substr(0, 100));
+  }
+}
+
+// ---------------------------------------------------------------- control channels
+
+asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
+                                                   std::string task_id) {
+  auto caller = control_plane_.Authenticate(request);
+  std::string container = QueryParam(request.target, "container");
+  std::string refusal;
+  if (!caller) refusal = caller.error().code + ": " + caller.error().message;
+  else if (caller->type != "task" || caller->task_id != task_id)
+    refusal = "AccessDeniedException: these credentials do not belong to task " + task_id.substr(0, 64);
+  else if (container.empty()) refusal = "InvalidParameterException: the container query parameter is required";
+  if (!refusal.empty()) {
+    log::Warn("control channel refused: " + refusal);
+    ws->Send(Json{{"type", "error"}, {"message", refusal}}.dump(), false);
+    ws->Close();
+    co_return;
+  }
+  std::string key = task_id + "/" + container;
+  auto channel = std::make_shared<ControlChannel>(ControlChannel{ws, task_id, container});
+  if (auto old = agents_.find(key); old != agents_.end()) old->second->ws->Close();
+  agents_[key] = channel;
+  control_plane_.OnAgentConnected(task_id, container);
+  log::Info("exec agent connected for task " + task_id + " container " + container);
+  ws->Send(Json{{"type", "connected"}}.dump(), false);
+
+  while (auto message = co_await ws->Read()) {
+    // Agents only report; nothing they send changes gateway state yet.
+    if (message->data.size() > 64 * 1024) break;
+  }
+  auto it = agents_.find(key);
+  if (it != agents_.end() && it->second == channel) {
+    agents_.erase(it);
+    control_plane_.OnAgentDisconnected(task_id, container);
+    log::Info("exec agent disconnected for task " + task_id + " container " + container);
+  }
+}
+
+bool Gateway::AgentConnected(const std::string& task_id, const std::string& container_name) const {
+  auto it = agents_.find(task_id + "/" + container_name);
+  return it != agents_.end() && it->second->ws->IsOpen();
+}
+
+// ---------------------------------------------------------------- sessions
+
+Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& request) {
+  auto it = agents_.find(request.task_id + "/" + request.container_name);
+  if (it == agents_.end() || !it->second->ws->IsOpen())
+    return MakeError("TargetNotConnectedException", "The execute command failed due to an internal error. Try again later.");
+  auto session = std::make_shared<Session>();
+  session->id = "ecs-execute-command-" + ids::RandomHex(9).substr(0, 17);
+  session->task_id = request.task_id;
+  session->task_arn = request.task_arn;
+  session->container = request.container_name;
+  session->destination_id = "ecs:" + request.cluster_name + "_" + request.task_id + "_" + request.runtime_id;
+  session->command = request.command;
+  session->principal = request.principal_arn;
+  session->client_token = ids::RandomToken(32);
+  session->agent_token = ids::RandomToken(32);
+  session->tokens_expire = std::chrono::steady_clock::now() + options_.token_lifetime;
+  session->started_at = api::EpochSeconds();
+  sessions_[session->id] = session;
+  RecordSession(*session, "Connecting", "");
+
+  it->second->ws->Send(Json{{"type", "start_session"},
+                            {"sessionId", session->id},
+                            {"token", session->agent_token},
+                            {"command", request.command},
+                            {"path", std::string(kDataPrefix) + session->id}}
+                           .dump(),
+                       false);
+
+  // A session whose ends never both show up is dropped when its tokens expire.
+  auto timer = std::make_shared<asio::steady_timer>(executor_, options_.token_lifetime + std::chrono::seconds(1));
+  std::weak_ptr<Session> weak = session;
+  timer->async_wait([this, weak, timer](boost::system::error_code ec) {
+    auto s = weak.lock();
+    if (!ec && s && !s->ended && (!s->client || !s->agent)) EndSession(s, "The session was not opened in time.");
+  });
+
+  api::SessionGrant grant;
+  grant.session_id = session->id;
+  grant.token_value = session->client_token;
+  grant.stream_url = "wss://" + request.stream_host + std::string(kDataPrefix) + session->id +
+                     "?role=publish_subscribe&cell-number=AAEAAQ";
+  return grant;
+}
+
+void Gateway::EndTaskSessions(const std::string& task_id, const std::string& reason) {
+  std::vector<std::shared_ptr<Session>> doomed;
+  for (auto& [id, s] : sessions_)
+    if (s->task_id == task_id) doomed.push_back(s);
+  for (auto& s : doomed) EndSession(s, reason);
+}
+
+void Gateway::EndSession(const std::shared_ptr<Session>& session, const std::string& reason) {
+  if (session->ended) return;
+  session->ended = true;
+  for (auto* end : {&session->client, &session->agent}) {
+    if (!*end) continue;
+    (*end)->Send(protocol::EncodeChannelClosed(session->id, session->destination_id, reason), true);
+    (*end)->Close();
+  }
+  RecordSession(*session, "Terminated", reason);
+  sessions_.erase(session->id);
+  log::Info("session " + session->id + " ended" + (reason.empty() ? "" : ": " + reason));
+}
+
+void Gateway::RecordSession(const Session& s, const std::string& status, const std::string& reason) {
+  Json body = {{"SessionId", s.id},
+               {"Target", s.destination_id},
+               {"Status", status},
+               {"StartDate", s.started_at},
+               {"Owner", s.principal},
+               {"Reason", reason},
+               {"taskArn", s.task_arn},
+               {"containerName", s.container},
+               {"command", s.command}};
+  if (status == "Terminated") body["EndDate"] = api::EpochSeconds();
+  (void)store_.Put(store::kind::kSession, {s.id, s.task_id, body});
+}
+
+asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
+                                                std::string session_id) {
+  auto first = co_await ReadWithTimeout(ws, options_.open_timeout);
+  if (!first) co_return;
+  auto open = protocol::ParseOpenDataChannel(first->data);
+  if (!open) {
+    Refuse(ws, session_id, "The first message on a data channel must be OpenDataChannel: " + open.error().message);
+    co_return;
+  }
+  auto found = sessions_.find(session_id);
+  if (found == sessions_.end()) {
+    Refuse(ws, session_id, "The session " + session_id.substr(0, 64) + " does not exist or has ended.");
+    co_return;
+  }
+  std::shared_ptr<Session> session = found->second;
+  bool expired = std::chrono::steady_clock::now() > session->tokens_expire;
+  bool is_client = !session->client_token_used && crypto::ConstantTimeEquals(open->token_value, session->client_token);
+  bool is_agent = !session->agent_token_used && crypto::ConstantTimeEquals(open->token_value, session->agent_token);
+  if ((!is_client && !is_agent) || expired) {
+    Refuse(ws, session_id, "The token for session " + session_id.substr(0, 64) + " is invalid, used or expired.");
+    co_return;
+  }
+  if (is_agent) {
+    // The agent's end must also be signed with that task's credentials.
+    auto caller = control_plane_.Authenticate(request);
+    if (!caller || caller->type != "task" || caller->task_id != session->task_id) {
+      Refuse(ws, session_id, "The agent's credentials do not belong to the session's task.");
+      co_return;
+    }
+    session->agent_token_used = true;
+    session->agent = ws;
+  } else {
+    session->client_token_used = true;
+    session->client = ws;
+  }
+  // Deliver what the other end sent before this one arrived.
+  auto& backlog = is_agent ? session->to_agent : session->to_client;
+  for (auto& frame : backlog) {
+    session->pending_bytes -= frame.size();
+    ws->Send(std::move(frame), true);
+  }
+  backlog.clear();
+  if (is_client) RecordSession(*session, "Connected", "");
+
+  const std::string_view expected_type = is_agent ? protocol::kOutputStreamData : protocol::kInputStreamData;
+  std::string problem;
+  while (!session->ended) {
+    auto message = co_await ws->Read();
+    if (!message) break;
+    if (session->ended) break;
+    auto decoded = protocol::Decode(message->data);
+    if (!decoded) {
+      problem = "Malformed frame: " + decoded.error().message;
+      break;
+    }
+    const std::string& type = decoded->message_type;
+    bool allowed = type == expected_type || type == protocol::kAcknowledge ||
+                   (is_agent && type == protocol::kChannelClosed);
+    if (!allowed) {
+      problem = "Unexpected message type '" + type.substr(0, 32) + "' on this channel.";
+      break;
+    }
+    auto& peer = is_agent ? session->client : session->agent;
+    if (peer && peer->IsOpen()) {
+      peer->Send(std::move(message->data), true);
+    } else {
+      auto& queue = is_agent ? session->to_client : session->to_agent;
+      session->pending_bytes += message->data.size();
+      if (session->pending_bytes > options_.max_pending_bytes) {
+        problem = "Too much data queued for the other end of the session.";
+        break;
+      }
+      queue.push_back(std::move(message->data));
+    }
+    if (is_agent && type == protocol::kChannelClosed) {
+      // The agent finished the session; its channel_closed is already forwarded.
+      session->ended = true;
+      if (session->client) session->client->Close();
+      ws->Close();
+      RecordSession(*session, "Terminated", "");
+      sessions_.erase(session->id);
+      log::Info("session " + session->id + " completed");
+      co_return;
+    }
+  }
+  if (!session->ended) {
+    if (!problem.empty()) {
+      log::Warn("session " + session->id + ": " + problem);
+      EndSession(session, problem);
+    } else {
+      EndSession(session, is_agent ? "The exec agent closed the session unexpectedly." : "");
+    }
+  }
+}
+
+}  // namespace porthole::gateway

@@ -1,0 +1,69 @@
+#pragma once
+// The message gateway: exec agents' control channels and the sessions' data
+// channels, on the same TLS listener as the API.
+//   /v1/control-channel/<taskId>?container=<name>  agent, SigV4-signed with its task credentials
+//   /v1/data-channel/<sessionId>                   client (plugin / porthole CLI) and agent
+// Data channels speak shared/protocol/session-data-channel.md. The gateway
+// relays ClientMessages between the two ends without changing them (sequence
+// numbers and acknowledgements are end to end), validates every frame, and
+// closes a channel with `channel_closed` and a reason on anything malformed.
+// It always completes the WebSocket upgrade: the plugin hangs forever on a
+// refused one (§8), so errors travel as channel_closed.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "api/control_plane.h"
+#include "api/session_broker.h"
+#include "net/https_server.h"
+#include "net/websocket.h"
+
+namespace porthole::gateway {
+
+struct GatewayOptions {
+  std::chrono::seconds token_lifetime{60};      // a session's tokens must be used within this
+  std::chrono::seconds open_timeout{30};        // first frame after the upgrade
+  size_t max_pending_bytes = 8 * 1024 * 1024;   // queued for an end that is not connected yet
+};
+
+class Gateway final : public api::SessionBroker {
+ public:
+  Gateway(boost::asio::any_io_executor executor, api::ControlPlane& control_plane, store::Store& store,
+          GatewayOptions options = {});
+  ~Gateway() override;
+
+  // True for request targets the gateway serves.
+  static bool Serves(const std::string& target);
+  boost::asio::awaitable<void> HandleWebSocket(net::HttpRequest request, net::RequestContext context,
+                                               std::shared_ptr<net::WebSocket> ws);
+
+  // api::SessionBroker
+  bool AgentConnected(const std::string& task_id, const std::string& container_name) const override;
+  Result<api::SessionGrant> StartSession(const api::SessionRequest& request) override;
+  void EndTaskSessions(const std::string& task_id, const std::string& reason) override;
+
+  size_t ActiveSessionCount() const { return sessions_.size(); }
+
+ private:
+  struct Session;
+  struct ControlChannel;
+  boost::asio::awaitable<void> ServeControlChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
+                                                   std::string task_id);
+  boost::asio::awaitable<void> ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
+                                                std::string session_id);
+  void EndSession(const std::shared_ptr<Session>& session, const std::string& reason);
+  void RecordSession(const Session& session, const std::string& status, const std::string& reason);
+
+  boost::asio::any_io_executor executor_;
+  api::ControlPlane& control_plane_;
+  store::Store& store_;
+  GatewayOptions options_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;
+  std::map<std::string, std::shared_ptr<ControlChannel>> agents_;  // "<taskId>/<container>"
+};
+
+}  // namespace porthole::gateway

@@ -1,0 +1,207 @@
+#include "node/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "node/file_tree.h"
+
+namespace porthole::node {
+namespace {
+
+std::string Sh() { return FindExecutable("sh"); }
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::access(path.c_str(), F_OK) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/porthole-subprocess-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { (void)RemoveTree(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(SubprocessTest, CapturesOutputAndExitCode) {
+  auto r = RunSubprocess({Sh(), "-c", "echo out; echo err >&2; exit 7"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->exit_code, 7);
+  EXPECT_EQ(r->out, "out\n");
+  EXPECT_EQ(r->err, "err\n");
+}
+
+TEST(SubprocessTest, ArgumentsAreNotInterpretedByAShell) {
+  auto r = RunSubprocess({Sh(), "-c", "printf '%s|' \"$@\"", "sh", "a b", "$(id)", ";rm -rf /"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "a b|$(id)|;rm -rf /|");
+}
+
+TEST(SubprocessTest, SignalDeathIs128PlusSignal) {
+  auto r = RunSubprocess({Sh(), "-c", "kill -TERM $$"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 128 + SIGTERM);
+}
+
+TEST(SubprocessTest, EnvironmentIsOnlyWhatIsGiven) {
+  ::setenv("PORTHOLE_SECRET_FOR_TEST", "leak", 1);
+  SubprocessOptions options;
+  options.env = {"PATH=/usr/bin:/bin", "ONLY=this"};
+  auto r = RunSubprocess({FindExecutable("env")}, options);
+  ::unsetenv("PORTHOLE_SECRET_FOR_TEST");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "PATH=/usr/bin:/bin\nONLY=this\n");
+}
+
+TEST(SubprocessTest, ChildGetsOnlyStdio) {
+  // A descriptor deliberately left without O_CLOEXEC must not reach the child.
+  int leaky = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(leaky, 3);
+  auto r = RunSubprocess({FindExecutable("ls"), "/proc/self/fd"});
+  ::close(leaky);
+  ASSERT_TRUE(r.ok());
+  // ls itself holds one descriptor for the directory it lists.
+  EXPECT_EQ(r->out, "0\n1\n2\n3\n");
+}
+
+TEST(SubprocessTest, MissingProgramIsAnError) {
+  auto r = RunSubprocess({"/nonexistent/program"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("/nonexistent/program"), std::string::npos);
+  EXPECT_FALSE(RunSubprocess({"relative"}).ok());
+  EXPECT_FALSE(RunSubprocess({}).ok());
+}
+
+TEST(SubprocessTest, TimeoutKillsTheChild) {
+  SubprocessOptions options;
+  options.timeout = std::chrono::milliseconds(200);
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunSubprocess({FindExecutable("sleep"), "30"}, options);
+  EXPECT_FALSE(r.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(SubprocessTest, LargeOutputIsCappedWithoutDeadlock) {
+  SubprocessOptions options;
+  options.max_capture_bytes = 1000;
+  auto r = RunSubprocess({FindExecutable("head"), "-c", "3000000", "/dev/zero"}, options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->out.size(), 1000u);
+}
+
+TEST(SubprocessTest, BackgroundGrandchildHoldingThePipeDoesNotBlock) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunSubprocess({Sh(), "-c", "sleep 5 & echo started"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "started\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
+TEST(SubprocessTest, SupervisedRecordsExitStatusAndLog) {
+  TempDir dir;
+  std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
+  int leaky = ::open("/dev/null", O_RDONLY);
+  ASSERT_TRUE(StartSupervised({Sh(), "-c", "echo hello; ls /proc/$$/fd; echo oops >&2; exit 5"}, {"PATH=/usr/bin:/bin"},
+                              log, exit_file)
+                  .ok());
+  ::close(leaky);
+  ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
+  EXPECT_EQ(ReadAll(exit_file), "5\n");
+  EXPECT_EQ(ReadAll(log), "hello\n0\n1\n2\noops\n");
+  EXPECT_NE(::access((exit_file + ".tmp").c_str(), F_OK), 0);
+}
+
+TEST(SubprocessTest, SupervisedIsDetached) {
+  TempDir dir;
+  std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
+  // The program reports its parent (the supervisor) and that parent's
+  // session; neither may be ours.
+  ASSERT_TRUE(StartSupervised({Sh(), "-c", "echo $PPID; cut -d' ' -f4,6 /proc/$PPID/stat; exec 0<&-; read x"},
+                              {"PATH=/usr/bin:/bin"}, log, exit_file)
+                  .ok());
+  ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
+  std::istringstream in(ReadAll(log));
+  int supervisor = 0, supervisor_parent = 0, supervisor_session = 0;
+  in >> supervisor >> supervisor_parent >> supervisor_session;
+  EXPECT_GT(supervisor, 0);
+  EXPECT_NE(supervisor, ::getpid());
+  EXPECT_NE(supervisor_parent, ::getpid());
+  EXPECT_NE(supervisor_session, ::getsid(0));
+}
+
+TEST(SubprocessTest, SupervisedMissingProgramRecords127) {
+  TempDir dir;
+  std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
+  ASSERT_TRUE(StartSupervised({"/nonexistent/runc"}, {}, log, exit_file).ok());
+  ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
+  EXPECT_EQ(ReadAll(exit_file), "127\n");
+  EXPECT_NE(ReadAll(log).find("/nonexistent/runc"), std::string::npos);
+}
+
+TEST(FileTreeTest, NormalizedPaths) {
+  EXPECT_TRUE(IsNormalizedAbsolutePath("/"));
+  EXPECT_TRUE(IsNormalizedAbsolutePath("/a/b.c/..d"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath(""));
+  EXPECT_FALSE(IsNormalizedAbsolutePath("a/b"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath("/a/../b"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath("/a/./b"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath("/a//b"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath("/a/"));
+  EXPECT_FALSE(IsNormalizedAbsolutePath(std::string("/a\0b", 4)));
+}
+
+TEST(FileTreeTest, RemoveTreeDoesNotFollowSymlinks) {
+  TempDir dir;
+  std::string outside = dir.path() + "/outside", tree = dir.path() + "/tree";
+  ASSERT_EQ(::mkdir(outside.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomic(outside + "/keep", "x", 0644).ok());
+  ASSERT_EQ(::mkdir(tree.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(outside.c_str(), (tree + "/link").c_str()), 0);
+  ASSERT_TRUE(RemoveTree(tree).ok());
+  EXPECT_NE(::access(tree.c_str(), F_OK), 0);
+  EXPECT_EQ(ReadAll(outside + "/keep"), "x");
+  EXPECT_TRUE(RemoveTree(tree).ok());  // missing is fine
+  EXPECT_FALSE(RemoveTree("/").ok());
+  EXPECT_FALSE(RemoveTree(dir.path() + "/../x").ok());
+}
+
+TEST(FileTreeTest, WriteFileAtomicSetsModeAndReplaces) {
+  TempDir dir;
+  std::string f = dir.path() + "/f";
+  ASSERT_TRUE(WriteFileAtomic(f, "one", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(f, "two", 0640).ok());
+  EXPECT_EQ(ReadAll(f), "two");
+  struct stat st;
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+}  // namespace
+}  // namespace porthole::node
