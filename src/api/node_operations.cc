@@ -131,6 +131,7 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
                    {"user", c.value("user", "")},
                    {"workingDirectory", c.value("workingDirectory", "")},
                    {"readonlyRootFilesystem", c.value("readonlyRootFilesystem", false)},
+                   {"stopTimeout", c.value("stopTimeout", 30)},
                    {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)}};
       containers.push_back(spec);
     }

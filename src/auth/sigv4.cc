@@ -227,8 +227,7 @@ std::string JoinSignedHeaders(const std::vector<std::string>& sorted_names) {
   return out;
 }
 
-std::string BuildCanonicalRequest(std::string_view method, std::string_view path,
-                                  const std::vector<QueryParam>& params,
+std::string BuildCanonicalRequest(std::string_view method, std::string_view path, const std::vector<QueryParam>& params,
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::vector<std::string>& signed_headers, std::string_view payload_hash_hex,
                                   PathNormalization normalization) {
@@ -329,14 +328,13 @@ std::optional<std::time_t> FromUtcFields(int year, int month, int day, int hour,
 std::optional<std::time_t> ParseHttpDate(std::string_view s) {
   static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-      s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
+  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+      s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
     return std::nullopt;
   }
   int day, year, hour, minute, second;
-  if (!ParseDigits(s.substr(5, 2), day) || !ParseDigits(s.substr(12, 4), year) ||
-      !ParseDigits(s.substr(17, 2), hour) || !ParseDigits(s.substr(20, 2), minute) ||
-      !ParseDigits(s.substr(23, 2), second)) {
+  if (!ParseDigits(s.substr(5, 2), day) || !ParseDigits(s.substr(12, 4), year) || !ParseDigits(s.substr(17, 2), hour) ||
+      !ParseDigits(s.substr(20, 2), minute) || !ParseDigits(s.substr(23, 2), second)) {
     return std::nullopt;
   }
   int month = 0;
@@ -414,36 +412,35 @@ Status ParseSignedHeaders(std::string_view list, ParsedAuth& auth) {
 }
 
 bool IsSigned(const ParsedAuth& auth, std::string_view lowercase_name) {
-  return std::find(auth.signed_headers.begin(), auth.signed_headers.end(), lowercase_name) !=
-         auth.signed_headers.end();
+  return std::find(auth.signed_headers.begin(), auth.signed_headers.end(), lowercase_name) != auth.signed_headers.end();
 }
 
 // Scope date, then the +/-5 minute window (or, presigned, the expiry).
 Status CheckTime(const ParsedAuth& auth, std::time_t now, std::optional<std::int64_t> presign_expires) {
   const std::string date8 = auth.amz_date.substr(0, 8);
   if (auth.scope_date != date8) {
-    return InvalidSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
-                            "HTTP: '" +
-                            auth.scope_date + "' != '" + date8 + "', from '" + auth.amz_date + "'.");
+    return InvalidSignature(
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+        "HTTP: '" +
+        auth.scope_date + "' != '" + date8 + "', from '" + auth.amz_date + "'.");
   }
   const std::int64_t t = auth.time;
   const std::int64_t n = now;
   if (t > n + kMaxSkewSeconds) {
     return InvalidSignature("Signature not yet current: " + auth.amz_date + " is still later than " +
-                            FormatAmzDate(static_cast<std::time_t>(n + kMaxSkewSeconds)) + " (" +
-                            FormatAmzDate(now) + " + 5 min.)");
+                            FormatAmzDate(static_cast<std::time_t>(n + kMaxSkewSeconds)) + " (" + FormatAmzDate(now) +
+                            " + 5 min.)");
   }
   if (presign_expires) {
     if (n > t + *presign_expires) {
       return InvalidSignature("Signature expired: the presigned request was valid until " +
                               FormatAmzDate(static_cast<std::time_t>(t + *presign_expires)) + " (" + auth.amz_date +
-                              " + " + std::to_string(*presign_expires) + " s); it is now " + FormatAmzDate(now) +
-                              ".");
+                              " + " + std::to_string(*presign_expires) + " s); it is now " + FormatAmzDate(now) + ".");
     }
   } else if (t < n - kMaxSkewSeconds) {
     return InvalidSignature("Signature expired: " + auth.amz_date + " is now earlier than " +
-                            FormatAmzDate(static_cast<std::time_t>(n - kMaxSkewSeconds)) + " (" +
-                            FormatAmzDate(now) + " - 5 min.)");
+                            FormatAmzDate(static_cast<std::time_t>(n - kMaxSkewSeconds)) + " (" + FormatAmzDate(now) +
+                            " - 5 min.)");
   }
   return OkStatus();
 }
@@ -466,9 +463,9 @@ Result<std::string> PayloadHash(const HttpRequest& request, const ParsedAuth& au
 }
 
 // Shared tail of both forms: key lookup, recomputation, constant-time compare.
-Result<VerifiedSignature> CheckSignature(const HttpRequest& request, const KeyLookup& lookup,
-                                         const ParsedAuth& auth, std::string_view path,
-                                         const std::vector<QueryParam>& signed_params, std::string session_token) {
+Result<VerifiedSignature> CheckSignature(const HttpRequest& request, const KeyLookup& lookup, const ParsedAuth& auth,
+                                         std::string_view path, const std::vector<QueryParam>& signed_params,
+                                         std::string session_token) {
   std::optional<KeyLookupResult> key;
   if (lookup) key = lookup(auth.access_key_id);
   if (!key) return MakeError(std::string(kUnrecognizedClient), std::string(kUnrecognizedClientMessage), 403);
@@ -482,8 +479,8 @@ Result<VerifiedSignature> CheckSignature(const HttpRequest& request, const KeyLo
   }
 
   const std::string canonical =
-      BuildCanonicalRequest(request.method, path, signed_params, request.headers, auth.signed_headers,
-                            *payload_hash, PathNormalization::kNormalize);
+      BuildCanonicalRequest(request.method, path, signed_params, request.headers, auth.signed_headers, *payload_hash,
+                            PathNormalization::kNormalize);
   const std::string expected =
       SignatureHex(key->secret_access_key, auth.amz_date, auth.region, auth.service, canonical);
   if (!crypto::ConstantTimeEquals(expected, auth.signature)) return SignatureMismatch();
@@ -499,8 +496,7 @@ Result<VerifiedSignature> VerifyHeaderAuth(const HttpRequest& request, const Key
   }
   const std::string authorization = *request.Header("authorization");
   if (authorization.size() > kMaxAuthorizationBytes) {
-    return Incomplete("The Authorization header is longer than " + std::to_string(kMaxAuthorizationBytes) +
-                      " bytes.");
+    return Incomplete("The Authorization header is longer than " + std::to_string(kMaxAuthorizationBytes) + " bytes.");
   }
   std::string_view rest = authorization;
   while (!rest.empty() && IsSpace(rest.front())) rest.remove_prefix(1);
@@ -563,10 +559,9 @@ Result<VerifiedSignature> VerifyHeaderAuth(const HttpRequest& request, const Key
   const std::string date_value = CanonicalHeaderValue(*request.Header(date_header));
   std::optional<std::time_t> time = has_amz_date ? ParseAmzDate(date_value) : ParseHttpDate(date_value);
   if (!time) {
-    return Incomplete(has_amz_date ? "X-Amz-Date must be in ISO-8601 basic format (20150830T123600Z), got '" +
-                                         date_value + "'."
-                                   : "Date must be an IMF-fixdate (Sun, 30 Aug 2015 12:36:00 GMT), got '" +
-                                         date_value + "'.");
+    return Incomplete(has_amz_date
+                          ? "X-Amz-Date must be in ISO-8601 basic format (20150830T123600Z), got '" + date_value + "'."
+                          : "Date must be an IMF-fixdate (Sun, 30 Aug 2015 12:36:00 GMT), got '" + date_value + "'.");
   }
   auth.time = *time;
   auth.amz_date = FormatAmzDate(*time);
@@ -581,7 +576,10 @@ Result<VerifiedSignature> VerifyHeaderAuth(const HttpRequest& request, const Key
   std::string session_token;
   if (size_t n = CountHeaders(request, "x-amz-security-token"); n > 0) {
     if (n > 1) return Incomplete("The request has more than one 'X-Amz-Security-Token' header.");
-        session_token = *request.Header("x-amz-security-token");
+    if (!IsSigned(auth, "x-amz-security-token")) {
+      return Incomplete("'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.");
+    }
+    session_token = *request.Header("x-amz-security-token");
   }
 
   if (Status s = CheckTime(auth, now, std::nullopt); !s.ok()) return s.error();
@@ -667,8 +665,9 @@ Result<VerifiedSignature> VerifyQueryAuth(const HttpRequest& request, const KeyL
 
   if (Status s = CheckTime(auth, now, expires_seconds); !s.ok()) return s.error();
 
-  params.erase(std::remove_if(params.begin(), params.end(), [](const QueryParam& p) { return p.key == "X-Amz-Signature"; }),
-               params.end());
+  params.erase(
+      std::remove_if(params.begin(), params.end(), [](const QueryParam& p) { return p.key == "X-Amz-Signature"; }),
+      params.end());
   return CheckSignature(request, lookup, auth, path, params, std::move(session_token));
 }
 
@@ -689,8 +688,8 @@ std::string CanonicalRequest(const HttpRequest& request, const std::vector<std::
 std::string CanonicalRequest(const HttpRequest& request, const std::vector<std::string>& signed_headers,
                              std::string_view payload_hash_hex, PathNormalization normalization) {
   const SplitTarget target = Split(request.target);
-  return BuildCanonicalRequest(request.method, target.path, ParseQuery(target.query), request.headers,
-                               signed_headers, payload_hash_hex, normalization);
+  return BuildCanonicalRequest(request.method, target.path, ParseQuery(target.query), request.headers, signed_headers,
+                               payload_hash_hex, normalization);
 }
 
 std::string StringToSign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
@@ -717,17 +716,17 @@ std::string FormatAmzDate(std::time_t t) {
   std::tm tm{};
   if (gmtime_r(&t, &tm) == nullptr) return {};
   char buf[72];  // room for any int fields; real dates use 16
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec);
   return buf;
 }
 
 std::optional<std::time_t> ParseAmzDate(std::string_view s) {
   if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
   int year, month, day, hour, minute, second;
-  if (!ParseDigits(s.substr(0, 4), year) || !ParseDigits(s.substr(4, 2), month) ||
-      !ParseDigits(s.substr(6, 2), day) || !ParseDigits(s.substr(9, 2), hour) ||
-      !ParseDigits(s.substr(11, 2), minute) || !ParseDigits(s.substr(13, 2), second)) {
+  if (!ParseDigits(s.substr(0, 4), year) || !ParseDigits(s.substr(4, 2), month) || !ParseDigits(s.substr(6, 2), day) ||
+      !ParseDigits(s.substr(9, 2), hour) || !ParseDigits(s.substr(11, 2), minute) ||
+      !ParseDigits(s.substr(13, 2), second)) {
     return std::nullopt;
   }
   return FromUtcFields(year, month, day, hour, minute, second);
@@ -744,8 +743,7 @@ void SignRequest(HttpRequest& request, const Credentials& credentials, std::stri
   const std::vector<std::string> signed_headers = AllHeaderNames(request);
   const std::string canonical =
       CanonicalRequest(request, signed_headers, crypto::HexEncode(crypto::Sha256(request.body)));
-  const std::string signature =
-      SignatureHex(credentials.secret_access_key, amz_date, region, service, canonical);
+  const std::string signature = SignatureHex(credentials.secret_access_key, amz_date, region, service, canonical);
 
   std::string authorization(kAlgorithm);
   authorization.append(" Credential=")

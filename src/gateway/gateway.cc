@@ -99,9 +99,11 @@ bool Gateway::Serves(const std::string& target) {
 asio::awaitable<void> Gateway::HandleWebSocket(net::HttpRequest request, net::RequestContext context,
                                                std::shared_ptr<net::WebSocket> ws) {
   if (request.target.rfind(kControlPrefix, 0) == 0) {
-    co_await ServeControlChannel(std::move(request), ws, PathSegment(request.target, kControlPrefix));
+    std::string task_id = PathSegment(request.target, kControlPrefix);
+    co_await ServeControlChannel(std::move(request), ws, std::move(task_id));
   } else if (request.target.rfind(kDataPrefix, 0) == 0) {
-    co_await ServeDataChannel(std::move(request), ws, PathSegment(request.target, kDataPrefix));
+    std::string session_id = PathSegment(request.target, kDataPrefix);
+    co_await ServeDataChannel(std::move(request), ws, std::move(session_id));
   } else {
     Refuse(ws, "", "Unknown channel " + request.target.substr(0, 100));
   }

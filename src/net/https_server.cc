@@ -122,7 +122,12 @@ class Server final : public HttpsServer {
             [](beast::websocket::response_type& res) { res.set(http::field::server, "portholed"); }));
         auto [aec] = co_await ws->stream().async_accept(req, kUseTuple);
         if (aec) co_return;
-        co_await ws_(ToHttpRequest(req), context, ws);
+        try {
+          co_await ws_(ToHttpRequest(req), context, ws);
+        } catch (const std::exception& e) {
+          log::Error(std::string("websocket handler failed: ") + e.what());
+          ws->Abort();
+        }
         co_return;
       }
 

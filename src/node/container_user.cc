@@ -80,7 +80,8 @@ Result<ContainerUser> ResolveContainerUser(const std::string& rootfs, const std:
 
   auto passwd = ReadFileInRoot(rootfs, "etc/passwd", kMaxDatabaseBytes);
   if (!passwd.ok()) return passwd.error();
-  auto users = Records(passwd->value_or(""), 7);
+  const std::string passwd_text = passwd->value_or("");  // Records() points into it
+  auto users = Records(passwd_text, 7);
 
   ContainerUser result;
   std::string user_name;
@@ -117,7 +118,8 @@ Result<ContainerUser> ResolveContainerUser(const std::string& rootfs, const std:
 
   auto group = ReadFileInRoot(rootfs, "etc/group", kMaxDatabaseBytes);
   if (!group.ok()) return group.error();
-  auto groups = Records(group->value_or(""), 4);
+  const std::string group_text = group->value_or("");
+  auto groups = Records(group_text, 4);
   if (has_group) {
     for (const auto& r : groups) {
       if (r[0] == group_part) {

@@ -97,6 +97,7 @@ std::string RuncMessage(const std::string& err) {
     size_t end = text.rfind('"');
     if (end != std::string::npos) text = text.substr(0, end);
   }
+  for (size_t pos; (pos = text.find("\\\"")) != std::string::npos;) text.erase(pos, 1);  // logfmt's \"
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text.size() > 1024) text = text.substr(text.size() - 1024);
   return text;
@@ -114,6 +115,15 @@ bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
     if (Clock::now() >= deadline) return false;
     SleepFor(std::chrono::milliseconds(10));
   }
+}
+
+// True when `a` and `b` name the same directory (runc may report the
+// bundle with symlinks resolved).
+bool SameDirectory(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  struct stat sa, sb;
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 std::string HostName() {
@@ -176,7 +186,7 @@ Status RuncRuntime::Run(const ContainerSpec& spec) {
   }
   // From here on, a failure removes the bundle again.
   auto fail = [&](Error e) -> Status {
-    (void)Cleanup(spec.id, bundle);
+    if (auto s = Cleanup(spec.id, bundle); !s.ok()) (void)RemoveTree(bundle);  // the id is someone else's
     return e;
   };
   if (auto s = WriteFileAtomic(bundle + "/" + kMarkerFile, spec.id + "\n", 0600); !s.ok()) return fail(s.error());
@@ -255,6 +265,8 @@ Result<ContainerState> RuncRuntime::State(const std::string& id, const std::stri
   }
   // Stopped or gone: the supervisor writes the exit file right after
   // `runc run` returns.
+  if (!Exists(bundle_dir + "/" + kMarkerFile))
+    return MakeError("ContainerNotFound", "no container " + id + " at " + bundle_dir, 404);
   if (WaitForFile(bundle_dir + "/" + kExitFile, std::chrono::milliseconds(1000)))
     return stopped(ReadExitCode(bundle_dir));
   if (Exists(bundle_dir + "/" + kMarkerFile)) return stopped(std::nullopt);
@@ -341,9 +353,19 @@ Result<int> RuncRuntime::Exec(const std::string& id, const ExecSpec& spec) {
 }
 
 Status RuncRuntime::Cleanup(const std::string& id, const std::string& bundle_dir) {
-  auto r = Runc({"delete", "--force", "--", id});
-  if (!r.ok()) return r.error();
-  if (r->exit_code != 0 && !NotExist(r->err)) return Internal("runc delete " + id + ": " + RuncMessage(r->err));
+  // Only delete runc's container if it is the one of this bundle: a failed
+  // Run() with an id already in use must not take the other container down.
+  auto state = RuncState(id);
+  if (!state.ok()) return state.error();
+  if (state->has_value()) {
+    std::string runc_bundle = (**state).value("bundle", "");
+    if (!SameDirectory(runc_bundle, bundle_dir))
+      return MakeError("InvalidParameterException",
+                       "container " + id + " belongs to bundle " + runc_bundle + ", not " + bundle_dir);
+    auto r = Runc({"delete", "--force", "--", id});
+    if (!r.ok()) return r.error();
+    if (r->exit_code != 0 && !NotExist(r->err)) return Internal("runc delete " + id + ": " + RuncMessage(r->err));
+  }
 
   struct stat st;
   if (::lstat(bundle_dir.c_str(), &st) != 0) {

@@ -45,9 +45,10 @@ class RuncRuntime : public ContainerRuntime {
 
   // kStopped with exit_code once the exit file exists; else runc's view
   // (kCreated, kRunning with pid; "paused" counts as kRunning). When runc
-  // does not know the id and no exit file appears within a second: kStopped
-  // without exit_code if the bundle exists (its supervisor was lost), else
-  // error "ContainerNotFound".
+  // does not know the id: error "ContainerNotFound" if there is no bundle;
+  // else the exit file is awaited for up to a second (the supervisor writes
+  // it just after runc exits) and, failing that, kStopped without exit_code
+  // (the supervisor was lost, e.g. killed).
   Result<ContainerState> State(const std::string& id, const std::string& bundle_dir) override;
 
   // `runc kill`. A container that is not running or no longer exists is not
@@ -57,7 +58,7 @@ class RuncRuntime : public ContainerRuntime {
   // `runc exec -d` with a process.json derived from the container's
   // config.json (so capabilities follow the exec uid: the default set for
   // uid 0, none effective otherwise). stdin is /dev/null; stdout and stderr
-  // append to spec.log_path (created 0600 if missing), which also receives
+  // append to spec.log_path (created 0600 if missing; not a symlink), which also receives
   // runc's own error message on failure. Errors: "InvalidParameterException",
   // "ContainerNotRunning", "ContainerExecFailed".
   Result<int> Exec(const std::string& id, const ExecSpec& spec) override;

@@ -181,10 +181,10 @@ TEST_P(SigV4SuiteTest, HeaderForm) {
 TEST_P(SigV4SuiteTest, QueryForm) {
   SuiteCase c = LoadCase(GetParam());
   HttpRequest r = c.request;
-  std::string auth_params = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" +
-                            Encode(c.access_key_id + "/" + c.Scope()) + "&X-Amz-Date=" + c.amz_date +
-                            "&X-Amz-SignedHeaders=" + Encode(Join(HeaderNames(r), ";")) +
-                            "&X-Amz-Expires=" + std::to_string(c.expires);
+  std::string auth_params =
+      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=" + Encode(c.access_key_id + "/" + c.Scope()) +
+      "&X-Amz-Date=" + c.amz_date + "&X-Amz-SignedHeaders=" + Encode(Join(HeaderNames(r), ";")) +
+      "&X-Amz-Expires=" + std::to_string(c.expires);
   if (!c.token.empty() && !c.omit_session_token) auth_params += "&X-Amz-Security-Token=" + Encode(c.token);
   r.target += (r.target.find('?') == std::string::npos ? "?" : "&") + auth_params;
 
@@ -398,8 +398,9 @@ void SignWithScope(HttpRequest& r, std::string_view amz_date, std::string_view s
   std::string key = crypto::HmacSha256("AWS4" + kCreds.secret_access_key, scope_date);
   key = crypto::HmacSha256(crypto::HmacSha256(crypto::HmacSha256(key, "us-east-1"), "ecs"), terminator);
   const std::string sig = Hex(crypto::HmacSha256(key, StringToSign(amz_date, scope, canonical)));
-  SetHeader(r, "Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/" + scope +
-                                    ", SignedHeaders=" + Join(names, ";") + ", Signature=" + sig);
+  SetHeader(r, "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/" + scope + ", SignedHeaders=" + Join(names, ";") +
+                ", Signature=" + sig);
 }
 
 // Every rejection: the expected AWS error, and no secret in the message.
@@ -425,8 +426,7 @@ TEST(SigV4Verify, RoundTrip) {
 TEST(SigV4Verify, ResigningReplacesEarlierSignature) {
   HttpRequest r = Signed(ApiRequest(), kNow - 3600);
   SignRequest(r, kCreds, "us-east-1", "ecs", kNow);
-  EXPECT_EQ(std::count_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Authorization"; }),
-            1);
+  EXPECT_EQ(std::count_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Authorization"; }), 1);
   EXPECT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
 }
 
@@ -558,7 +558,8 @@ TEST(SigV4Verify, ScopeMustEndInAws4Request) {
   SignWithScope(r, "20150830T123600Z", "20150830", "aws4_requestx");
   Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
   ExpectError(v, "InvalidSignatureException", 403);
-  EXPECT_EQ(v.error().message, "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_requestx'.");
+  EXPECT_EQ(v.error().message,
+            "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_requestx'.");
 }
 
 TEST(SigV4Verify, MissingAuthorizationRejected) {
@@ -571,7 +572,8 @@ TEST(SigV4Verify, MissingAuthorizationRejected) {
 
 TEST(SigV4Verify, AuthorizationMissingPartsNamed) {
   HttpRequest r = ApiRequest();
-  r.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request");
+  r.headers.emplace_back("Authorization",
+                         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request");
   Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
   ExpectError(v, "IncompleteSignatureException", 400);
   EXPECT_EQ(v.error().message,
@@ -585,8 +587,7 @@ TEST(SigV4Verify, MissingDateRejected) {
                   r.headers.end());
   Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
   ExpectError(v, "IncompleteSignatureException", 400);
-  EXPECT_EQ(v.error().message,
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+  EXPECT_EQ(v.error().message, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
 }
 
 TEST(SigV4Verify, MalformedAuthorizationRejected) {
@@ -599,31 +600,40 @@ TEST(SigV4Verify, MalformedAuthorizationRejected) {
       {"Bearer abc", "'AWS4-HMAC-SHA256'"},
       {"AWS4-HMAC-SHA256Credential=x", "'AWS4-HMAC-SHA256'"},
       {"AWS4-HMAC-SHA256 Credential AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=host, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "component 1 is not a valid key=value pair (missing equal-sign)"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/aws4_request, SignedHeaders=host;x-amz-date, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "Credential must have exactly 5 slash-delimited elements"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=host;;x-amz-date, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "SignedHeaders must be"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=Host;x-amz-date, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "lowercase"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=host;host, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "twice"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=x-amz-date, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "'Host' or ':authority' must be a 'SignedHeader'"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=host, "
-       "Signature=" + sig,
+       "Signature=" +
+           sig,
        "'X-Amz-Date' must be a 'SignedHeader'"},
       {"AWS4-HMAC-SHA256 Credential=A/20150830/us-east-1/ecs/aws4_request, Credential=B/20150830/us-east-1/ecs/"
-       "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + sig,
+       "aws4_request, SignedHeaders=host;x-amz-date, Signature=" +
+           sig,
        "repeats the 'Credential'"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=host;x-amz-date, "
-       "Signature=" + sig + ", Extra=1",
+       "Signature=" +
+           sig + ", Extra=1",
        "unknown component 'Extra'"},
       {"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, SignedHeaders=" +
            std::string(5000, 'a') + ", Signature=" + sig,
@@ -652,7 +662,8 @@ TEST(SigV4Verify, MalformedDateRejected) {
 
 TEST(SigV4Verify, TwoAuthorizationHeadersRejected) {
   HttpRequest r = Signed();
-  r.headers.push_back(*std::find_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Authorization"; }));
+  r.headers.push_back(
+      *std::find_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Authorization"; }));
   ExpectError(VerifyRequest(r, Keys(), kNow), "IncompleteSignatureException", 400);
 }
 
@@ -664,8 +675,10 @@ TEST(SigV4Verify, DateHeaderAcceptedInsteadOfAmzDate) {
   const std::string key = DeriveSigningKey(kCreds.secret_access_key, "20150830", "us-east-1", "ecs");
   const std::string sig =
       Hex(crypto::HmacSha256(key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request", canonical)));
-  r.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, "
-                                          "SignedHeaders=" + Join(names, ";") + ", Signature=" + sig);
+  r.headers.emplace_back("Authorization",
+                         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, "
+                         "SignedHeaders=" +
+                             Join(names, ";") + ", Signature=" + sig);
   EXPECT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
   ExpectError(VerifyRequest(r, Keys(), kNow + 3600), "InvalidSignatureException", 403);
 }
@@ -750,13 +763,14 @@ TEST(SigV4Presigned, OversizedExpiresRejected) {
   HttpRequest r;
   r.method = "GET";
   r.headers = {{"Host", "gateway.example.com"}};
-  r.target = "/ws?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fecs%2F"
-             "aws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=604801";
+  r.target =
+      "/ws?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fecs%2F"
+      "aws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=604801";
   const std::string canonical = CanonicalRequest(r, {"host"}, BodyHash(r));
   const std::string key = DeriveSigningKey(kCreds.secret_access_key, "20150830", "us-east-1", "ecs");
-  r.target += "&X-Amz-Signature=" + Hex(crypto::HmacSha256(
-                                        key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request",
-                                                          canonical)));
+  r.target +=
+      "&X-Amz-Signature=" +
+      Hex(crypto::HmacSha256(key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request", canonical)));
   Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
   ExpectError(v, "IncompleteSignatureException", 400);
   EXPECT_EQ(v.error().message, "X-Amz-Expires must be less than a week (in seconds) that is 604800");
@@ -766,9 +780,9 @@ TEST(SigV4Presigned, OversizedExpiresRejected) {
   HttpRequest ok = r;
   ok.target = ok_target;
   const std::string ok_canonical = CanonicalRequest(ok, {"host"}, BodyHash(ok));
-  ok.target += "&X-Amz-Signature=" + Hex(crypto::HmacSha256(
-                                         key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request",
-                                                           ok_canonical)));
+  ok.target += "&X-Amz-Signature=" +
+               Hex(crypto::HmacSha256(
+                   key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request", ok_canonical)));
   EXPECT_TRUE(VerifyRequest(ok, Keys(), kNow).ok());
 }
 

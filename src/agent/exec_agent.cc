@@ -1,0 +1,399 @@
+#include "agent/exec_agent.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "agent/pty_process.h"
+#include "auth/sigv4.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/word_split.h"
+#include "net/https_client.h"
+#include "protocol/messages.h"
+#include "protocol/sequenced_stream.h"
+
+namespace porthole::agent {
+namespace asio = boost::asio;
+using Json = nlohmann::json;
+using protocol::PayloadType;
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError("ConfigError", "cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json j = Json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return MakeError("ConfigError", path + " is not a JSON object");
+  AgentConfig c;
+  try {
+    c.endpoint = j.at("endpoint");
+    c.region = j.at("region");
+    c.cluster = j.at("cluster");
+    c.task_id = j.at("taskId");
+    c.container_name = j.at("containerName");
+    c.ca_pem = j.value("caPem", "");
+    const Json& creds = j.at("credentials");
+    c.access_key_id = creds.at("accessKeyId");
+    c.secret_access_key = creds.at("secretAccessKey");
+    c.session_token = creds.value("sessionToken", "");
+  } catch (const std::exception& e) {
+    return MakeError("ConfigError", path + ": " + e.what());
+  }
+  return c;
+}
+
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxUnackedBytes = 1024 * 1024;
+const char* kAgentVersion = "3.3.1142.0";  // 4-part and > 3.1.1511.0 (§5)
+
+// Child exits, dispatched from one SIGCHLD handler.
+class ChildReaper {
+ public:
+  explicit ChildReaper(asio::any_io_executor ex) : signals_(ex, SIGCHLD) { Arm(); }
+  void Watch(pid_t pid, std::function<void(int)> on_exit) { watchers_[pid] = std::move(on_exit); }
+
+ private:
+  void Arm() {
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      int status;
+      pid_t pid;
+      while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        auto it = watchers_.find(pid);
+        if (it != watchers_.end()) {
+          auto fn = std::move(it->second);
+          watchers_.erase(it);
+          fn(code);
+        }
+      }
+      Arm();
+    });
+  }
+  asio::signal_set signals_;
+  std::map<pid_t, std::function<void(int)>> watchers_;
+};
+
+std::vector<std::pair<std::string, std::string>> SignedUpgradeHeaders(const AgentConfig& config, const net::Url& url) {
+  auth::HttpRequest request;
+  request.method = "GET";
+  request.target = url.target;
+  request.headers.emplace_back("Host", url.HostHeader());
+  auth::SignRequest(request, {config.access_key_id, config.secret_access_key, config.session_token}, config.region,
+                    "ssmmessages", std::time(nullptr));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : request.headers)
+    if (k != "Host") out.emplace_back(k, v);
+  return out;
+}
+
+// One session: the agent's end of a data channel plus the command on its PTY.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(asio::any_io_executor ex, ChildReaper& reaper, AgentConfig config, std::shared_ptr<net::TlsContext> tls,
+          std::vector<std::string> env, Json start)
+      : ex_(ex), reaper_(reaper), config_(std::move(config)), tls_(std::move(tls)), env_(std::move(env)),
+        start_(std::move(start)), stream_(protocol::SequencedStream::Role::kAgent), wake_(ex), retransmit_(ex),
+        pty_(ex) {
+    wake_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  asio::awaitable<void> Run() {
+    session_id_ = start_.value("sessionId", "");
+    auto url = net::ParseUrl(config_.endpoint);
+    if (!url) co_return;
+    url->target = start_.value("path", "/v1/data-channel/" + session_id_);
+    auto ws = co_await net::ConnectWebSocket(ex_, *url, SignedUpgradeHeaders(config_, *url), tls_,
+                                             std::chrono::seconds(20));
+    if (!ws) {
+      log::Warn("session " + session_id_ + ": " + ws.error().message);
+      co_return;
+    }
+    ws_ = *ws;
+    protocol::OpenDataChannel open;
+    open.request_id = ids::NewUuid();
+    open.token_value = start_.value("token", "");
+    open.client_id = "porthole-exec-agent";
+    open.client_version = kAgentVersion;
+    ws_->Send(protocol::ToJson(open), false);
+
+    protocol::HandshakeRequest hello;
+    hello.agent_version = kAgentVersion;
+    hello.session_type = "InteractiveCommands";
+    hello.properties = {{"linux", {{"commands", start_.value("command", "")}, {"runAsElevated", true},
+                                   {"separateOutputStream", false}}}};
+    SendStream(PayloadType::kHandshakeRequest, protocol::ToJson(hello));
+    handshake_started_ = std::chrono::steady_clock::now();
+
+    asio::co_spawn(ex_, RetransmitLoop(shared_from_this()), asio::detached);
+    co_await ReadLoop();
+    Finish("");
+  }
+
+ private:
+  void SendStream(PayloadType type, std::string payload) {
+    if (!ws_ || !ws_->IsOpen()) return;
+    ws_->Send(stream_.Send(type, std::move(payload), std::chrono::steady_clock::now()), true);
+  }
+
+  static asio::awaitable<void> RetransmitLoop(std::shared_ptr<Session> self) {
+    while (!self->done_) {
+      self->retransmit_.expires_after(std::chrono::milliseconds(100));
+      boost::system::error_code ec;
+      co_await self->retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (self->done_ || !self->ws_) break;
+      for (auto& frame : self->stream_.DueRetransmissions(std::chrono::steady_clock::now()))
+        self->ws_->Send(std::move(frame), true);
+    }
+  }
+
+  asio::awaitable<void> ReadLoop() {
+    while (!done_) {
+      auto message = co_await ws_->Read();
+      if (!message) break;
+      auto incoming = stream_.Receive(message->data, std::chrono::steady_clock::now());
+      if (!incoming) {
+        log::Warn("session " + session_id_ + ": " + incoming.error().message);
+        break;
+      }
+      for (auto& ack : incoming->frames_to_send) ws_->Send(std::move(ack), true);
+      wake_.cancel();  // acknowledgements may have freed send window
+      for (auto& m : incoming->delivered) co_await Deliver(m);
+      if (incoming->channel_closed) break;
+    }
+  }
+
+  asio::awaitable<void> Deliver(const protocol::ClientMessage& m) {
+    switch (m.payload_type) {
+      case PayloadType::kHandshakeResponse: {
+        auto response = protocol::ParseHandshakeResponse(m.payload);
+        if (!response) {
+          Finish("Invalid handshake response: " + response.error().message);
+          co_return;
+        }
+        for (const auto& f : response->porthole_features)
+          if (f == "ExitCode") wants_exit_code_ = true;
+        protocol::HandshakeComplete complete;
+        complete.handshake_time_to_complete_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - handshake_started_)
+                .count();
+        SendStream(PayloadType::kHandshakeComplete, protocol::ToJson(complete));
+        StartCommand();
+        break;
+      }
+      case PayloadType::kSize: {
+        auto size = protocol::ParseTerminalSize(m.payload);
+        if (!size || size->cols == 0 || size->rows == 0 || size->cols > 10000 || size->rows > 10000) break;
+        cols_ = static_cast<unsigned short>(size->cols);
+        rows_ = static_cast<unsigned short>(size->rows);
+        if (process_.master_fd >= 0) ResizePty(process_.master_fd, cols_, rows_);
+        break;
+      }
+      case PayloadType::kOutput: {
+        if (process_.master_fd < 0 || exited_) break;
+        boost::system::error_code ec;
+        co_await asio::async_write(pty_, asio::buffer(m.payload), asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      case PayloadType::kFlag: {
+        if (m.payload.size() == 4 && static_cast<unsigned char>(m.payload[3]) == 2) Finish("");  // TerminateSession
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  void StartCommand() {
+    if (started_) return;
+    started_ = true;
+    auto args = SplitCommandLine(start_.value("command", ""));
+    Result<PtyProcess> process = args ? StartOnPty(*args, env_, cols_, rows_) : Result<PtyProcess>(args.error());
+    if (!process) {
+      std::string text = process.error().message + "\r\n";
+      SendStream(PayloadType::kOutput, text);
+      exit_code_ = 127;
+      exited_ = true;
+      asio::co_spawn(ex_, Complete(shared_from_this()), asio::detached);
+      return;
+    }
+    process_ = *process;
+    pty_.assign(process_.master_fd);
+    auto self = shared_from_this();
+    reaper_.Watch(process_.pid, [self](int code) {
+      self->exit_code_ = code;
+      self->exited_ = true;
+      self->wake_.cancel();
+    });
+    log::Info("session " + session_id_ + ": started pid " + std::to_string(process_.pid));
+    asio::co_spawn(ex_, PumpOutput(self), asio::detached);
+  }
+
+  // PTY → client, with a bounded amount of unacknowledged output in flight.
+  static asio::awaitable<void> PumpOutput(std::shared_ptr<Session> self) {
+    std::string buffer(kReadChunk, '\0');
+    while (!self->done_) {
+      while (!self->done_ && self->stream_.UnacknowledgedBytes() > kMaxUnackedBytes) {
+        boost::system::error_code ec;
+        co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (self->done_) break;
+      boost::system::error_code ec;
+      size_t n = co_await self->pty_.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // EIO: every holder of the terminal has closed it
+      self->SendStream(PayloadType::kOutput, buffer.substr(0, n));
+    }
+    co_await Complete(self);
+  }
+
+  // After the output ends: wait for the exit status, then report and close.
+  static asio::awaitable<void> Complete(std::shared_ptr<Session> self) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!self->exited_ && !self->done_ && std::chrono::steady_clock::now() < deadline) {
+      asio::steady_timer t(self->ex_, std::chrono::milliseconds(20));
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (self->done_) co_return;
+    if (self->wants_exit_code_) self->SendStream(PayloadType::kExitCode, protocol::FormatExitCode(self->exit_code_));
+    // Nothing is lost: channel_closed goes out once the client has everything.
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!self->stream_.AllAcknowledged() && !self->done_ && std::chrono::steady_clock::now() < deadline) {
+      boost::system::error_code ec;
+      self->wake_.expires_after(std::chrono::milliseconds(50));
+      co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      self->wake_.expires_at(asio::steady_timer::time_point::max());
+    }
+    if (self->done_) co_return;
+    self->ws_->Send(protocol::EncodeChannelClosed(self->session_id_, "", ""), true);
+    log::Info("session " + self->session_id_ + ": command exited with " + std::to_string(self->exit_code_));
+    self->Finish("");
+  }
+
+  void Finish(const std::string& reason) {
+    if (done_) return;
+    done_ = true;
+    if (!reason.empty()) log::Warn("session " + session_id_ + ": " + reason);
+    if (process_.pid > 0 && !exited_) {
+      // The client is gone or the session was ended: the whole session goes.
+      ::kill(-process_.pid, SIGHUP);
+      ::kill(-process_.pid, SIGKILL);
+    } else if (process_.pid > 0) {
+      ::kill(-process_.pid, SIGHUP);  // background jobs of the ended session
+    }
+    boost::system::error_code ec;
+    pty_.close(ec);
+    retransmit_.cancel();
+    wake_.cancel();
+    if (ws_) ws_->Close();
+  }
+
+  asio::any_io_executor ex_;
+  ChildReaper& reaper_;
+  AgentConfig config_;
+  std::shared_ptr<net::TlsContext> tls_;
+  std::vector<std::string> env_;
+  Json start_;
+  std::string session_id_;
+  protocol::SequencedStream stream_;
+  asio::steady_timer wake_;
+  asio::steady_timer retransmit_;
+  asio::posix::stream_descriptor pty_;
+  std::shared_ptr<net::WebSocket> ws_;
+  PtyProcess process_;
+  std::chrono::steady_clock::time_point handshake_started_;
+  unsigned short cols_ = 80;
+  unsigned short rows_ = 24;
+  bool wants_exit_code_ = false;
+  bool started_ = false;
+  bool exited_ = false;
+  bool done_ = false;
+  int exit_code_ = 0;
+};
+
+asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::string> env, ChildReaper& reaper) {
+  auto ex = co_await asio::this_coro::executor;
+  std::mt19937 rng(std::random_device{}());
+  std::chrono::milliseconds backoff(500);
+  for (;;) {
+    auto config = LoadAgentConfig(config_path);
+    std::string failure;
+    if (config) {
+      auto tls = net::TlsContext::ForClient(config->ca_pem);
+      auto url = net::ParseUrl(config->endpoint);
+      if (tls && url) {
+        url->target = "/v1/control-channel/" + config->task_id + "?container=" + config->container_name;
+        auto ws = co_await net::ConnectWebSocket(ex, *url, SignedUpgradeHeaders(*config, *url), *tls,
+                                                 std::chrono::seconds(20));
+        if (ws) {
+          log::Info("control channel open");
+          bool accepted = false;
+          while (auto message = co_await (*ws)->Read()) {
+            Json m = Json::parse(message->data, nullptr, false);
+            if (!m.is_object()) continue;
+            std::string type = m.value("type", "");
+            if (type == "connected") {
+              accepted = true;
+              backoff = std::chrono::milliseconds(500);
+            } else if (type == "error") {
+              failure = m.value("message", "refused");
+            } else if (type == "start_session") {
+              auto session = std::make_shared<Session>(ex, reaper, *config, *tls, env, m);
+              asio::co_spawn(ex, [session]() { return session->Run(); }, asio::detached);
+            }
+          }
+          if (failure.empty()) failure = accepted ? "control channel closed" : "control channel refused";
+        } else {
+          failure = ws.error().message;
+        }
+      } else {
+        failure = !tls ? tls.error().message : url.error().message;
+      }
+    } else {
+      failure = config.error().message;
+    }
+    // Jittered exponential backoff, so a gateway restart is not met by a herd.
+    auto jitter = std::uniform_int_distribution<int>(0, static_cast<int>(backoff.count() / 2))(rng);
+    log::Warn(failure + "; reconnecting in " + std::to_string(backoff.count() + jitter) + " ms");
+    asio::steady_timer t(ex, backoff + std::chrono::milliseconds(jitter));
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+}  // namespace
+
+int RunExecAgent(const std::string& config_path, std::vector<std::string> child_env) {
+  // nothing in the container may ptrace us or open our memory.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::signal(SIGPIPE, SIG_IGN);
+  log::SetProgram("porthole-exec-agent");
+  asio::io_context ioc(1);
+  ChildReaper reaper(ioc.get_executor());
+  asio::co_spawn(ioc, ControlLoop(config_path, std::move(child_env), reaper), asio::detached);
+  ioc.run();
+  return 0;
+}
+
+}  // namespace porthole::agent

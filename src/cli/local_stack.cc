@@ -1,0 +1,160 @@
+#include "cli/local_stack.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace porthole::cli {
+namespace fs = std::filesystem;
+
+std::string DefaultDataDir() {
+  if (const char* d = std::getenv("PORTHOLE_DATA_DIR"); d && *d) return d;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.porthole";
+}
+
+namespace {
+
+volatile sig_atomic_t g_signal = 0;
+void OnSignal(int s) { g_signal = s; }
+
+// Starts `argv` with `env` added to ours; its stdout goes to `stdout_fd` (-1: ours).
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env, int stdout_fd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; e++) env_storage.emplace_back(*e);
+  for (const auto& e : extra_env) env_storage.push_back(e);
+  std::vector<char*> env;
+  for (auto& e : env_storage) env.push_back(e.data());
+  env.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(args[0], args.data(), env.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+bool WaitExit(pid_t pid, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+void Stop(pid_t pid, std::chrono::seconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  if (!WaitExit(pid, grace)) {
+    ::kill(pid, SIGKILL);
+    WaitExit(pid, std::chrono::seconds(5));
+  }
+}
+
+}  // namespace
+
+int RunUp(const std::string& data_dir_arg, uint16_t port) {
+  fs::path data_dir = fs::absolute(data_dir_arg);
+  fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
+  std::error_code ec;
+  fs::create_directories(data_dir / "node", ec);
+  fs::permissions(data_dir, fs::perms::owner_all, ec);
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return 1;
+  pid_t control_plane = Spawn({(bin / "portholed").string(), "--data-dir", (data_dir / "control-plane").string(),
+                               "--listen", "127.0.0.1:" + std::to_string(port)},
+                              {}, pipe_fds[1]);
+  ::close(pipe_fds[1]);
+  std::string line;
+  char c;
+  while (::read(pipe_fds[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+  ::close(pipe_fds[0]);
+  if (line.rfind("ready ", 0) != 0) {
+    std::cerr << "porthole up: portholed did not start\n";
+    Stop(control_plane, std::chrono::seconds(5));
+    return 1;
+  }
+  std::string url = line.substr(6);
+  {
+    std::ofstream(data_dir / "endpoint") << url << "\n";
+  }
+  fs::path cp = data_dir / "control-plane";
+  std::vector<std::string> aws_env = {"AWS_SHARED_CREDENTIALS_FILE=" + (cp / "credentials").string(),
+                                      "AWS_CONFIG_FILE=" + (cp / "config").string(),
+                                      "AWS_CA_BUNDLE=" + (cp / "ca.pem").string(), "AWS_PROFILE=default"};
+  pid_t node = Spawn({(bin / "porthole-node").string(), "--data-dir", (data_dir / "node").string(), "--endpoint", url,
+                      "--stop-tasks-on-exit"},
+                     aws_env, -1);
+  // Ready once the node has registered (its id file appears).
+  for (int i = 0; i < 200 && !fs::exists(data_dir / "node" / "node.json"); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::printf("ready %s\n", url.c_str());
+  std::fflush(stdout);
+
+  int exit_status = 0;
+  while (!g_signal) {
+    int status;
+    pid_t done = ::waitpid(-1, &status, WNOHANG);
+    if (done == control_plane || done == node) {
+      std::cerr << "porthole up: " << (done == node ? "porthole-node" : "portholed") << " exited unexpectedly\n";
+      if (done == node) node = -1;
+      else control_plane = -1;
+      exit_status = 1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // The node first: it stops its tasks and reports them while the API is up.
+  Stop(node, std::chrono::seconds(90));
+  Stop(control_plane, std::chrono::seconds(10));
+  return exit_status;
+}
+
+int PrintEnv(const std::string& data_dir_arg) {
+  fs::path data_dir = fs::absolute(data_dir_arg);
+  fs::path cp = data_dir / "control-plane";
+  if (!fs::exists(cp / "credentials")) {
+    std::cerr << "porthole env: no control plane in " << data_dir.string() << " (run `porthole up` first)\n";
+    return 1;
+  }
+  std::string url;
+  std::ifstream(data_dir / "endpoint") >> url;
+  std::printf("export AWS_SHARED_CREDENTIALS_FILE=%s\n", (cp / "credentials").c_str());
+  std::printf("export AWS_CONFIG_FILE=%s\n", (cp / "config").c_str());
+  std::printf("export AWS_CA_BUNDLE=%s\n", (cp / "ca.pem").c_str());
+  std::printf("export SSL_CERT_FILE=%s\n", (cp / "ca.pem").c_str());
+  std::printf("export AWS_PROFILE=default\n");
+  if (!url.empty()) {
+    std::printf("export AWS_ENDPOINT_URL=%s\n", url.c_str());
+    std::printf("export PORTHOLE_ENDPOINT=%s\n", url.c_str());
+  }
+  return 0;
+}
+
+}  // namespace porthole::cli

@@ -1,0 +1,271 @@
+#include "cli/session_client.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "common/ids.h"
+#include "net/https_client.h"
+#include "protocol/messages.h"
+#include "protocol/sequenced_stream.h"
+
+namespace porthole::cli {
+namespace asio = boost::asio;
+using protocol::PayloadType;
+
+namespace {
+
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Puts a terminal in raw mode for the session and restores it afterwards.
+class RawTerminal {
+ public:
+  explicit RawTerminal(int fd) : fd_(fd) {
+    if (!::isatty(fd) || ::tcgetattr(fd, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(fd, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
+  }
+
+ private:
+  int fd_;
+  termios saved_{};
+  bool active_ = false;
+};
+
+class Client {
+ public:
+  Client(asio::io_context& ioc, const SessionGrantView& grant, std::shared_ptr<net::TlsContext> tls,
+         const SessionClientOptions& options)
+      : ioc_(ioc), grant_(grant), tls_(std::move(tls)), options_(options),
+        stream_(protocol::SequencedStream::Role::kClient), retransmit_(ioc), signals_(ioc, SIGWINCH, SIGINT, SIGTERM) {
+    stdin_is_tty_ = ::isatty(options.stdin_fd);
+  }
+
+  asio::awaitable<void> Run() {
+    auto url = net::ParseUrl(grant_.stream_url);
+    if (!url) co_return Fail(url.error().message);
+    if (url->scheme != "wss") co_return Fail("the stream URL must use wss://");
+    auto ws = co_await net::ConnectWebSocket(ioc_.get_executor(), *url, {}, tls_, std::chrono::seconds(30));
+    if (!ws) co_return Fail(ws.error().message);
+    ws_ = *ws;
+    protocol::OpenDataChannel open;
+    open.request_id = ids::NewUuid();
+    open.token_value = grant_.token_value;
+    open.client_id = ids::NewUuid();
+    open.client_version = "porthole/" PORTHOLE_VERSION;
+    ws_->Send(protocol::ToJson(open), false);
+    WatchSignals();
+    asio::co_spawn(ioc_, RetransmitLoop(), asio::detached);
+
+    while (!finished_) {
+      auto message = co_await ws_->Read();
+      if (!message) break;
+      auto incoming = stream_.Receive(message->data, std::chrono::steady_clock::now());
+      if (!incoming) co_return Fail("protocol error: " + incoming.error().message);
+      for (auto& ack : incoming->frames_to_send) ws_->Send(std::move(ack), true);
+      for (auto& m : incoming->delivered) Deliver(m);
+      if (incoming->channel_closed) {
+        if (!incoming->channel_closed->output.empty() && !exit_code_)
+          reason_ = incoming->channel_closed->output;
+        break;
+      }
+    }
+    if (!exit_code_ && reason_.empty()) reason_ = "The connection to the session was lost.";
+    Finish();
+  }
+
+  int exit_code() const { return exit_code_.value_or(255); }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  void Fail(const std::string& why) {
+    reason_ = why;
+    Finish();
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    retransmit_.cancel();
+    boost::system::error_code ec;
+    signals_.cancel(ec);
+    if (ws_) ws_->Abort();
+    ioc_.stop();
+  }
+
+  void Send(PayloadType type, std::string payload) {
+    if (ws_ && ws_->IsOpen()) ws_->Send(stream_.Send(type, std::move(payload), std::chrono::steady_clock::now()), true);
+  }
+
+  void Deliver(const protocol::ClientMessage& m) {
+    switch (m.payload_type) {
+      case PayloadType::kHandshakeRequest: {
+        auto request = protocol::ParseHandshakeRequest(m.payload);
+        protocol::HandshakeResponse response;
+        response.client_version = "porthole/" PORTHOLE_VERSION;
+        response.porthole_features = {"ExitCode"};
+        protocol::ProcessedClientAction session_type;
+        session_type.action_type = "SessionType";
+        session_type.action_status = request ? 1 : 2;
+        response.processed_client_actions.push_back(session_type);
+        if (request && request->kms_key_id) {
+          protocol::ProcessedClientAction kms;
+          kms.action_type = "KMSEncryption";
+          kms.action_status = 3;  // not supported by this client yet
+          kms.error = "KMS encryption is not supported by this client";
+          response.processed_client_actions.push_back(kms);
+          response.errors.push_back(kms.error);
+        }
+        Send(PayloadType::kHandshakeResponse, protocol::ToJson(response));
+        break;
+      }
+      case PayloadType::kHandshakeComplete: {
+        auto complete = protocol::ParseHandshakeComplete(m.payload);
+        if (complete && !complete->customer_message.empty())
+          WriteAll(2, complete->customer_message + "\r\n");
+        SendSize();
+        StartStdin();
+        break;
+      }
+      case PayloadType::kOutput:
+      case PayloadType::kStdErr:
+      case PayloadType::kError:
+        WriteAll(options_.stdout_fd, m.payload);
+        break;
+      case PayloadType::kExitCode:
+        if (auto code = protocol::ParseExitCode(m.payload)) exit_code_ = *code;
+        break;
+      default:
+        break;
+    }
+  }
+
+  void SendSize() {
+    struct winsize ws {};
+    protocol::TerminalSize size{300, 100};  // the plugin's choice without a terminal
+    if (::ioctl(options_.stdout_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) size = {ws.ws_col, ws.ws_row};
+    else if (::ioctl(options_.stdin_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) size = {ws.ws_col, ws.ws_row};
+    Send(PayloadType::kSize, protocol::ToJson(size));
+  }
+
+  // Stdin is read on its own thread (it may be a tty, a pipe or a file) and
+  // handed to the event loop.
+  void StartStdin() {
+    if (stdin_started_) return;
+    stdin_started_ = true;
+    int fd = options_.stdin_fd;
+    std::thread([this, fd] {
+      char buffer[4096];
+      for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          asio::post(ioc_, [this] { OnStdinEnd(); });
+          return;
+        }
+        std::string chunk(buffer, static_cast<size_t>(n));
+        asio::post(ioc_, [this, chunk = std::move(chunk)]() mutable {
+          if (!chunk.empty()) last_input_byte_ = chunk.back();
+          Send(PayloadType::kOutput, std::move(chunk));
+        });
+      }
+    }).detach();
+  }
+
+  // Input ended: the remote side sees end-of-file (Ctrl-D at the start of a
+  // line), and we keep reading until the session closes, so no output is lost.
+  void OnStdinEnd() {
+    if (stdin_is_tty_) return;
+    if (last_input_byte_ != '\n' && last_input_byte_ != 0) Send(PayloadType::kOutput, "\x04");
+    Send(PayloadType::kOutput, "\x04");
+  }
+
+  void WatchSignals() {
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec || finished_) return;
+      if (signal == SIGWINCH) SendSize();
+      else if (signal == SIGINT) Send(PayloadType::kOutput, "\x03");
+      else if (signal == SIGTERM) {
+        Send(PayloadType::kFlag, std::string("\0\0\0\2", 4));  // TerminateSession
+      }
+      WatchSignals();
+    });
+  }
+
+  asio::awaitable<void> RetransmitLoop() {
+    while (!finished_) {
+      retransmit_.expires_after(std::chrono::milliseconds(100));
+      boost::system::error_code ec;
+      co_await retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (finished_ || !ws_) break;
+      for (auto& frame : stream_.DueRetransmissions(std::chrono::steady_clock::now())) ws_->Send(std::move(frame), true);
+    }
+  }
+
+  asio::io_context& ioc_;
+  SessionGrantView grant_;
+  std::shared_ptr<net::TlsContext> tls_;
+  SessionClientOptions options_;
+  protocol::SequencedStream stream_;
+  asio::steady_timer retransmit_;
+  asio::signal_set signals_;
+  std::shared_ptr<net::WebSocket> ws_;
+  std::optional<int> exit_code_;
+  std::string reason_;
+  bool finished_ = false;
+  bool stdin_started_ = false;
+  bool stdin_is_tty_ = false;
+  char last_input_byte_ = 0;
+};
+
+}  // namespace
+
+int RunSession(const SessionGrantView& grant, std::shared_ptr<net::TlsContext> tls,
+               const SessionClientOptions& options) {
+  if (options.print_banner) std::fprintf(stderr, "\nStarting session with SessionId: %s\n\n", grant.session_id.c_str());
+  int code;
+  std::string reason;
+  {
+    RawTerminal raw(options.stdin_fd);
+    // Deliberately never freed: the stdin thread may still be blocked in
+    // read() and post to the loop until the process exits.
+    auto* ioc = new asio::io_context(1);
+    auto* client = new Client(*ioc, grant, std::move(tls), options);
+    asio::co_spawn(*ioc, client->Run(), asio::detached);
+    ioc->run();
+    code = client->exit_code();
+    reason = client->reason();
+  }
+  if (!reason.empty()) std::fprintf(stderr, "\nSessionId: %s : %s\n", grant.session_id.c_str(), reason.c_str());
+  else if (options.print_banner)
+    std::fprintf(stderr, "\nExiting session with sessionId: %s.\n\n", grant.session_id.c_str());
+  return code;
+}
+
+}  // namespace porthole::cli

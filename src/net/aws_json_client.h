@@ -1,0 +1,45 @@
+#pragma once
+// A SigV4-signing AWS JSON 1.1 client (blocking), for porthole-node and the CLI.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "auth/sigv4.h"
+#include "common/result.h"
+#include "net/http.h"
+#include "net/tls.h"
+
+namespace porthole::net {
+
+class AwsJsonClient {
+ public:
+  AwsJsonClient(Url endpoint, auth::Credentials credentials, std::string region, std::string service,
+                std::shared_ptr<TlsContext> tls);
+
+  // POSTs `input` with X-Amz-Target `target`. An AWS error response becomes an
+  // Error with its "__type" (namespace prefix removed), message and status.
+  Result<nlohmann::json> Call(const std::string& target, const nlohmann::json& input,
+                              std::chrono::seconds timeout = std::chrono::seconds(30)) const;
+
+  // The signed request Call() would send (for callers with their own event loop).
+  HttpRequest BuildRequest(const std::string& target, const nlohmann::json& input) const;
+  static Result<nlohmann::json> ParseResponse(const HttpResponse& response);
+
+  const Url& endpoint() const { return endpoint_; }
+  const std::string& region() const { return region_; }
+  void set_credentials(auth::Credentials c) { credentials_ = std::move(c); }
+
+ private:
+  Url endpoint_;
+  auth::Credentials credentials_;
+  std::string region_;
+  std::string service_;
+  std::shared_ptr<TlsContext> tls_;
+};
+
+// Reads a PEM bundle file for TlsContext::ForClient ("" → system roots).
+Result<std::string> ReadCaBundle(const std::string& path);
+
+}  // namespace porthole::net

@@ -1,0 +1,451 @@
+#include "node/node_agent.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/aws_config.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "net/aws_json_client.h"
+#include "node/image_store.h"
+#include "node/runc_runtime.h"
+
+namespace porthole::node {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kAgentMountPoint = "/managed-agents/execute-command";
+constexpr const char* kAgentBinaryName = "porthole-exec-agent";
+
+std::optional<std::string> ReadText(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A container's runc id, also reported as its runtimeId: unique per host,
+// [0-9a-f-] only, so the SSM target "ecs:<cluster>_<task>_<runtimeId>" stays parseable.
+std::string RuntimeId(const std::string& task_id, const std::string& container_name) {
+  std::string digest = crypto::HexEncode(crypto::Sha256(container_name)).substr(0, 10);
+  return task_id + "-" + digest;
+}
+
+// The node's view of one container of a task.
+struct ContainerRun {
+  Json spec;  // from PollTasks
+  std::string runtime_id;
+  std::string bundle;
+  bool started = false;
+  bool stopped = false;
+  std::optional<int> exit_code;
+  int agent_pid = 0;
+  int agent_restarts = 0;
+};
+
+class Node;
+
+// One thread per task: start, supervise, stop, clean up.
+class TaskRunner {
+ public:
+  TaskRunner(Node& node, Json assignment, bool recovering)
+      : node_(node), assignment_(std::move(assignment)), recovering_(recovering) {
+    task_arn_ = assignment_["taskArn"];
+    task_id_ = assignment_["taskId"];
+  }
+  ~TaskRunner() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void Start() { thread_ = std::thread([this] { Run(); }); }
+  bool finished() const { return finished_; }
+  void Update(const Json& assignment) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (assignment.value("desiredStatus", "") == "STOPPED") desired_stopped_ = true;
+    if (assignment.contains("agent")) assignment_["agent"] = assignment["agent"];
+  }
+  void RequestStop(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    desired_stopped_ = true;
+    if (stop_reason_.empty()) stop_reason_ = reason;
+  }
+
+ private:
+  void Run();
+  Status StartContainer(ContainerRun& c);
+  void StartAgent(ContainerRun& c);
+  void WriteAgentConfig(const ContainerRun& c);
+  void Report(const std::string& status, const std::string& reason, const std::string& stop_code);
+  void StopAll();
+  fs::path TaskDir() const;
+  fs::path AgentConfigDir(const ContainerRun& c) const;
+
+  Node& node_;
+  Json assignment_;
+  bool recovering_;
+  std::string task_arn_;
+  std::string task_id_;
+  std::vector<ContainerRun> containers_;
+  std::mutex mu_;
+  bool desired_stopped_ = false;
+  std::string stop_reason_;
+  std::string written_agent_credentials_;
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+class Node {
+ public:
+  explicit Node(const NodeOptions& options)
+      : options_(options),
+        images_((fs::path(options.data_dir) / "images").string()),
+        runtime_(images_, (fs::path(options.data_dir) / "runc").string()) {}
+
+  Status Init() {
+    std::error_code ec;
+    for (auto sub : {"tasks", "managed-agents/execute-command/config", "managed-agents/config"})
+      fs::create_directories(fs::path(options_.data_dir) / sub, ec);
+    ::chmod(options_.data_dir.c_str(), 0700);
+    auto url = net::ParseUrl(options_.endpoint);
+    if (!url) return url.error();
+    auto tls = net::TlsContext::ForClient(options_.ca_pem);
+    if (!tls) return tls.error();
+    client_ = std::make_unique<net::AwsJsonClient>(*url, options_.credentials, options_.region, "ecs", *tls);
+    return InstallAgent();
+  }
+
+  // the agent is bind-mounted read-only from a root-owned, non-writable copy.
+  Status InstallAgent() {
+    fs::path dir = fs::path(options_.data_dir) / "managed-agents/execute-command";
+    fs::path target = dir / kAgentBinaryName;
+    auto source = ReadText(options_.exec_agent_path);
+    if (!source) return MakeError("ConfigError", "cannot read the exec agent binary " + options_.exec_agent_path);
+    auto current = ReadText(target);
+    if (current && *current == *source) return OkStatus();
+    Status s = WriteFileAtomic(target.string(), *source, 0555);
+    if (!s) return s;
+    ::chmod(dir.c_str(), 0555);
+    return OkStatus();
+  }
+
+  Status Register() {
+    Json saved = Json::object();
+    if (auto text = ReadText(fs::path(options_.data_dir) / "node.json")) saved = Json::parse(*text, nullptr, false);
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    Json in = {{"hostname", host}, {"runtimeVersion", "runc"}};
+    if (saved.is_object() && saved.contains("instanceId")) in["instanceId"] = saved["instanceId"];
+    auto out = client_->Call("PortholeNodeService.RegisterContainerInstance", in);
+    if (!out) return out.error();
+    instance_id_ = (*out)["instanceId"];
+    return WriteFileAtomic((fs::path(options_.data_dir) / "node.json").string(),
+                           Json{{"instanceId", instance_id_}}.dump() + "\n", 0600);
+  }
+
+  // Re-adopts tasks that were running when the node last stopped.
+  void Recover() {
+    for (const auto& entry : fs::directory_iterator(fs::path(options_.data_dir) / "tasks")) {
+      auto text = ReadText(entry.path() / "task.json");
+      if (!text) continue;
+      Json assignment = Json::parse(*text, nullptr, false);
+      if (!assignment.is_object() || !assignment.contains("taskArn")) continue;
+      log::Info("recovering task " + assignment.value("taskId", ""));
+      auto runner = std::make_unique<TaskRunner>(*this, assignment, true);
+      runner->Start();
+      runners_[assignment["taskArn"]] = std::move(runner);
+    }
+  }
+
+  Status Loop(const std::atomic<bool>& stop) {
+    std::string generation;
+    while (!stop) {
+      auto out = client_->Call("PortholeNodeService.PollTasks",
+                               {{"instanceId", instance_id_}, {"waitSeconds", 1}, {"generation", generation}},
+                               std::chrono::seconds(30));
+      if (!out) {
+        log::Warn("poll failed: " + out.error().message);
+        if (out.error().message.find("register first") != std::string::npos) (void)Register();
+        for (int i = 0; i < 20 && !stop; i++) std::this_thread::sleep_for(100ms);
+        continue;
+      }
+      generation = out->value("generation", "");
+      for (const auto& t : (*out)["tasks"]) {
+        std::string arn = t["taskArn"];
+        auto it = runners_.find(arn);
+        if (it != runners_.end()) {
+          it->second->Update(t);
+        } else if (t.value("desiredStatus", "") == "RUNNING") {
+          auto runner = std::make_unique<TaskRunner>(*this, t, false);
+          runner->Start();
+          runners_[arn] = std::move(runner);
+        }
+      }
+      for (auto it = runners_.begin(); it != runners_.end();)
+        it = it->second->finished() ? runners_.erase(it) : std::next(it);
+    }
+    if (options_.stop_tasks_on_exit) {
+      for (auto& [arn, runner] : runners_) runner->RequestStop("The node is shutting down.");
+    }
+    runners_.clear();  // joins: with stop_tasks_on_exit, after the tasks have stopped
+    return OkStatus();
+  }
+
+  const NodeOptions& options() const { return options_; }
+  ContainerRuntime& runtime() { return runtime_; }
+  net::AwsJsonClient& client() { return *client_; }
+  const std::atomic<bool>* stop = nullptr;
+
+ private:
+  NodeOptions options_;
+  ImageStore images_;
+  RuncRuntime runtime_;
+  std::unique_ptr<net::AwsJsonClient> client_;
+  std::string instance_id_;
+  std::map<std::string, std::unique_ptr<TaskRunner>> runners_;
+};
+
+fs::path TaskRunner::TaskDir() const { return fs::path(node_.options().data_dir) / "tasks" / task_id_; }
+
+fs::path TaskRunner::AgentConfigDir(const ContainerRun& c) const {
+  return fs::path(node_.options().data_dir) / "managed-agents/config" / task_id_ / c.runtime_id;
+}
+
+void TaskRunner::Report(const std::string& status, const std::string& reason, const std::string& stop_code) {
+  Json containers = Json::array();
+  for (const auto& c : containers_) {
+    Json entry = {{"name", c.spec["name"]}, {"runtimeId", c.runtime_id},
+                  {"status", c.stopped ? "STOPPED" : (c.started ? "RUNNING" : "PENDING")}};
+    if (c.exit_code) entry["exitCode"] = *c.exit_code;
+    containers.push_back(entry);
+  }
+  Json in = {{"taskArn", task_arn_}, {"status", status}, {"containers", containers}};
+  if (!reason.empty()) in["reason"] = reason;
+  if (!stop_code.empty()) in["stopCode"] = stop_code;
+  // State reports must arrive: retry while the control plane is unreachable.
+  for (int attempt = 0; attempt < 30; attempt++) {
+    auto out = node_.client().Call("PortholeNodeService.SubmitTaskStateChange", in);
+    if (out || out.error().http_status / 100 == 4) return;
+    std::this_thread::sleep_for(1s);
+  }
+}
+
+Status TaskRunner::StartContainer(ContainerRun& c) {
+  const Json& s = c.spec;
+  ContainerSpec spec;
+  spec.id = c.runtime_id;
+  spec.bundle_dir = c.bundle;
+  spec.image = s["image"];
+  for (const auto& a : s.value("entryPoint", Json::array())) spec.args.push_back(a);
+  for (const auto& a : s.value("command", Json::array())) spec.args.push_back(a);
+  if (spec.args.empty()) spec.args = {"/bin/sh"};  // busybox's default command
+  for (const auto& kv : s.value("environment", Json::array()))
+    spec.env.push_back(kv.value("name", "") + "=" + kv.value("value", ""));
+  spec.cwd = s.value("workingDirectory", "").empty() ? "/" : s.value("workingDirectory", "");
+  spec.user = s.value("user", "");
+  spec.readonly_rootfs = s.value("readonlyRootFilesystem", false);
+  spec.init_process = s.value("initProcessEnabled", false);
+  spec.hostname = task_id_.substr(0, 12);
+  if (assignment_.value("enableExecuteCommand", false)) {
+    std::error_code ec;
+    fs::create_directories(AgentConfigDir(c), ec);
+    ::chmod(AgentConfigDir(c).c_str(), 0700);
+    spec.mounts.push_back({(fs::path(node_.options().data_dir) / "managed-agents/execute-command").string(),
+                           kAgentMountPoint, true});
+    spec.mounts.push_back({AgentConfigDir(c).string(), std::string(kAgentMountPoint) + "/config", true});
+  }
+  return node_.runtime().Run(spec);
+}
+
+void TaskRunner::WriteAgentConfig(const ContainerRun& c) {
+  const Json& agent = assignment_["agent"];
+  Json config = {{"endpoint", node_.options().endpoint},
+                 {"region", agent.value("region", node_.options().region)},
+                 {"cluster", assignment_.value("cluster", "")},
+                 {"taskId", task_id_},
+                 {"containerName", c.spec["name"]},
+                 {"caPem", node_.options().ca_pem},
+                 {"credentials", agent["credentials"]}};
+  (void)WriteFileAtomic((AgentConfigDir(c) / "agent.json").string(), config.dump(), 0400);
+}
+
+void TaskRunner::StartAgent(ContainerRun& c) {
+  if (!assignment_.contains("agent")) return;
+  WriteAgentConfig(c);
+  written_agent_credentials_ = assignment_["agent"]["credentials"].dump();
+  ExecSpec exec;
+  exec.args = {std::string(kAgentMountPoint) + "/" + kAgentBinaryName};
+  exec.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"};
+  for (const auto& kv : c.spec.value("environment", Json::array()))
+    exec.env.push_back(kv.value("name", "") + "=" + kv.value("value", ""));
+  exec.cwd = c.spec.value("workingDirectory", "").empty() ? "/" : c.spec.value("workingDirectory", "");
+  exec.log_path = (fs::path(c.bundle) / "exec-agent.log").string();
+  auto pid = node_.runtime().Exec(c.runtime_id, exec);
+  if (!pid) {
+    log::Warn("task " + task_id_ + ": cannot start the exec agent: " + pid.error().message);
+    Json in = {{"taskArn", task_arn_},
+               {"status", "RUNNING"},
+               {"containers", Json::array({{{"name", c.spec["name"]},
+                                            {"managedAgentReason", "InitFailed: " + pid.error().message}}})}};
+    (void)node_.client().Call("PortholeNodeService.SubmitTaskStateChange", in);
+    return;
+  }
+  c.agent_pid = *pid;
+  std::ofstream(fs::path(c.bundle) / "agent.pid") << *pid;
+}
+
+void TaskRunner::StopAll() {
+  int grace = 30;
+  for (const auto& c : containers_) grace = std::min(grace, std::max(1, c.spec.value("stopTimeout", 30)));
+  for (auto& c : containers_)
+    if (c.started && !c.stopped) (void)node_.runtime().Kill(c.runtime_id, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace);
+  bool killed = false;
+  for (;;) {
+    bool all_stopped = true;
+    for (auto& c : containers_) {
+      if (!c.started || c.stopped) continue;
+      auto state = node_.runtime().State(c.runtime_id, c.bundle);
+      if (state && state->status == ContainerStatus::kStopped) {
+        c.stopped = true;
+        c.exit_code = state->exit_code;
+      } else {
+        all_stopped = false;
+      }
+    }
+    if (all_stopped) break;
+    if (!killed && std::chrono::steady_clock::now() > deadline) {
+      for (auto& c : containers_)
+        if (c.started && !c.stopped) (void)node_.runtime().Kill(c.runtime_id, SIGKILL);
+      killed = true;
+      deadline = std::chrono::steady_clock::now() + 10s;
+    } else if (killed && std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+void TaskRunner::Run() {
+  std::error_code ec;
+  fs::create_directories(TaskDir(), ec);
+  if (!recovering_)
+    (void)WriteFileAtomic((TaskDir() / "task.json").string(), assignment_.dump(), 0600);
+  for (const auto& spec : assignment_["containers"]) {
+    ContainerRun c;
+    c.spec = spec;
+    c.runtime_id = RuntimeId(task_id_, spec["name"]);
+    c.bundle = (TaskDir() / c.runtime_id).string();
+    containers_.push_back(c);
+  }
+
+  std::string failure;
+  if (recovering_) {
+    for (auto& c : containers_) {
+      auto state = node_.runtime().State(c.runtime_id, c.bundle);
+      c.started = state.ok() && state->status != ContainerStatus::kUnknown;
+      if (state && state->status == ContainerStatus::kStopped) {
+        c.stopped = true;
+        c.exit_code = state->exit_code;
+      }
+      if (auto pid = ReadText(fs::path(c.bundle) / "agent.pid")) c.agent_pid = std::atoi(pid->c_str());
+    }
+  } else {
+    Report("PENDING", "", "");
+    for (auto& c : containers_) {
+      Status s = StartContainer(c);
+      if (!s) {
+        failure = "CannotStartContainerError: " + c.spec.value("name", "") + ": " + s.error().message;
+        break;
+      }
+      c.started = true;
+    }
+    if (failure.empty()) {
+      Report("RUNNING", "", "");
+      if (assignment_.value("enableExecuteCommand", false))
+        for (auto& c : containers_) StartAgent(c);
+    }
+  }
+
+  std::string reason = failure, stop_code = failure.empty() ? "" : "TaskFailedToStart";
+  while (failure.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (desired_stopped_) {
+        reason = stop_reason_;
+        stop_code = "UserInitiated";
+        break;
+      }
+      // Refreshed credentials reach the agent through its config file.
+      if (assignment_.contains("agent") && assignment_["agent"]["credentials"].dump() != written_agent_credentials_) {
+        for (auto& c : containers_)
+          if (c.started && !c.stopped) WriteAgentConfig(c);
+        written_agent_credentials_ = assignment_["agent"]["credentials"].dump();
+      }
+    }
+    bool essential_exited = false;
+    for (auto& c : containers_) {
+      if (!c.started || c.stopped) continue;
+      auto state = node_.runtime().State(c.runtime_id, c.bundle);
+      if (state && state->status == ContainerStatus::kStopped) {
+        c.stopped = true;
+        c.exit_code = state->exit_code;
+        log::Info("task " + task_id_ + ": container " + c.spec.value("name", "") + " exited with " +
+                  std::to_string(c.exit_code.value_or(-1)));
+        if (c.spec.value("essential", true)) essential_exited = true;
+        else Report("RUNNING", "", "");
+      } else if (c.agent_pid > 0 && ::kill(c.agent_pid, 0) != 0 && c.agent_restarts < 5) {
+        // The exec agent died: start it again (bounded).
+        c.agent_restarts++;
+        c.agent_pid = 0;
+        StartAgent(c);
+      }
+    }
+    if (essential_exited) {
+      reason = "Essential container in task exited";
+      stop_code = "EssentialContainerExited";
+      break;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+
+  StopAll();
+  Report("STOPPED", reason, stop_code);
+  for (auto& c : containers_) (void)node_.runtime().Remove(c.runtime_id, c.bundle);
+  fs::remove_all(fs::path(node_.options().data_dir) / "managed-agents/config" / task_id_, ec);
+  fs::remove_all(TaskDir(), ec);
+  log::Info("task " + task_id_ + " stopped: " + reason);
+  finished_ = true;
+}
+
+}  // namespace
+
+Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop) {
+  Node node(options);
+  Status s = node.Init();
+  if (!s) return s;
+  for (int attempt = 0;; attempt++) {
+    s = node.Register();
+    if (s) break;
+    if (stop || attempt > 60) return s;
+    log::Warn("register failed: " + s.error().message + "; retrying");
+    std::this_thread::sleep_for(1s);
+  }
+  node.Recover();
+  return node.Loop(stop);
+}
+
+}  // namespace porthole::node

@@ -1,0 +1,37 @@
+#pragma once
+// porthole-node: the node agent. Dials out to portholed, registers as a
+// container instance (keeping its id across restarts), long-polls for the
+// tasks placed on it, runs them with the ContainerRuntime, starts the exec
+// agent inside each container of a task with enableExecuteCommand, and
+// reports task, container and managed-agent state.
+//
+// Data directory:
+//   node.json                     the container instance id
+//   images/                       the ImageStore
+//   runc/                         runc's state root
+//   tasks/<taskId>/task.json      the assignment, for recovery after a restart
+//   tasks/<taskId>/<n>/           one bundle per container
+//   managed-agents/execute-command/    the exec agent binary (read-only mount source)
+//   managed-agents/config/<taskId>/<n>/agent.json   per-container agent config (0400)
+#include <atomic>
+#include <string>
+
+#include "auth/sigv4.h"
+#include "common/result.h"
+
+namespace porthole::node {
+
+struct NodeOptions {
+  std::string data_dir;
+  std::string endpoint;           // https://IP:PORT of portholed
+  auth::Credentials credentials;  // the node's own (root) credentials
+  std::string region;
+  std::string ca_pem;             // trusted CA for the endpoint ("" → system roots)
+  std::string exec_agent_path;    // porthole-exec-agent binary to install
+  bool stop_tasks_on_exit = false;  // `porthole up`: leave nothing running
+};
+
+// Runs until `stop` becomes true (checked at least once per second).
+Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace porthole::node

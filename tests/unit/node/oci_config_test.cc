@@ -1,0 +1,167 @@
+#include "node/oci_config.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+namespace porthole::node {
+namespace {
+
+ContainerSpec BaseSpec() {
+  ContainerSpec spec;
+  spec.id = "porthole-test-1";
+  spec.bundle_dir = "/var/lib/porthole/bundles/porthole-test-1";
+  spec.image = "busybox";
+  spec.args = {"sleep", "1000"};
+  return spec;
+}
+
+bool Contains(const nlohmann::json& array, const std::string& value) {
+  return std::find(array.begin(), array.end(), value) != array.end();
+}
+
+const nlohmann::json* FindMount(const nlohmann::json& config, const std::string& destination) {
+  for (const auto& m : config["mounts"])
+    if (m["destination"] == destination) return &m;
+  return nullptr;
+}
+
+TEST(OciConfigTest, ContainerIds) {
+  EXPECT_TRUE(IsValidContainerId("porthole-test-1"));
+  EXPECT_TRUE(IsValidContainerId("a_b.c"));
+  EXPECT_TRUE(IsValidContainerId(std::string(64, 'a')));
+  EXPECT_FALSE(IsValidContainerId(std::string(65, 'a')));
+  for (const char* bad : {"", ".", "..", "-rf", ".hidden", "a/b", "a b", "a:b"}) EXPECT_FALSE(IsValidContainerId(bad)) << bad;
+}
+
+TEST(OciConfigTest, ContainerPaths) {
+  EXPECT_TRUE(IsSafeContainerPath("/"));
+  EXPECT_TRUE(IsSafeContainerPath("/tmp/work"));
+  EXPECT_TRUE(IsSafeContainerPath("/procfs"));
+  for (const char* bad : {"", "tmp", "/proc", "/proc/self/fd/7", "/tmp/../proc/self/fd/3", "/a/./b", "/a//b"})
+    EXPECT_FALSE(IsSafeContainerPath(bad)) << bad;
+}
+
+TEST(OciConfigTest, ValidateRejectsBadSpecs) {
+  EXPECT_TRUE(ValidateContainerSpec(BaseSpec()).ok());
+  auto with = [](auto change) {
+    ContainerSpec s = BaseSpec();
+    change(s);
+    return ValidateContainerSpec(s);
+  };
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.id = "../x"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.bundle_dir = "relative"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.bundle_dir = "/"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.args = {}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.env = {"NOEQUALS"}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.env = {"=v"}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.cwd = "/proc/self/fd/3"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.hostname = "bad host"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"/src", "/", true}}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"src", "/data", true}}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"/src", "/data/../proc", true}}; }).ok());
+  auto e = with([](ContainerSpec& s) { s.image = ""; });
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().code, "InvalidParameterException");
+}
+
+TEST(OciConfigTest, ValidateExec) {
+  ExecSpec e;
+  e.args = {"sh"};
+  e.log_path = "/var/log/x.log";
+  EXPECT_TRUE(ValidateExecSpec(e).ok());
+  e.cwd = "/proc/self/fd/9";
+  EXPECT_FALSE(ValidateExecSpec(e).ok());
+  e.cwd = "/";
+  e.log_path = "";
+  EXPECT_FALSE(ValidateExecSpec(e).ok());
+  e.log_path = "/x";
+  e.args = {};
+  EXPECT_FALSE(ValidateExecSpec(e).ok());
+}
+
+TEST(OciConfigTest, Basics) {
+  ContainerSpec spec = BaseSpec();
+  spec.env = {"FOO=bar"};
+  spec.cwd = "/tmp";
+  spec.readonly_rootfs = true;
+  ContainerUser user;
+  user.home = "/root";
+  auto c = BuildOciConfig(spec, user, {"/usr/bin/tini-static", "node-1"});
+  EXPECT_EQ(c["ociVersion"], "1.0.2");
+  EXPECT_EQ(c["root"]["path"], "rootfs");
+  EXPECT_EQ(c["root"]["readonly"], true);
+  EXPECT_EQ(c["hostname"], "node-1");
+  const auto& p = c["process"];
+  EXPECT_EQ(p["terminal"], false);
+  EXPECT_EQ(p["noNewPrivileges"], true);
+  EXPECT_EQ(p["cwd"], "/tmp");
+  EXPECT_EQ(p["args"], nlohmann::json({"sleep", "1000"}));
+  EXPECT_EQ(p["user"]["uid"], 0);
+  EXPECT_TRUE(Contains(p["env"], "FOO=bar"));
+  EXPECT_TRUE(Contains(p["env"], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+  EXPECT_TRUE(Contains(p["env"], "HOSTNAME=node-1"));
+  EXPECT_TRUE(Contains(p["env"], "HOME=/root"));
+  EXPECT_TRUE(Contains(p["capabilities"]["effective"], "CAP_CHOWN"));
+  EXPECT_FALSE(Contains(p["capabilities"]["bounding"], "CAP_SYS_ADMIN"));
+  EXPECT_EQ(p["rlimits"][0]["type"], "RLIMIT_NOFILE");
+
+  std::vector<std::string> namespaces;
+  for (const auto& n : c["linux"]["namespaces"]) namespaces.push_back(n["type"]);
+  EXPECT_EQ(namespaces, (std::vector<std::string>{"pid", "ipc", "uts", "mount"}));
+  EXPECT_TRUE(Contains(c["linux"]["maskedPaths"], "/proc/kcore"));
+  EXPECT_TRUE(Contains(c["linux"]["readonlyPaths"], "/proc/sys"));
+  for (const char* m : {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"})
+    EXPECT_NE(FindMount(c, m), nullptr) << m;
+  EXPECT_TRUE(Contains((*FindMount(c, "/dev/pts"))["options"], "newinstance"));
+  EXPECT_TRUE(Contains((*FindMount(c, "/sys"))["options"], "ro"));
+  EXPECT_EQ(FindMount(c, kInitPathInContainer), nullptr);
+}
+
+TEST(OciConfigTest, ExplicitEnvWins) {
+  ContainerSpec spec = BaseSpec();
+  spec.env = {"PATH=/bin", "HOSTNAME=mine", "HOME=/h", "A=1", "A=2"};
+  auto c = BuildOciConfig(spec, {}, {"/tini", "node"});
+  EXPECT_EQ(c["process"]["env"], nlohmann::json({"PATH=/bin", "HOSTNAME=mine", "HOME=/h", "A=2"}));
+}
+
+TEST(OciConfigTest, InitProcessAndMounts) {
+  ContainerSpec spec = BaseSpec();
+  spec.init_process = true;
+  spec.hostname = "web";
+  spec.mounts = {{"/host/agent", "/managed-agents/execute-command", true}, {"/host/data", "/data", false}};
+  ContainerUser user;
+  user.uid = 65534;
+  user.gid = 65534;
+  user.additional_gids = {10};
+  auto c = BuildOciConfig(spec, user, {"/usr/bin/tini-static", "node"});
+  EXPECT_EQ(c["process"]["args"], nlohmann::json({kInitPathInContainer, "--", "sleep", "1000"}));
+  EXPECT_EQ(c["hostname"], "web");
+  EXPECT_EQ(c["process"]["user"]["uid"], 65534);
+  EXPECT_EQ(c["process"]["user"]["additionalGids"], nlohmann::json({10}));
+  // Non-root: no effective or permitted capabilities.
+  EXPECT_FALSE(c["process"]["capabilities"].contains("effective"));
+  EXPECT_FALSE(c["process"]["capabilities"].contains("permitted"));
+
+  const auto* tini = FindMount(c, kInitPathInContainer);
+  ASSERT_NE(tini, nullptr);
+  EXPECT_EQ((*tini)["source"], "/usr/bin/tini-static");
+  EXPECT_TRUE(Contains((*tini)["options"], "ro"));
+  const auto* agent = FindMount(c, "/managed-agents/execute-command");
+  ASSERT_NE(agent, nullptr);
+  EXPECT_EQ((*agent)["type"], "bind");
+  EXPECT_TRUE(Contains((*agent)["options"], "rbind"));
+  EXPECT_TRUE(Contains((*agent)["options"], "ro"));
+  const auto* data = FindMount(c, "/data");
+  ASSERT_NE(data, nullptr);
+  EXPECT_TRUE(Contains((*data)["options"], "rw"));
+  EXPECT_FALSE(Contains((*data)["options"], "ro"));
+}
+
+TEST(OciConfigTest, MergeEnv) {
+  EXPECT_EQ(MergeEnv({"A=1", "B=2"}, {"B=3", "C=4"}), (std::vector<std::string>{"A=1", "B=3", "C=4"}));
+  EXPECT_EQ(MergeEnv({}, {"X=1", "X=2"}), (std::vector<std::string>{"X=2"}));
+}
+
+}  // namespace
+}  // namespace porthole::node
