@@ -58,9 +58,9 @@ class RuncRuntime : public ContainerRuntime {
   // `runc exec -d` with a process.json derived from the container's
   // config.json (so capabilities follow the exec uid: the default set for
   // uid 0, none effective otherwise). stdin is /dev/null; stdout and stderr
-  // append to spec.log_path (created 0600 if missing; not a symlink), which also receives
-  // runc's own error message on failure. Errors: "InvalidParameterException",
-  // "ContainerNotRunning", "ContainerExecFailed".
+  // append to spec.log_path (created 0600 if missing; not a symlink), which
+  // also receives runc's own error message on failure. Errors:
+  // "InvalidParameterException", "ContainerNotRunning", "ContainerExecFailed".
   Result<int> Exec(const std::string& id, const ExecSpec& spec) override;
 
   // `runc delete --force` (a missing container is fine), waits briefly for
