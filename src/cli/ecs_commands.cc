@@ -176,6 +176,8 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
     auto* sub = ecs->add_subcommand(op.command, std::string("calls ") + op.name);
     sub->fallthrough();  // --endpoint-url etc. may come after the operation, as with the AWS CLI
     auto values = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+    // Single values are plain strings: CLI11 would split a JSON "[...]" given to a list option.
+    auto singles = std::make_shared<std::map<std::string, std::string>>();
     auto flags = std::make_shared<std::map<std::string, int>>();
     auto cli_input = std::make_shared<std::string>();
     sub->add_option("--cli-input-json", *cli_input, "request members as JSON (or file://path)");
@@ -187,7 +189,7 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
       } else if (p.kind == Kind::kStringList || p.kind == Kind::kTags) {
         sub->add_option(flag, (*values)[p.flag])->expected(1, -1);
       } else {
-        sub->add_option(flag, (*values)[p.flag])->expected(1);
+        sub->add_option(flag, (*singles)[p.flag]);
       }
     }
     const Operation* operation = &op;
@@ -203,7 +205,9 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
         input = *base;
       }
       for (const auto& p : operation->params) {
-        auto& v = (*values)[p.flag];
+        auto v = (*values)[p.flag];
+        if (p.kind != Kind::kStringList && p.kind != Kind::kTags && !(*singles)[p.flag].empty())
+          v = {(*singles)[p.flag]};
         if (p.kind == Kind::kFlag) {
           if (flags->count(p.flag)) input[p.member] = (*flags)[p.flag] == 1;
           continue;

@@ -34,8 +34,15 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // `extra_env` replaces variables of the same name (getenv finds the first).
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e; e++) env_storage.emplace_back(*e);
+  for (char** e = environ; *e; e++) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& x : extra_env)
+      replaced = replaced || entry.substr(0, entry.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1);
+    if (!replaced) env_storage.emplace_back(entry);
+  }
   for (const auto& e : extra_env) env_storage.push_back(e);
   std::vector<char*> env;
   for (auto& e : env_storage) env.push_back(e.data());
@@ -112,8 +119,21 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
                       "--stop-tasks-on-exit"},
                      aws_env, -1);
   // Ready once the node has registered (its id file appears).
-  for (int i = 0; i < 200 && !fs::exists(data_dir / "node" / "node.json"); i++)
+  for (int i = 0; i < 600 && !fs::exists(data_dir / "node" / "node.json") && !g_signal; i++) {
+    int status;
+    if (::waitpid(node, &status, WNOHANG) == node) {
+      std::cerr << "porthole up: porthole-node exited before registering\n";
+      Stop(control_plane, std::chrono::seconds(10));
+      return 1;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!fs::exists(data_dir / "node" / "node.json")) {
+    std::cerr << "porthole up: porthole-node did not register\n";
+    Stop(node, std::chrono::seconds(10));
+    Stop(control_plane, std::chrono::seconds(10));
+    return 1;
+  }
   std::printf("ready %s\n", url.c_str());
   std::fflush(stdout);
 

@@ -112,7 +112,7 @@ class Node {
  public:
   explicit Node(const NodeOptions& options)
       : options_(options),
-        images_((fs::path(options.data_dir) / "images").string()),
+        images_(options.data_dir),  // the store keeps its images under <data_dir>/images
         runtime_(images_, (fs::path(options.data_dir) / "runc").string()) {}
 
   Status Init() {

@@ -1,0 +1,826 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <set>
+#include <sstream>
+
+extern char** environ;
+
+namespace porthole::itest {
+namespace fs = std::filesystem;
+
+namespace {
+
+int Remaining(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string EnvName(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+
+// This process's environment without AWS_* (so the tests never pick up the
+// developer's profile or credentials), with `overrides` applied.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> env;
+  std::set<std::string> replaced;
+  for (const auto& o : overrides) replaced.insert(EnvName(o));
+  for (char** e = environ; *e; e++) {
+    std::string entry = *e;
+    std::string name = EnvName(entry);
+    if (name.rfind("AWS_", 0) == 0 || replaced.count(name)) continue;
+    env.push_back(entry);
+  }
+  for (const auto& o : overrides) env.push_back(o);
+  return env;
+}
+
+struct ChildSetup {
+  int stdin_fd = -1;   // -1: /dev/null
+  int stdout_fd = -1;  // -1: /dev/null
+  int stderr_fd = -1;  // -1: /dev/null
+  int pty_slave = -1;  // >= 0: new session with this as controlling terminal and 0/1/2
+  int death_signal = SIGKILL;
+};
+
+// fork + execve. Everything the child needs is built before fork; between
+// fork and exec only async-signal-safe calls are made.
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env_overrides,
+            const ChildSetup& setup) {
+  std::vector<std::string> env_strings = ChildEnvironment(env_overrides);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t parent = ::getpid();
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+
+  pid_t pid = ::fork();
+  if (pid != 0) {
+    if (null_fd >= 0) ::close(null_fd);
+    return pid;
+  }
+  // Child.
+  if (::prctl(PR_SET_PDEATHSIG, setup.death_signal) != 0 || ::getppid() != parent) ::_exit(126);
+  if (setup.pty_slave >= 0) {
+    ::setsid();
+    ::ioctl(setup.pty_slave, TIOCSCTTY, 0);
+    ::dup2(setup.pty_slave, 0);
+    ::dup2(setup.pty_slave, 1);
+    ::dup2(setup.pty_slave, 2);
+  } else {
+    ::setpgid(0, 0);
+    ::dup2(setup.stdin_fd >= 0 ? setup.stdin_fd : null_fd, 0);
+    ::dup2(setup.stdout_fd >= 0 ? setup.stdout_fd : null_fd, 1);
+    ::dup2(setup.stderr_fd >= 0 ? setup.stderr_fd : null_fd, 2);
+  }
+  ::close_range(3, ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  ::execve(args[0], args.data(), envp.data());
+  static const char kMessage[] = "harness: execve failed\n";
+  (void)!::write(2, kMessage, sizeof kMessage - 1);
+  ::_exit(127);
+}
+
+// Sends `sig` to the process group `pid` leads (and to `pid` itself).
+void SignalGroup(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  ::kill(-pid, sig);
+  ::kill(pid, sig);
+}
+
+// Waits for `pid` to exit; true if it did (and was reaped) within `timeout`.
+bool WaitPid(pid_t pid, milliseconds timeout, int* status_out = nullptr) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) {
+      if (status_out) *status_out = status;
+      return true;
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+// SIGTERM, then SIGKILL after `grace`; always reaps.
+void Terminate(pid_t pid, milliseconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  if (!WaitPid(pid, grace)) {
+    ADD_FAILURE() << "pid " << pid << " ignored SIGTERM for " << grace.count() << " ms; killing it";
+    SignalGroup(pid, SIGKILL);
+    WaitPid(pid, seconds(10));
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Tail(const std::string& text, size_t n) { return text.size() <= n ? text : text.substr(text.size() - n); }
+
+// Pids (other than ours) whose command line or working directory mentions `dir`.
+std::vector<pid_t> ProcessesUsing(const std::string& dir) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return found;
+  while (dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0' || pid == ::getpid()) continue;
+    std::string base = std::string("/proc/") + e->d_name;
+    std::string cmdline = ReadFile(base + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    std::error_code ec;
+    std::string cwd = fs::read_symlink(base + "/cwd", ec).string();
+    if (cmdline.find(dir + "/") != std::string::npos || cwd.rfind(dir + "/", 0) == 0 || cwd == dir)
+      found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+// Mount points at or under `dir` (there should be none on the host side).
+std::vector<std::string> MountsUnder(const std::string& dir) {
+  std::vector<std::string> mounts;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mount_point;
+    fields >> id >> parent >> devno >> root >> mount_point;
+    if (mount_point == dir || mount_point.rfind(dir + "/", 0) == 0) mounts.push_back(mount_point);
+  }
+  return mounts;
+}
+
+std::atomic<int> g_name_counter{0};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+std::string BinDir() {
+  if (const char* d = std::getenv("PORTHOLE_BIN_DIR"); d && *d) return d;
+  return PORTHOLE_BIN_DIR;
+}
+
+std::string Bin(const std::string& program) { return BinDir() + "/" + program; }
+
+std::string RuncPath() {
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream ss(path);
+    std::string d;
+    while (std::getline(ss, d, ':'))
+      if (!d.empty()) dirs.push_back(d);
+  }
+  for (const char* d : {"/usr/sbin", "/sbin", "/usr/bin", "/usr/local/sbin"}) dirs.push_back(d);
+  for (const auto& d : dirs) {
+    std::string candidate = d + "/runc";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string MissingPrerequisite() {
+  if (::geteuid() != 0) return "integration tests need root (runc containers)";
+  if (RuncPath().empty()) return "runc is not installed";
+  for (const char* p : {"portholed", "porthole-node", "porthole-exec-agent", "porthole"})
+    if (::access(Bin(p).c_str(), X_OK) != 0) return "missing " + Bin(p) + " (build it first)";
+  return "";
+}
+
+std::ostream& operator<<(std::ostream& os, const CommandResult& r) {
+  os << "exit_code=" << r.exit_code << (r.timed_out ? " (TIMED OUT)" : "") << "\n--- stdout ---\n"
+     << r.out << "\n--- stderr ---\n"
+     << r.err << "\n--------------";
+  return os;
+}
+
+// --- Command ----------------------------------------------------------------
+
+Command::Command(std::vector<std::string> argv, std::vector<std::string> env, std::string stdin_text)
+    : argv_(std::move(argv)), env_(std::move(env)), stdin_text_(std::move(stdin_text)) {}
+
+Command::~Command() {
+  if (pid_ > 0 && !status_) {
+    SignalGroup(pid_, SIGKILL);
+    Reap(true);
+  }
+  for (int fd : {in_fd_, out_fd_, err_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+bool Command::Start() {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return false;
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return false;
+  ChildSetup setup;
+  setup.stdin_fd = in[0];
+  setup.stdout_fd = out[1];
+  setup.stderr_fd = err[1];
+  pid_ = Spawn(argv_, env_, setup);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  in_fd_ = in[1];
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+  if (pid_ < 0) return false;
+  for (int fd : {in_fd_, out_fd_, err_fd_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (stdin_text_.empty()) {
+    ::close(in_fd_);
+    in_fd_ = -1;
+  }
+  return true;
+}
+
+void Command::Signal(int sig) {
+  if (pid_ > 0 && !status_) ::kill(pid_, sig);
+}
+
+void Command::Pump(int timeout_ms) {
+  pollfd fds[3];
+  int n = 0;
+  if (in_fd_ >= 0) fds[n++] = {in_fd_, POLLOUT, 0};
+  if (out_fd_ >= 0) fds[n++] = {out_fd_, POLLIN, 0};
+  if (err_fd_ >= 0) fds[n++] = {err_fd_, POLLIN, 0};
+  if (n == 0) {
+    std::this_thread::sleep_for(milliseconds(timeout_ms));
+    return;
+  }
+  if (::poll(fds, n, timeout_ms) <= 0) return;
+  for (int i = 0; i < n; i++) {
+    if (!fds[i].revents) continue;
+    int fd = fds[i].fd;
+    if (fd == in_fd_) {
+      ssize_t w = ::write(fd, stdin_text_.data() + stdin_written_, stdin_text_.size() - stdin_written_);
+      if (w > 0) stdin_written_ += static_cast<size_t>(w);
+      if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_written_ == stdin_text_.size()) {
+        ::close(in_fd_);
+        in_fd_ = -1;
+      }
+      continue;
+    }
+    char buffer[8192];
+    ssize_t r = ::read(fd, buffer, sizeof buffer);
+    if (r > 0) {
+      (fd == out_fd_ ? result_.out : result_.err).append(buffer, static_cast<size_t>(r));
+    } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+      ::close(fd);
+      (fd == out_fd_ ? out_fd_ : err_fd_) = -1;
+    }
+  }
+}
+
+bool Command::Reap(bool block) {
+  if (status_) return true;
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r == pid_) {
+    status_ = status;
+    return true;
+  }
+  return false;
+}
+
+bool Command::Running() {
+  if (pid_ <= 0 || status_) return false;
+  Pump(0);
+  return !Reap(false);
+}
+
+CommandResult Command::Wait(milliseconds timeout) {
+  if (pid_ <= 0) return result_;
+  auto deadline = Clock::now() + timeout;
+  while (!Reap(false)) {
+    if (Clock::now() >= deadline) {
+      result_.timed_out = true;
+      SignalGroup(pid_, SIGKILL);
+      Reap(true);
+      break;
+    }
+    Pump(std::min(50, std::max(1, Remaining(deadline))));
+  }
+  // The child is gone: collect what it wrote (without waiting for any
+  // grandchild that might still hold the pipes).
+  for (int fd : {out_fd_, err_fd_}) {
+    if (fd < 0) continue;
+    char buffer[8192];
+    ssize_t r;
+    while ((r = ::read(fd, buffer, sizeof buffer)) > 0)
+      (fd == out_fd_ ? result_.out : result_.err).append(buffer, static_cast<size_t>(r));
+  }
+  result_.exit_code = DecodeStatus(*status_);
+  return result_;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text, milliseconds timeout,
+                         const std::vector<std::string>& env) {
+  Command command(argv, env, stdin_text);
+  if (!command.Start()) {
+    CommandResult failed;
+    failed.err = "could not start " + (argv.empty() ? std::string("?") : argv[0]);
+    return failed;
+  }
+  return command.Wait(timeout);
+}
+
+// --- PtyProcess ---------------------------------------------------------------
+
+PtyProcess::PtyProcess(std::vector<std::string> argv, std::vector<std::string> env, unsigned short rows,
+                       unsigned short cols) {
+  winsize size{};
+  size.ws_row = rows;
+  size.ws_col = cols;
+  int slave = -1;
+  if (::openpty(&master_, &slave, nullptr, nullptr, &size) != 0) return;
+  ::fcntl(master_, F_SETFD, FD_CLOEXEC);
+  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+  ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
+  ChildSetup setup;
+  setup.pty_slave = slave;
+  pid_ = Spawn(argv, env, setup);
+  ::close(slave);
+}
+
+PtyProcess::~PtyProcess() {
+  if (pid_ > 0 && !status_) {
+    SignalGroup(pid_, SIGKILL);
+    Reap(true);
+  }
+  if (master_ >= 0) ::close(master_);
+}
+
+void PtyProcess::Write(const std::string& keys) {
+  size_t done = 0;
+  auto deadline = Clock::now() + seconds(10);
+  while (done < keys.size() && Clock::now() < deadline) {
+    ssize_t n = ::write(master_, keys.data() + done, keys.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      ReadSome(10);  // let the other side drain
+    } else {
+      return;
+    }
+  }
+}
+
+bool PtyProcess::ReadSome(int timeout_ms) {
+  if (master_ < 0) return false;
+  pollfd p{master_, POLLIN, 0};
+  int r = ::poll(&p, 1, timeout_ms);
+  if (r <= 0) return r == 0;
+  char buffer[8192];
+  ssize_t n = ::read(master_, buffer, sizeof buffer);
+  if (n > 0) {
+    output_.append(buffer, static_cast<size_t>(n));
+    all_output_.append(buffer, static_cast<size_t>(n));
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+  // EIO: every slave descriptor is closed (the child has exited).
+  if (p.revents & (POLLHUP | POLLERR)) std::this_thread::sleep_for(milliseconds(10));
+  return false;
+}
+
+bool PtyProcess::WaitForRegex(const std::regex& pattern, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (std::regex_search(output_, pattern)) return true;
+    if (Clock::now() >= deadline) return false;
+    if (!ReadSome(std::min(100, std::max(1, Remaining(deadline))))) {
+      // Nothing more will come once the child is gone.
+      if (Reap(false)) return std::regex_search(output_, pattern);
+    }
+  }
+}
+
+bool PtyProcess::WaitForText(const std::string& text, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (output_.find(text) != std::string::npos) return true;
+    if (Clock::now() >= deadline) return false;
+    if (!ReadSome(std::min(100, std::max(1, Remaining(deadline))))) {
+      if (Reap(false)) return output_.find(text) != std::string::npos;
+    }
+  }
+}
+
+void PtyProcess::Resize(unsigned short rows, unsigned short cols) {
+  winsize size{};
+  size.ws_row = rows;
+  size.ws_col = cols;
+  ::ioctl(master_, TIOCSWINSZ, &size);
+}
+
+bool PtyProcess::Reap(bool block) {
+  if (status_) return true;
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, block ? 0 : WNOHANG) == pid_) {
+    status_ = status;
+    return true;
+  }
+  return false;
+}
+
+std::optional<int> PtyProcess::Wait(milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!Reap(false)) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    if (!ReadSome(std::min(50, std::max(1, Remaining(deadline)))))
+      std::this_thread::sleep_for(milliseconds(20));
+  }
+  while (ReadSome(0) && master_ >= 0) {
+    pollfd p{master_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+  }
+  return DecodeStatus(*status_);
+}
+
+// --- Stack --------------------------------------------------------------------
+
+Stack::~Stack() { Stop(); }
+
+std::string Stack::Start() {
+  if (std::string missing = MissingPrerequisite(); !missing.empty()) return missing;
+  std::string pattern = (fs::temp_directory_path() / "porthole-it-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) return std::string("mkdtemp: ") + std::strerror(errno);
+  dir_ = pattern;
+  std::error_code ec;
+  fs::create_directories(control_plane_dir(), ec);
+  fs::create_directories(node_dir(), ec);
+  if (ec) return "cannot create " + dir_ + ": " + ec.message();
+  if (std::string e = StartPortholed(0); !e.empty()) return e;
+  if (std::string e = StartNode(); !e.empty()) return e;
+  return "";
+}
+
+std::string Stack::WaitReady(int read_fd, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string line;
+  while (line.find('\n') == std::string::npos) {
+    pollfd p{read_fd, POLLIN, 0};
+    int r = ::poll(&p, 1, std::max(1, Remaining(deadline)));
+    if (r == 0 && Clock::now() >= deadline) return "";
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return "";
+    }
+    char c[256];
+    ssize_t n = ::read(read_fd, c, sizeof c);
+    if (n == 0) return "";  // portholed exited
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return "";
+    }
+    line.append(c, static_cast<size_t>(n));
+  }
+  return line.substr(0, line.find('\n'));
+}
+
+std::string Stack::StartPortholed(uint16_t port) {
+  if (portholed_ > 0) return "portholed is already running";
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return "pipe failed";
+  int log = ::open((dir_ + "/portholed.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ChildSetup setup;
+  setup.stdout_fd = out[1];
+  setup.stderr_fd = log;
+  setup.death_signal = SIGTERM;
+  portholed_ = Spawn({Bin("portholed"), "--data-dir", control_plane_dir(), "--listen",
+                      "127.0.0.1:" + std::to_string(port)},
+                     {}, setup);
+  ::close(out[1]);
+  if (portholed_ < 0) {
+    ::close(out[0]);
+    ::close(log);
+    return "fork failed";
+  }
+  ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+  std::string line = WaitReady(out[0], seconds(30));
+  const std::string prefix = "ready ";
+  if (line.rfind(prefix, 0) != 0) {
+    ::close(out[0]);
+    ::close(log);
+    Terminate(portholed_, seconds(10));
+    portholed_ = -1;
+    return "portholed did not print its ready line (got \"" + line + "\")\n" + Logs();
+  }
+  url_ = line.substr(prefix.size());
+  size_t colon = url_.rfind(':');
+  port_ = static_cast<uint16_t>(std::stoul(url_.substr(colon + 1)));
+
+  // Keep reading its stdout (into the log) so a later write never blocks or
+  // gets EPIPE.
+  portholed_out_ = out[0];
+  drain_stop_ = std::make_shared<bool>(false);
+  auto stop = drain_stop_;
+  int read_fd = portholed_out_;
+  portholed_drain_ = std::thread([stop, read_fd, log] {
+    while (!*stop) {
+      pollfd p{read_fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buffer[4096];
+      ssize_t n = ::read(read_fd, buffer, sizeof buffer);
+      if (n == 0) break;
+      if (n > 0) (void)!::write(log, buffer, static_cast<size_t>(n));
+    }
+    ::close(log);
+  });
+  return "";
+}
+
+void Stack::StopPortholed() {
+  if (portholed_ > 0) Terminate(portholed_, seconds(20));
+  portholed_ = -1;
+  if (drain_stop_) *drain_stop_ = true;
+  if (portholed_drain_.joinable()) portholed_drain_.join();
+  if (portholed_out_ >= 0) ::close(portholed_out_);
+  portholed_out_ = -1;
+}
+
+std::string Stack::RestartPortholed() {
+  uint16_t port = port_;
+  StopPortholed();
+  return StartPortholed(port);
+}
+
+std::string Stack::StartNode() {
+  if (node_ > 0) return "porthole-node is already running";
+  bool first_start = !fs::exists(node_dir() + "/node.json");
+  int log = ::open((dir_ + "/node.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ChildSetup setup;
+  setup.stdout_fd = log;
+  setup.stderr_fd = log;
+  setup.death_signal = SIGTERM;
+  node_ = Spawn({Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", url_}, Env(), setup);
+  ::close(log);
+  if (node_ < 0) return "fork failed";
+  if (!first_start) return "";
+  // Registered once its id file appears.
+  auto deadline = Clock::now() + seconds(30);
+  while (!fs::exists(node_dir() + "/node.json")) {
+    int status;
+    if (::waitpid(node_, &status, WNOHANG) == node_) {
+      node_ = -1;
+      return "porthole-node exited during start-up\n" + Logs();
+    }
+    if (Clock::now() >= deadline) return "porthole-node did not register within 30 s\n" + Logs();
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return "";
+}
+
+void Stack::StopNode() {
+  if (node_ > 0) Terminate(node_, seconds(60));
+  node_ = -1;
+}
+
+std::string Stack::RestartNode() {
+  StopNode();
+  return StartNode();
+}
+
+void Stack::RemoveContainers() {
+  std::string runc = RuncPath();
+  if (runc.empty() || !fs::exists(runc_root())) return;
+  for (const auto& id : RuncContainers())
+    RunCommand({runc, "--root", runc_root(), "delete", "--force", id}, "", seconds(30));
+}
+
+void Stack::Stop() {
+  if (dir_.empty()) return;
+  StopNode();
+  StopPortholed();
+  RemoveContainers();
+  // The containers' supervisors exit with their containers; anything else
+  // still working in our directory (none expected) is killed.
+  auto deadline = Clock::now() + seconds(15);
+  std::vector<pid_t> stragglers;
+  while (!(stragglers = ProcessesUsing(dir_)).empty() && Clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(100));
+  for (pid_t pid : stragglers) {
+    ADD_FAILURE() << "process " << pid << " still uses " << dir_ << " after tear-down; killing it";
+    ::kill(pid, SIGKILL);
+  }
+  // Never follow a mount into the host's files.
+  for (const auto& m : MountsUnder(dir_)) ::umount2(m.c_str(), MNT_DETACH);
+  if (MountsUnder(dir_).empty()) {
+    std::error_code ec;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      fs::remove_all(dir_, ec);
+      if (!ec) break;
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+  } else {
+    ADD_FAILURE() << "mounts remain under " << dir_ << "; not removing it";
+  }
+  dir_.clear();
+}
+
+std::vector<std::string> Stack::Env() const {
+  std::string cp = control_plane_dir();
+  return {"AWS_SHARED_CREDENTIALS_FILE=" + cp + "/credentials",
+          "AWS_CONFIG_FILE=" + cp + "/config",
+          "AWS_CA_BUNDLE=" + cp + "/ca.pem",
+          "AWS_ENDPOINT_URL=" + url_,
+          "AWS_PAGER=",
+          "AWS_EC2_METADATA_DISABLED=true"};
+}
+
+CommandResult Stack::Ecs(const std::vector<std::string>& args, const std::string& stdin_text,
+                         milliseconds timeout) const {
+  std::vector<std::string> argv = {Bin("porthole"), "ecs"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--endpoint-url");
+  argv.push_back(url_);
+  return RunCommand(argv, stdin_text, timeout, Env());
+}
+
+Json Stack::EcsJson(const std::vector<std::string>& args) const {
+  CommandResult r = Ecs(args);
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "porthole ecs " << (args.empty() ? "" : args[0]) << " failed: " << r;
+    return nullptr;
+  }
+  Json j = Json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) {
+    ADD_FAILURE() << "porthole ecs " << (args.empty() ? "" : args[0]) << " printed no JSON: " << r;
+    return nullptr;
+  }
+  return j;
+}
+
+std::vector<std::string> Stack::ExecArgv(const std::string& cluster, const std::string& task,
+                                         const std::string& command, const std::string& container) const {
+  std::vector<std::string> argv = {Bin("porthole"), "ecs", "execute-command", "--cluster", cluster, "--task", task};
+  if (!container.empty()) {
+    argv.push_back("--container");
+    argv.push_back(container);
+  }
+  for (const std::string a : {"--interactive", "--command"}) argv.push_back(a);
+  argv.push_back(command);
+  argv.push_back("--endpoint-url");
+  argv.push_back(url_);
+  return argv;
+}
+
+CommandResult Stack::Exec(const std::string& cluster, const std::string& task, const std::string& command,
+                          const std::string& stdin_text, const std::string& container, milliseconds timeout) const {
+  return RunCommand(ExecArgv(cluster, task, command, container), stdin_text, timeout, Env());
+}
+
+bool Stack::CreateCluster(const std::string& name) const {
+  Json j = EcsJson({"create-cluster", "--cluster-name", name});
+  return !j.is_null() && j["cluster"].value("status", "") == "ACTIVE";
+}
+
+std::string Stack::RegisterTaskDefinition(const std::string& family, const Json& containers) const {
+  Json j = EcsJson({"register-task-definition", "--family", family, "--container-definitions", containers.dump()});
+  if (j.is_null()) return "";
+  return j["taskDefinition"].value("taskDefinitionArn", "");
+}
+
+std::string Stack::RunTask(const std::string& cluster, const std::string& family, bool enable_exec) const {
+  std::vector<std::string> args = {"run-task", "--cluster", cluster, "--task-definition", family};
+  if (enable_exec) args.push_back("--enable-execute-command");
+  Json j = EcsJson(args);
+  if (j.is_null()) return "";
+  if (!j.contains("tasks") || j["tasks"].empty()) {
+    ADD_FAILURE() << "run-task started no task: " << j.dump(2);
+    return "";
+  }
+  return j["tasks"][0].value("taskArn", "");
+}
+
+Json Stack::DescribeTask(const std::string& cluster, const std::string& task) const {
+  CommandResult r = Ecs({"describe-tasks", "--cluster", cluster, "--tasks", task});
+  if (r.exit_code != 0) return nullptr;
+  Json j = Json::parse(r.out, nullptr, false);
+  if (j.is_discarded() || !j.contains("tasks") || !j["tasks"].is_array() || j["tasks"].empty()) return nullptr;
+  return j["tasks"][0];
+}
+
+Json Stack::WaitForTask(const std::string& cluster, const std::string& task,
+                        const std::function<bool(const Json&)>& ready, milliseconds timeout, bool* ok) const {
+  auto deadline = Clock::now() + timeout;
+  Json last;
+  *ok = false;
+  for (;;) {
+    Json t = DescribeTask(cluster, task);
+    if (!t.is_null()) {
+      last = t;
+      if (ready(t)) {
+        *ok = true;
+        return last;
+      }
+    }
+    if (Clock::now() >= deadline) return last;
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+}
+
+bool Stack::WaitForLastStatus(const std::string& cluster, const std::string& task, const std::string& status,
+                              milliseconds timeout, Json* last) const {
+  bool ok;
+  Json t = WaitForTask(cluster, task, [&](const Json& t) { return t.value("lastStatus", "") == status; }, timeout, &ok);
+  if (last) *last = t;
+  return ok;
+}
+
+bool Stack::WaitForExecAgent(const std::string& cluster, const std::string& task, milliseconds timeout,
+                             Json* last) const {
+  bool ok;
+  Json t = WaitForTask(
+      cluster, task,
+      [](const Json& t) {
+        if (t.value("lastStatus", "") != "RUNNING" || !t.contains("containers") || t["containers"].empty())
+          return false;
+        for (const auto& c : t["containers"]) {
+          bool running = false;
+          for (const auto& a : c.value("managedAgents", Json::array()))
+            running = running || (a.value("name", "") == "ExecuteCommandAgent" && a.value("lastStatus", "") == "RUNNING");
+          if (!running) return false;
+        }
+        return true;
+      },
+      timeout, &ok);
+  if (last) *last = t;
+  return ok;
+}
+
+std::vector<std::string> Stack::RuncContainers() const {
+  std::string runc = RuncPath();
+  if (runc.empty()) return {};
+  CommandResult r = RunCommand({runc, "--root", runc_root(), "list", "-q"}, "", seconds(30));
+  return Tokens(r.out);
+}
+
+std::string Stack::Logs() const {
+  return "--- portholed.log (tail) ---\n" + Tail(ReadFile(dir_ + "/portholed.log"), 4000) +
+         "\n--- node.log (tail) ---\n" + Tail(ReadFile(dir_ + "/node.log"), 4000) + "\n---";
+}
+
+// --- helpers ------------------------------------------------------------------
+
+Json BusyboxContainer(const std::string& name, const std::vector<std::string>& command) {
+  return {{"name", name},
+          {"image", "busybox"},
+          {"command", command},
+          {"essential", true},
+          {"stopTimeout", 2},
+          {"linuxParameters", {{"initProcessEnabled", true}}}};
+}
+
+std::string UniqueName(const std::string& prefix) {
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++g_name_counter);
+}
+
+std::vector<std::string> Tokens(const std::string& text) {
+  std::vector<std::string> tokens;
+  std::istringstream in(text);
+  std::string t;
+  while (in >> t) tokens.push_back(t);
+  return tokens;
+}
+
+}  // namespace porthole::itest

@@ -1,0 +1,215 @@
+#pragma once
+// Integration-test harness: starts real processes (portholed, porthole-node,
+// the porthole CLI, the AWS CLI) and real runc containers, and cleans all of
+// them up again, on success and on failure.
+//
+// Every child started here gets PR_SET_PDEATHSIG (so a crashed test program
+// does not leave daemons behind), has every descriptor but 0, 1 and 2 closed,
+// and runs in its own process group. Containers are removed with
+// `runc --root <node-data>/runc delete --force` when a Stack is torn down.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace porthole::itest {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// The directory holding portholed, porthole-node, porthole-exec-agent, porthole.
+std::string BinDir();
+std::string Bin(const std::string& program);
+
+// Empty when the integration tests can run here; otherwise why not (for GTEST_SKIP).
+std::string MissingPrerequisite();
+// The runc binary found on PATH (or in /usr/sbin, /sbin); empty if none.
+std::string RuncPath();
+
+struct CommandResult {
+  int exit_code = -1;  // the exit status, 128+N when killed by signal N, -1 if not started
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+};
+std::ostream& operator<<(std::ostream& os, const CommandResult& r);
+
+// A child process with stdin fed from a string and stdout/stderr captured.
+// `env` entries ("NAME=value") replace or extend this process's environment.
+class Command {
+ public:
+  Command(std::vector<std::string> argv, std::vector<std::string> env = {}, std::string stdin_text = "");
+  ~Command();  // kills the process group if still running
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+
+  bool Start();  // fork/exec; false if the fork failed
+  // Waits (pumping stdin/stdout/stderr) until the child exits or `timeout`
+  // passes; then SIGKILLs the whole group and reports timed_out.
+  CommandResult Wait(milliseconds timeout);
+  // True while the process has not been reaped; pumps output as a side effect.
+  bool Running();
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+
+ private:
+  void Pump(int timeout_ms);
+  bool Reap(bool block);
+
+  std::vector<std::string> argv_;
+  std::vector<std::string> env_;
+  std::string stdin_text_;
+  size_t stdin_written_ = 0;
+  pid_t pid_ = -1;
+  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::optional<int> status_;
+  CommandResult result_;
+};
+
+// Runs `argv` to completion (see Command).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                         milliseconds timeout = seconds(60), const std::vector<std::string>& env = {});
+
+// A program running on a pseudo-terminal (its controlling terminal).
+class PtyProcess {
+ public:
+  PtyProcess(std::vector<std::string> argv, std::vector<std::string> env, unsigned short rows, unsigned short cols);
+  ~PtyProcess();  // kills the process group if still running
+  PtyProcess(const PtyProcess&) = delete;
+  PtyProcess& operator=(const PtyProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // Types `keys` (use "\r" for Enter, as a terminal does).
+  void Write(const std::string& keys);
+  // Reads until everything read so far (since the last Consume) matches
+  // `pattern` / contains `text`, or `timeout` passes.
+  bool WaitForRegex(const std::regex& pattern, milliseconds timeout);
+  bool WaitForText(const std::string& text, milliseconds timeout);
+  // Forgets the output read so far (so the next wait only sees new output).
+  void Consume() { output_.clear(); }
+  const std::string& output() const { return output_; }
+  const std::string& all_output() const { return all_output_; }
+  // TIOCSWINSZ on the master: the kernel sends SIGWINCH to the terminal's
+  // foreground process group.
+  void Resize(unsigned short rows, unsigned short cols);
+  // The exit status (as CommandResult::exit_code), or nullopt on timeout.
+  std::optional<int> Wait(milliseconds timeout);
+
+ private:
+  bool ReadSome(int timeout_ms);
+  bool Reap(bool block);
+
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::optional<int> status_;
+  std::string output_;
+  std::string all_output_;
+};
+
+// One control plane and one node in a fresh temporary directory.
+class Stack {
+ public:
+  Stack() = default;
+  ~Stack();  // Stop()
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // Creates the directory, starts portholed on a free port and the node, and
+  // waits for the node to register. Returns "" or what went wrong.
+  std::string Start();
+  // SIGTERM node, then portholed; removes every leftover runc container
+  // under the node's runc root; removes the directory. Idempotent.
+  void Stop();
+
+  // portholed alone.
+  std::string StartPortholed(uint16_t port);  // port 0: any free port
+  void StopPortholed();
+  std::string RestartPortholed();  // same data directory, same port
+
+  // porthole-node alone.
+  std::string StartNode();
+  void StopNode();
+  std::string RestartNode();
+
+  const std::string& url() const { return url_; }
+  uint16_t port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string control_plane_dir() const { return dir_ + "/control-plane"; }
+  std::string node_dir() const { return dir_ + "/node"; }
+  std::string runc_root() const { return node_dir() + "/runc"; }
+
+  // For child processes: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE,
+  // AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_PAGER="" (and no AWS_PROFILE etc.
+  // inherited from the environment of the test).
+  std::vector<std::string> Env() const;
+
+  // `porthole ecs <args...> --endpoint-url URL` with Env().
+  CommandResult Ecs(const std::vector<std::string>& args, const std::string& stdin_text = "",
+                    milliseconds timeout = seconds(60)) const;
+  // Same, parsing stdout as JSON; on failure records a gtest failure and returns null.
+  Json EcsJson(const std::vector<std::string>& args) const;
+  // The argv of `porthole ecs execute-command --cluster C --task T [--container N] --interactive --command CMD`.
+  std::vector<std::string> ExecArgv(const std::string& cluster, const std::string& task, const std::string& command,
+                                    const std::string& container = "") const;
+  CommandResult Exec(const std::string& cluster, const std::string& task, const std::string& command,
+                     const std::string& stdin_text = "", const std::string& container = "",
+                     milliseconds timeout = seconds(60)) const;
+
+  // Setup helpers (each records a gtest failure and returns ""/false on error).
+  bool CreateCluster(const std::string& name) const;
+  // Registers `family` with the given containerDefinitions JSON; returns the ARN.
+  std::string RegisterTaskDefinition(const std::string& family, const Json& containers) const;
+  // RunTask; returns the task ARN.
+  std::string RunTask(const std::string& cluster, const std::string& family, bool enable_exec) const;
+
+  // describe-tasks for one task: the task object, or null.
+  Json DescribeTask(const std::string& cluster, const std::string& task) const;
+  // Polls describe-tasks until `ready(task)` holds; returns the last task
+  // seen (null if never described) and sets *ok.
+  Json WaitForTask(const std::string& cluster, const std::string& task, const std::function<bool(const Json&)>& ready,
+                   milliseconds timeout, bool* ok) const;
+  bool WaitForLastStatus(const std::string& cluster, const std::string& task, const std::string& status,
+                         milliseconds timeout, Json* last = nullptr) const;
+  // Every container's ExecuteCommandAgent RUNNING (and the task RUNNING).
+  bool WaitForExecAgent(const std::string& cluster, const std::string& task, milliseconds timeout,
+                        Json* last = nullptr) const;
+
+  // `runc --root <runc_root> list -q`.
+  std::vector<std::string> RuncContainers() const;
+  // Tails of the daemons' logs, for failure messages.
+  std::string Logs() const;
+
+ private:
+  std::string WaitReady(int read_fd, milliseconds timeout);
+  void RemoveContainers();
+
+  std::string dir_;
+  std::string url_;
+  uint16_t port_ = 0;
+  pid_t portholed_ = -1;
+  pid_t node_ = -1;
+  int portholed_out_ = -1;       // read end of portholed's stdout
+  std::thread portholed_drain_;  // copies portholed's later stdout to its log
+  std::shared_ptr<bool> drain_stop_;
+};
+
+// A busybox container definition with fast stops (stopTimeout 2, tini).
+Json BusyboxContainer(const std::string& name, const std::vector<std::string>& command);
+
+// Unique names for clusters and families, so tests sharing a stack never collide.
+std::string UniqueName(const std::string& prefix);
+
+// Whitespace-separated tokens.
+std::vector<std::string> Tokens(const std::string& text);
+
+}  // namespace porthole::itest
