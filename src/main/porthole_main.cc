@@ -6,8 +6,14 @@
 
 #include "cli/ecs_commands.h"
 #include "cli/local_stack.h"
+#include "cli/plugin_mode.h"
+
+#include <string>
 
 int main(int argc, char** argv) {
+  // Installed or linked as session-manager-plugin: the AWS CLI's plugin contract.
+  std::string self = argv[0];
+  if (self.substr(self.rfind('/') + 1) == "session-manager-plugin") return porthole::cli::RunPluginMode(argc, argv);
   CLI::App app{"porthole: run commands in containers of running tasks (ECS Exec, self-hosted)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "porthole " PORTHOLE_VERSION);
