@@ -110,9 +110,10 @@ std::vector<std::pair<std::string, std::string>> SignedUpgradeHeaders(const Agen
 // One session: the agent's end of a data channel plus the command on its PTY.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::any_io_executor ex, ChildReaper& reaper, AgentConfig config, std::shared_ptr<net::TlsContext> tls,
-          std::vector<std::string> env, Json start)
-      : ex_(ex), reaper_(reaper), config_(std::move(config)), tls_(std::move(tls)), env_(std::move(env)),
+  Session(asio::any_io_executor ex, ChildReaper& reaper, std::string config_path, AgentConfig config,
+          std::shared_ptr<net::TlsContext> tls, std::vector<std::string> env, Json start)
+      : ex_(ex), reaper_(reaper), config_path_(std::move(config_path)), config_(std::move(config)),
+        tls_(std::move(tls)), env_(std::move(env)),
         start_(std::move(start)), stream_(protocol::SequencedStream::Role::kAgent), wake_(ex), retransmit_(ex),
         pty_(ex) {
     wake_.expires_at(asio::steady_timer::time_point::max());
@@ -120,22 +121,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> Run() {
     session_id_ = start_.value("sessionId", "");
-    auto url = net::ParseUrl(config_.endpoint);
-    if (!url) co_return;
-    url->target = start_.value("path", "/v1/data-channel/" + session_id_);
-    auto ws = co_await net::ConnectWebSocket(ex_, *url, SignedUpgradeHeaders(config_, *url), tls_,
-                                             std::chrono::seconds(20));
-    if (!ws) {
-      log::Warn("session " + session_id_ + ": " + ws.error().message);
-      co_return;
-    }
-    ws_ = *ws;
-    protocol::OpenDataChannel open;
-    open.request_id = ids::NewUuid();
-    open.token_value = start_.value("token", "");
-    open.client_id = "porthole-exec-agent";
-    open.client_version = kAgentVersion;
-    ws_->Send(protocol::ToJson(open), false);
+    ws_ = co_await Dial();
+    if (!ws_) co_return;
 
     protocol::HandshakeRequest hello;
     hello.agent_version = kAgentVersion;
@@ -151,9 +138,52 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Every message is recorded in the stream before it is written, so one sent
+  // while the connection is down goes out again after the reconnect.
   void SendStream(PayloadType type, std::string payload) {
-    if (!ws_ || !ws_->IsOpen()) return;
-    ws_->Send(stream_.Send(type, std::move(payload), std::chrono::steady_clock::now()), true);
+    std::string frame = stream_.Send(type, std::move(payload), std::chrono::steady_clock::now());
+    if (ws_ && ws_->IsOpen()) ws_->Send(std::move(frame), true);
+  }
+
+  asio::awaitable<std::shared_ptr<net::WebSocket>> Dial() {
+    auto fresh = LoadAgentConfig(config_path_);  // credentials may have been refreshed
+    if (fresh) config_ = *fresh;
+    auto url = net::ParseUrl(config_.endpoint);
+    if (!url) co_return nullptr;
+    url->target = start_.value("path", "/v1/data-channel/" + session_id_);
+    auto ws = co_await net::ConnectWebSocket(ex_, *url, SignedUpgradeHeaders(config_, *url), tls_,
+                                             std::chrono::seconds(20));
+    if (!ws) {
+      log::Warn("session " + session_id_ + ": " + ws.error().message);
+      co_return nullptr;
+    }
+    protocol::OpenDataChannel open;
+    open.request_id = ids::NewUuid();
+    open.token_value = start_.value("token", "");
+    open.client_id = "porthole-exec-agent";
+    open.client_version = kAgentVersion;
+    (*ws)->Send(protocol::ToJson(open), false);
+    co_return *ws;
+  }
+
+  // The connection to the gateway dropped: re-dial for as long as the gateway
+  // keeps the session, then re-send everything unacknowledged.
+  asio::awaitable<bool> Reconnect() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::chrono::milliseconds backoff(250);
+    while (!done_ && std::chrono::steady_clock::now() < deadline) {
+      asio::steady_timer t(ex_, backoff);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(4000));
+      auto ws = co_await Dial();
+      if (!ws) continue;
+      ws_ = ws;
+      for (auto& frame : stream_.ResendAll(std::chrono::steady_clock::now())) ws_->Send(std::move(frame), true);
+      log::Info("session " + session_id_ + ": data channel re-established");
+      co_return true;
+    }
+    co_return false;
   }
 
   static asio::awaitable<void> RetransmitLoop(std::shared_ptr<Session> self) {
@@ -170,7 +200,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> ReadLoop() {
     while (!done_) {
       auto message = co_await ws_->Read();
-      if (!message) break;
+      if (!message) {
+        if (done_ || !co_await Reconnect()) break;
+        continue;
+      }
       auto incoming = stream_.Receive(message->data, std::chrono::steady_clock::now());
       if (!incoming) {
         log::Warn("session " + session_id_ + ": " + incoming.error().message);
@@ -277,7 +310,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (self->done_) co_return;
     if (self->wants_exit_code_) self->SendStream(PayloadType::kExitCode, protocol::FormatExitCode(self->exit_code_));
     // Nothing is lost: channel_closed goes out once the client has everything.
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    // (Longer than the gateway's reconnect grace: a client may be resuming.)
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     while (!self->stream_.AllAcknowledged() && !self->done_ && std::chrono::steady_clock::now() < deadline) {
       boost::system::error_code ec;
       self->wake_.expires_after(std::chrono::milliseconds(50));
@@ -310,6 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::any_io_executor ex_;
   ChildReaper& reaper_;
+  std::string config_path_;
   AgentConfig config_;
   std::shared_ptr<net::TlsContext> tls_;
   std::vector<std::string> env_;
@@ -358,7 +393,7 @@ asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::stri
             } else if (type == "error") {
               failure = m.value("message", "refused");
             } else if (type == "start_session") {
-              auto session = std::make_shared<Session>(ex, reaper, *config, *tls, env, m);
+              auto session = std::make_shared<Session>(ex, reaper, config_path, *config, *tls, env, m);
               asio::co_spawn(ex, [session]() { return session->Run(); }, asio::detached);
             }
           }

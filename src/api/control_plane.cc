@@ -48,6 +48,15 @@ void ControlPlane::RegisterOperations() {
   operations_[e + "TagResource"] = simple(&ControlPlane::TagResource, this);
   operations_[e + "UntagResource"] = simple(&ControlPlane::UntagResource, this);
   operations_[e + "ListTagsForResource"] = simple(&ControlPlane::ListTagsForResource, this);
+  std::string ssm = "AmazonSSM.";
+  operations_[ssm + "StartSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                             const net::HttpRequest& r) { return SsmStartSession(in, c, r); };
+  operations_[ssm + "ResumeSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                              const net::HttpRequest& r) { return SsmResumeSession(in, c, r); };
+  operations_[ssm + "TerminateSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                                 const net::HttpRequest&) { return SsmTerminateSession(in, c); };
+  operations_[ssm + "DescribeSessions"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                                 const net::HttpRequest&) { return SsmDescribeSessions(in, c); };
   std::string n(kNodePrefix);
   operations_[n + "RegisterContainerInstance"] = [this](const Json& in, const Caller&,
                                                         const net::RequestContext& ctx,

@@ -2,6 +2,8 @@
 // The control plane's API: authenticates every request (SigV4), dispatches
 // AWS JSON 1.1 operations by X-Amz-Target, and keeps ECS state in the Store.
 //   AmazonEC2ContainerServiceV20141113.*  the ECS subset (shared/ecs-exec.md)
+//   AmazonSSM.*                           session APIs on ECS targets (StartSession,
+//                                         ResumeSession, TerminateSession, DescribeSessions)
 //   PortholeNodeService.*                 what porthole-node calls: register,
 //                                         long-poll for tasks, report state
 // Single-threaded: all calls run on the executor given at construction.
@@ -87,6 +89,13 @@ class ControlPlane {
   Result<Json> TagResource(const Json& in);
   Result<Json> UntagResource(const Json& in);
   Result<Json> ListTagsForResource(const Json& in);
+
+  // SSM session operations on ECS targets (ssm_operations.cc).
+  Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request);
+  Result<Json> SsmResumeSession(const Json& in, const Caller& caller, const net::HttpRequest& request);
+  Result<Json> SsmTerminateSession(const Json& in, const Caller& caller);
+  Result<Json> SsmDescribeSessions(const Json& in, const Caller& caller);
+  Result<Json> LoadOwnedSession(const std::string& session_id, const Caller& caller);
 
   // Node operations (node_operations.cc).
   Result<Json> RegisterContainerInstance(const Json& in, const net::RequestContext& context);

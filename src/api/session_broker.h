@@ -34,6 +34,11 @@ class SessionBroker {
   virtual Result<SessionGrant> StartSession(const SessionRequest& request) = 0;
   // Ends every session of the task (the task is stopping).
   virtual void EndTaskSessions(const std::string& task_id, const std::string& reason) = 0;
+  // A new client token for a session whose client may reconnect; nullopt
+  // when the session is gone (SSM answers ResumeSession without a token).
+  virtual std::optional<SessionGrant> ResumeSession(const std::string& session_id, const std::string& stream_host) = 0;
+  // Ends the session; false if there is no such active session.
+  virtual bool TerminateSession(const std::string& session_id) = 0;
 };
 
 }  // namespace porthole::api

@@ -259,7 +259,9 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
       const Json& session = (*output)["session"];
       SessionGrantView grant{session.value("sessionId", ""), session.value("streamUrl", ""),
                              session.value("tokenValue", "")};
-      exit_code = RunSession(grant, tls);
+      SessionClientOptions session_options;
+      session_options.resume = ResumeThrough((*client)->ForService("ssm"), grant.session_id);
+      exit_code = RunSession(grant, tls, session_options);
     });
   }
 }

@@ -98,6 +98,18 @@ int RunPluginMode(int argc, char** argv) {
   std::fflush(stdout);
   SessionClientOptions options;
   options.print_banner = false;
+  // Reconnects call ResumeSession on the endpoint the AWS CLI passed (argv[6]), signed as "ssm".
+  ResolveOptions resolve;
+  if (*argv[4]) resolve.profile = argv[4];
+  if (*argv[2]) resolve.region = argv[2];
+  resolve.endpoint_url = argv[6];
+  auto settings = ResolveAwsSettings(resolve);
+  auto endpoint = net::ParseUrl(argv[6]);
+  if (settings && endpoint) {
+    net::AwsJsonClient ssm(*endpoint, {settings->access_key_id, settings->secret_access_key, settings->session_token},
+                           settings->region, "ssm", *tls);
+    options.resume = ResumeThrough(ssm, grant.session_id);
+  }
   int code = RunSession(grant, *tls, options);
   std::printf("\n\nExiting session with sessionId: %s.\n\n", grant.session_id.c_str());
   return code;

@@ -67,25 +67,60 @@ class Client {
     stdin_is_tty_ = ::isatty(options.stdin_fd);
   }
 
-  asio::awaitable<void> Run() {
+  // Opens the data channel with `token` (the same ClientId every time, as the plugin does).
+  asio::awaitable<Status> Connect(const std::string& token) {
     auto url = net::ParseUrl(grant_.stream_url);
-    if (!url) co_return Fail(url.error().message);
-    if (url->scheme != "wss") co_return Fail("the stream URL must use wss://");
+    if (!url) co_return url.error();
+    if (url->scheme != "wss") co_return MakeError("InvalidParameterException", "the stream URL must use wss://");
     auto ws = co_await net::ConnectWebSocket(ioc_.get_executor(), *url, {}, tls_, std::chrono::seconds(30));
-    if (!ws) co_return Fail(ws.error().message);
+    if (!ws) co_return ws.error();
     ws_ = *ws;
     protocol::OpenDataChannel open;
     open.request_id = ids::NewUuid();
-    open.token_value = grant_.token_value;
-    open.client_id = ids::NewUuid();
+    open.token_value = token;
+    open.client_id = client_id_;
     open.client_version = "porthole/" PORTHOLE_VERSION;
     ws_->Send(protocol::ToJson(open), false);
+    co_return OkStatus();
+  }
+
+  // The socket dropped: ResumeSession, re-dial the original stream URL, and
+  // re-send what the agent has not acknowledged. Sequence numbers continue.
+  asio::awaitable<bool> Resume() {
+    if (!options_.resume) co_return false;
+    std::chrono::milliseconds backoff(200);
+    for (int attempt = 0; attempt < 6 && !finished_; attempt++) {
+      asio::steady_timer t(ioc_, backoff);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      backoff *= 2;
+      auto token = options_.resume();
+      if (!token) continue;
+      if (!*token) {
+        reason_ = "Session: " + grant_.session_id + " timed out.";
+        co_return false;
+      }
+      Status connected = co_await Connect(**token);
+      if (!connected) continue;
+      for (auto& frame : stream_.ResendAll(std::chrono::steady_clock::now())) ws_->Send(std::move(frame), true);
+      co_return true;
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> Run() {
+    client_id_ = ids::NewUuid();
+    Status connected = co_await Connect(grant_.token_value);
+    if (!connected) co_return Fail(connected.error().message);
     WatchSignals();
     asio::co_spawn(ioc_, RetransmitLoop(), asio::detached);
 
     while (!finished_) {
       auto message = co_await ws_->Read();
-      if (!message) break;
+      if (!message) {
+        if (!finished_ && co_await Resume()) continue;
+        break;
+      }
       auto incoming = stream_.Receive(message->data, std::chrono::steady_clock::now());
       if (!incoming) co_return Fail("protocol error: " + incoming.error().message);
       for (auto& ack : incoming->frames_to_send) ws_->Send(std::move(ack), true);
@@ -119,8 +154,10 @@ class Client {
     ioc_.stop();
   }
 
+  // Recorded in the stream first, so input typed during a reconnect is not lost.
   void Send(PayloadType type, std::string payload) {
-    if (ws_ && ws_->IsOpen()) ws_->Send(stream_.Send(type, std::move(payload), std::chrono::steady_clock::now()), true);
+    std::string frame = stream_.Send(type, std::move(payload), std::chrono::steady_clock::now());
+    if (ws_ && ws_->IsOpen()) ws_->Send(std::move(frame), true);
   }
 
   void Deliver(const protocol::ClientMessage& m) {
@@ -236,6 +273,7 @@ class Client {
   asio::steady_timer retransmit_;
   asio::signal_set signals_;
   std::shared_ptr<net::WebSocket> ws_;
+  std::string client_id_;
   std::optional<int> exit_code_;
   std::string reason_;
   bool finished_ = false;
@@ -245,6 +283,16 @@ class Client {
 };
 
 }  // namespace
+
+std::function<Result<std::optional<std::string>>()> ResumeThrough(net::AwsJsonClient ssm, std::string session_id) {
+  return [ssm = std::move(ssm), session_id]() -> Result<std::optional<std::string>> {
+    auto out = ssm.Call("AmazonSSM.ResumeSession", {{"SessionId", session_id}}, std::chrono::seconds(15));
+    if (!out) return out.error();
+    std::string token = out->value("TokenValue", "");
+    if (token.empty()) return std::optional<std::string>();
+    return std::optional<std::string>(token);
+  };
+}
 
 int RunSession(const SessionGrantView& grant, std::shared_ptr<net::TlsContext> tls,
                const SessionClientOptions& options) {

@@ -84,6 +84,7 @@ struct Gateway::Session {
   std::deque<std::string> to_agent;
   size_t pending_bytes = 0;
   double started_at = 0;
+  uint64_t disconnects = 0;  // generation for grace timers
 };
 
 Gateway::Gateway(asio::any_io_executor executor, api::ControlPlane& control_plane, store::Store& store,
@@ -191,9 +192,46 @@ Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& reque
   api::SessionGrant grant;
   grant.session_id = session->id;
   grant.token_value = session->client_token;
-  grant.stream_url = "wss://" + request.stream_host + std::string(kDataPrefix) + session->id +
-                     "?role=publish_subscribe&cell-number=AAEAAQ";
+  grant.stream_url = StreamUrl(request.stream_host, session->id);
   return grant;
+}
+
+std::string Gateway::StreamUrl(const std::string& stream_host, const std::string& session_id) const {
+  return "wss://" + stream_host + std::string(kDataPrefix) + session_id + "?role=publish_subscribe&cell-number=AAEAAQ";
+}
+
+std::optional<api::SessionGrant> Gateway::ResumeSession(const std::string& session_id, const std::string& stream_host) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end() || it->second->ended) return std::nullopt;
+  auto& session = it->second;
+  // A fresh single-use token; the old connection, if still half-open, is dropped.
+  session->client_token = ids::RandomToken(32);
+  session->client_token_used = false;
+  session->tokens_expire = std::chrono::steady_clock::now() + options_.token_lifetime;
+  if (session->client) {
+    session->client->Abort();
+    session->client.reset();
+  }
+  return api::SessionGrant{session->id, StreamUrl(stream_host, session->id), session->client_token};
+}
+
+bool Gateway::TerminateSession(const std::string& session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return false;
+  EndSession(it->second, "The session was terminated.");
+  return true;
+}
+
+void Gateway::AwaitReconnect(const std::shared_ptr<Session>& session, bool agent_side) {
+  auto timer = std::make_shared<asio::steady_timer>(executor_, options_.reconnect_grace);
+  std::weak_ptr<Session> weak = session;
+  auto generation = ++session->disconnects;
+  timer->async_wait([this, weak, timer, agent_side, generation](boost::system::error_code ec) {
+    auto s = weak.lock();
+    if (ec || !s || s->ended || s->disconnects != generation) return;
+    if (agent_side ? !s->agent : !s->client)
+      EndSession(s, agent_side ? "The exec agent did not reconnect in time." : "The client did not reconnect in time.");
+  });
 }
 
 void Gateway::EndTaskSessions(const std::string& task_id, const std::string& reason) {
@@ -247,7 +285,10 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
   std::shared_ptr<Session> session = found->second;
   bool expired = std::chrono::steady_clock::now() > session->tokens_expire;
   bool is_client = !session->client_token_used && crypto::ConstantTimeEquals(open->token_value, session->client_token);
-  bool is_agent = !session->agent_token_used && crypto::ConstantTimeEquals(open->token_value, session->agent_token);
+  // The agent may re-attach with its token after a drop: its signature, checked
+  // below, is what binds it to the task.
+  bool is_agent = !session->agent && crypto::ConstantTimeEquals(open->token_value, session->agent_token);
+  if (is_agent && session->agent_token_used) expired = false;
   if ((!is_client && !is_agent) || expired) {
     Refuse(ws, session_id, "The token for session " + session_id.substr(0, 64) + " is invalid, used or expired.");
     co_return;
@@ -320,7 +361,15 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
       log::Warn("session " + session->id + ": " + problem);
       EndSession(session, problem);
     } else {
-      EndSession(session, is_agent ? "The exec agent closed the session unexpectedly." : "");
+      // A dropped connection: keep the session for the grace period, queuing
+      // what the other end sends (its unacknowledged data is re-sent anyway).
+      auto& end = is_agent ? session->agent : session->client;
+      if (end == ws) {
+        end.reset();
+        log::Info("session " + session->id + ": " + (is_agent ? "agent" : "client") +
+                  " connection dropped; waiting for it to reconnect");
+        AwaitReconnect(session, is_agent);
+      }
     }
   }
 }

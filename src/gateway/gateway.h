@@ -28,6 +28,9 @@ struct GatewayOptions {
   std::chrono::seconds token_lifetime{60};      // a session's tokens must be used within this
   std::chrono::seconds open_timeout{30};        // first frame after the upgrade
   size_t max_pending_bytes = 8 * 1024 * 1024;   // queued for an end that is not connected yet
+  // How long a session outlives a dropped client or agent connection,
+  // waiting for it to come back (ResumeSession / the agent re-dialling).
+  std::chrono::seconds reconnect_grace{60};
 };
 
 class Gateway final : public api::SessionBroker {
@@ -45,6 +48,9 @@ class Gateway final : public api::SessionBroker {
   bool AgentConnected(const std::string& task_id, const std::string& container_name) const override;
   Result<api::SessionGrant> StartSession(const api::SessionRequest& request) override;
   void EndTaskSessions(const std::string& task_id, const std::string& reason) override;
+  std::optional<api::SessionGrant> ResumeSession(const std::string& session_id,
+                                                 const std::string& stream_host) override;
+  bool TerminateSession(const std::string& session_id) override;
 
   size_t ActiveSessionCount() const { return sessions_.size(); }
 
@@ -56,6 +62,9 @@ class Gateway final : public api::SessionBroker {
   boost::asio::awaitable<void> ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
                                                 std::string session_id);
   void EndSession(const std::shared_ptr<Session>& session, const std::string& reason);
+  // Starts the grace period after one end of `session` dropped.
+  void AwaitReconnect(const std::shared_ptr<Session>& session, bool agent_side);
+  std::string StreamUrl(const std::string& stream_host, const std::string& session_id) const;
   void RecordSession(const Session& session, const std::string& status, const std::string& reason);
 
   boost::asio::any_io_executor executor_;

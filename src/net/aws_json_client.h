@@ -27,6 +27,11 @@ class AwsJsonClient {
   HttpRequest BuildRequest(const std::string& target, const nlohmann::json& input) const;
   static Result<nlohmann::json> ParseResponse(const HttpResponse& response);
 
+  // The same endpoint and credentials, signing for another service (e.g. "ssm").
+  AwsJsonClient ForService(std::string service) const {
+    return AwsJsonClient(endpoint_, credentials_, region_, std::move(service), tls_);
+  }
+
   const Url& endpoint() const { return endpoint_; }
   const std::string& region() const { return region_; }
   void set_credentials(auth::Credentials c) { credentials_ = std::move(c); }

@@ -59,6 +59,11 @@ class Command {
   CommandResult Wait(milliseconds timeout);
   // True while the process has not been reaped; pumps output as a side effect.
   bool Running();
+  // Pumps until stdout contains `text` (true), or the child exits or
+  // `timeout` passes (false).
+  bool WaitForStdout(const std::string& text, milliseconds timeout);
+  const std::string& stdout_so_far() const { return result_.out; }
+  const std::string& stderr_so_far() const { return result_.err; }
   pid_t pid() const { return pid_; }
   void Signal(int sig);
 
@@ -133,13 +138,20 @@ class Stack {
 
   // portholed alone.
   std::string StartPortholed(uint16_t port);  // port 0: any free port
-  void StopPortholed();
-  std::string RestartPortholed();  // same data directory, same port
+  // SIGTERM; SIGKILL after `grace`. True if it exited on SIGTERM.
+  bool StopPortholed(milliseconds grace = seconds(20));
+  // Stop, then start with the same data directory and the same port.
+  // "" on success; otherwise what went wrong (a start problem, or that
+  // SIGTERM did not suffice).
+  std::string RestartPortholed();
 
   // porthole-node alone.
   std::string StartNode();
-  void StopNode();
+  // SIGTERM; SIGKILL after `grace`. True if it exited on SIGTERM.
+  bool StopNode(milliseconds grace = seconds(30));
+  // As RestartPortholed.
   std::string RestartNode();
+  bool node_running() const { return node_ > 0; }
 
   const std::string& url() const { return url_; }
   uint16_t port() const { return port_; }
