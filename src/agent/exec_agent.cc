@@ -23,6 +23,7 @@
 
 #include "agent/pty_process.h"
 #include "auth/sigv4.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/word_split.h"
@@ -36,11 +37,9 @@ using Json = nlohmann::json;
 using protocol::PayloadType;
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError("ConfigError", "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Json j = Json::parse(ss.str(), nullptr, false);
+  auto text = ReadFile(path, 1024 * 1024);
+  if (!text) return MakeError("ConfigError", "cannot read " + path);
+  Json j = Json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return MakeError("ConfigError", path + " is not a JSON object");
   AgentConfig c;
   try {

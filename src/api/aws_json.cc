@@ -91,6 +91,8 @@ Result<Json> ParseTags(const Json& input, const char* member) {
   for (const auto& t : *it) {
     if (!t.is_object() || !t.contains("key") || !t["key"].is_string())
       return MakeError("InvalidParameterException", "Each tag must have a string key.");
+    if (t.contains("value") && !t["value"].is_string())
+      return MakeError("InvalidParameterException", "Each tag value must be a string.");
     std::string key = t["key"];
     std::string value = t.value("value", "");
     if (key.empty() || key.size() > 128)

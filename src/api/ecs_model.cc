@@ -95,6 +95,11 @@ void ControlPlane::MarkTaskStopped(Json& task, const std::string& reason, const 
       for (auto& a : c["managedAgents"]) a["lastStatus"] = "STOPPED";
   }
   task["version"] = task.value("version", 1) + 1;
+  // A stopped task's exec agent credentials die with it (whoever stopped it).
+  task.erase("_agentCredentials");
+  std::string task_id = TaskIdFrom(task.value("taskArn", ""));
+  if (auto keys = store_.List(store::kind::kAccessKey, "task:" + task_id); keys.ok())
+    for (const auto& k : *keys) (void)store_.Delete(store::kind::kAccessKey, k.key);
 }
 
 }  // namespace porthole::api

@@ -80,8 +80,10 @@ Result<Json> ControlPlane::CreateCluster(const Json& in) {
   TRY(ExpectType(in, "settings", Json::value_t::array));
   TRY_ASSIGN(tags, ParseTags(in, "tags"));
   if (in.contains("configuration") && in["configuration"].contains("executeCommandConfiguration")) {
+    TRY(ExpectType(in["configuration"], "executeCommandConfiguration", Json::value_t::object));
     const Json& ecc = in["configuration"]["executeCommandConfiguration"];
-    std::string logging = ecc.value("logging", "DEFAULT");
+    TRY_ASSIGN(logging_opt, OptionalString(ecc, "logging"));
+    std::string logging = logging_opt.value_or("DEFAULT");
     if (logging != "NONE" && logging != "DEFAULT" && logging != "OVERRIDE")
       return MakeError("InvalidParameterException", "executeCommandConfiguration.logging must be NONE, DEFAULT or OVERRIDE.");
     if (logging == "OVERRIDE" && !ecc.contains("logConfiguration"))
@@ -275,7 +277,7 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
     return MakeError("ClientException", "TaskDefinition is inactive");
   bool exec = exec_opt.value_or(false);
 
-  Json overrides = in.value("overrides", Json::object());
+  Json overrides = in.contains("overrides") && in["overrides"].is_object() ? in["overrides"] : Json::object();
   Json container_overrides = overrides.value("containerOverrides", Json::array());
   if (!container_overrides.is_array())
     return MakeError("SerializationException", "Member 'overrides.containerOverrides' must be a list.");
@@ -292,6 +294,15 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
                                   !std::all_of(o["command"].begin(), o["command"].end(),
                                                [](const Json& v) { return v.is_string(); })))
       return MakeError("SerializationException", "Member 'containerOverrides.command' must be a list of strings.");
+    // The node builds the container's environment from these: same rules as Container.environment.
+    if (o.contains("environment") &&
+        (!o["environment"].is_array() ||
+         !std::all_of(o["environment"].begin(), o["environment"].end(), [](const Json& kv) {
+           return kv.is_object() && kv.contains("name") && kv["name"].is_string() &&
+                  (!kv.contains("value") || kv["value"].is_string());
+         })))
+      return MakeError("SerializationException",
+                       "Member 'containerOverrides.environment' must be a list of string name/value pairs.");
   }
 
   // Place on the least loaded node seen recently.

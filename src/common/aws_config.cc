@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/word_split.h"
 
@@ -121,17 +122,6 @@ Result<std::optional<AwsSettings>> CredentialsFromSection(const IniSection* sect
   return std::optional<AwsSettings>(std::move(creds));
 }
 
-Status WriteAll(int fd, std::string_view content) {
-  while (!content.empty()) {
-    ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return MakeError("IoError", std::strerror(errno), 500);
-    }
-    content.remove_prefix(static_cast<size_t>(n));
-  }
-  return OkStatus();
-}
 
 }  // namespace
 
@@ -220,29 +210,7 @@ std::optional<std::string> LookupProcessEnv(std::string_view name) {
   return std::string(value);
 }
 
-std::optional<std::string> ReadSharedFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string content;
-  char buffer[16384];
-  while (content.size() <= kMaxIniSize) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return content;
-}
+std::optional<std::string> ReadSharedFile(const std::string& path) { return ReadFile(path, kMaxIniSize + 1); }
 
 std::string SharedCredentialsFilePath(const EnvLookup& env) {
   return SharedFilePath(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -345,42 +313,5 @@ Result<AwsSettings> ResolveAwsSettings(const ResolveOptions& options) {
 
 // ---- Files ----
 
-Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string prefix = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "." +
-                       path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp-";
-
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = prefix + ids::RandomHex(8);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0 && errno != EEXIST && errno != EINTR) break;
-  }
-  if (fd < 0) {
-    int open_errno = errno;
-    return MakeError("IoError", "cannot create a file beside " + path + ": " + std::strerror(open_errno), 500);
-  }
-
-  Status written = WriteAll(fd, content);
-  if (written.ok() && ::fsync(fd) != 0) written = MakeError("IoError", std::strerror(errno), 500);
-  if (::close(fd) != 0 && written.ok()) written = MakeError("IoError", std::strerror(errno), 500);
-  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    written = MakeError("IoError", std::strerror(errno), 500);
-  if (!written.ok()) {
-    ::unlink(tmp.c_str());
-    return MakeError("IoError", "cannot write " + path + ": " + written.error().message, 500);
-  }
-
-  // Make the rename itself durable. The new file is already in place, so a
-  // failure here is not reported.
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return OkStatus();
-}
 
 }  // namespace porthole

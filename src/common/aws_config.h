@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/files.h"  // WriteFileAtomic, used with these files
 #include "common/result.h"
 
 namespace porthole {
@@ -124,15 +125,6 @@ struct ResolveOptions {
 // first) and "NoCredentials", with the AWS CLI's messages.
 Result<AwsSettings> ResolveAwsSettings(const ResolveOptions& options);
 
-// ---- Files -----------------------------------------------------------------
 
-// Replaces the file at `path` with `content` so that readers see either the
-// old or the new file, never a partial one: writes a new file in the same
-// directory, created with O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW and `mode` (as
-// open(2) applies it, minus the umask: never wider than `mode`, and never
-// chmod'ed afterwards), fsyncs it, renames it over `path`, then fsyncs the
-// directory. If `path` is a symlink, the link itself is replaced. On error
-// ("IoError") the temporary file is removed and `path` is untouched.
-Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode);
 
 }  // namespace porthole

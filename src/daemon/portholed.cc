@@ -23,18 +23,10 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::optional<std::string> ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The account id and region are chosen once and never change.
 Result<Json> LoadOrCreateIdentity(const fs::path& dir, const std::string& region) {
   fs::path path = dir / "porthole.json";
-  if (auto text = ReadFile(path)) {
+  if (auto text = ReadFile(path.string())) {
     Json j = Json::parse(*text, nullptr, false);
     if (j.is_discarded() || !j.contains("accountId") || !j.contains("region"))
       return MakeError("ConfigError", path.string() + " is not valid", 500);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "net/https_client.h"
 
 namespace porthole::net {
@@ -50,11 +51,9 @@ Result<nlohmann::json> AwsJsonClient::Call(const std::string& target, const nloh
 
 Result<std::string> ReadCaBundle(const std::string& path) {
   if (path.empty()) return std::string();
-  std::ifstream in(path);
-  if (!in) return MakeError("ConfigError", "cannot read CA bundle " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = ReadFile(path, 16 * 1024 * 1024);
+  if (!text) return MakeError("ConfigError", "cannot read CA bundle " + path);
+  return *text;
 }
 
 }  // namespace porthole::net

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace porthole::net {
 namespace ssl = boost::asio::ssl;
@@ -122,19 +123,6 @@ X509Ptr NewCert(EVP_PKEY* key, const std::string& common_name, int days) {
   return cert;
 }
 
-// Writes with the final mode from the start (no window with wider permissions).
-Status WriteNew(const std::filesystem::path& path, const std::string& content, mode_t mode) {
-  std::string tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return MakeError("IoError", "cannot create " + tmp + ": " + strerror(errno), 500);
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return MakeError("IoError", "cannot write " + path.string(), 500);
-  return OkStatus();
-}
 
 }  // namespace
 
@@ -174,7 +162,7 @@ Status EnsureServerCertificates(const std::string& dir, const std::vector<std::s
   for (auto [name, content, mode] :
        {std::tuple{"ca.key", KeyToPem(ca_key.get()), 0600}, std::tuple{"server.key", KeyToPem(server_key.get()), 0600},
         std::tuple{"server.pem", CertToPem(server.get()), 0644}, std::tuple{"ca.pem", CertToPem(ca.get()), 0644}}) {
-    Status s = WriteNew(d / name, content, static_cast<mode_t>(mode));
+    Status s = WriteFileAtomic((d / name).string(), content, static_cast<mode_t>(mode));
     if (!s) return s;
   }
   return OkStatus();

@@ -5,6 +5,7 @@
 #include <string>
 #include <sys/types.h>
 
+#include "common/files.h"  // WriteFileAtomic
 #include "common/result.h"
 
 namespace porthole::node {
@@ -20,9 +21,6 @@ Status CopyTree(const std::string& source, const std::string& dest);
 // not an error.
 Status RemoveTree(const std::string& path);
 
-// Writes `content` to `path` atomically: a new file `path`.tmp-<random>
-// created with its final `mode` (O_EXCL, never a symlink), fsync, rename.
-Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode);
 
 // True when `path` is absolute, has no "." or ".." component, no empty
 // component (no "//"), no trailing '/', and no NUL byte. "/" itself is

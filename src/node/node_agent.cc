@@ -16,6 +16,7 @@
 
 #include "common/aws_config.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
 #include "node/image_store.h"
@@ -30,14 +31,6 @@ namespace {
 
 constexpr const char* kAgentMountPoint = "/managed-agents/execute-command";
 constexpr const char* kAgentBinaryName = "porthole-exec-agent";
-
-std::optional<std::string> ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A container's runc id, also reported as its runtimeId: unique per host,
 // [0-9a-f-] only, so the SSM target "ecs:<cluster>_<task>_<runtimeId>" stays parseable.
@@ -132,9 +125,9 @@ class Node {
   Status InstallAgent() {
     fs::path dir = fs::path(options_.data_dir) / "managed-agents/execute-command";
     fs::path target = dir / kAgentBinaryName;
-    auto source = ReadText(options_.exec_agent_path);
+    auto source = ReadFile(options_.exec_agent_path);
     if (!source) return MakeError("ConfigError", "cannot read the exec agent binary " + options_.exec_agent_path);
-    auto current = ReadText(target);
+    auto current = ReadFile(target.string());
     if (current && *current == *source) return OkStatus();
     Status s = WriteFileAtomic(target.string(), *source, 0555);
     if (!s) return s;
@@ -144,7 +137,7 @@ class Node {
 
   Status Register() {
     Json saved = Json::object();
-    if (auto text = ReadText(fs::path(options_.data_dir) / "node.json")) saved = Json::parse(*text, nullptr, false);
+    if (auto text = ReadFile((fs::path(options_.data_dir) / "node.json").string())) saved = Json::parse(*text, nullptr, false);
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     Json in = {{"hostname", host}, {"runtimeVersion", "runc"}};
@@ -159,7 +152,7 @@ class Node {
   // Re-adopts tasks that were running when the node last stopped.
   void Recover() {
     for (const auto& entry : fs::directory_iterator(fs::path(options_.data_dir) / "tasks")) {
-      auto text = ReadText(entry.path() / "task.json");
+      auto text = ReadFile((entry.path() / "task.json").string());
       if (!text) continue;
       Json assignment = Json::parse(*text, nullptr, false);
       if (!assignment.is_object() || !assignment.contains("taskArn")) continue;
@@ -361,7 +354,7 @@ void TaskRunner::Run() {
         c.stopped = true;
         c.exit_code = state->exit_code;
       }
-      if (auto pid = ReadText(fs::path(c.bundle) / "agent.pid")) c.agent_pid = std::atoi(pid->c_str());
+      if (auto pid = ReadFile((fs::path(c.bundle) / "agent.pid").string())) c.agent_pid = std::atoi(pid->c_str());
     }
   } else {
     Report("PENDING", "", "");

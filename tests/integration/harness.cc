@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <gtest/gtest.h>
 #include <set>
 #include <sstream>
@@ -46,7 +47,8 @@ int DecodeStatus(int status) {
 std::string EnvName(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
 // This process's environment without AWS_* (so the tests never pick up the
-// developer's profile or credentials), with `overrides` applied.
+// developer's profile or credentials), with `overrides` ("NAME=value")
+// applied; of several overrides of one name the last wins.
 std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides) {
   std::vector<std::string> env;
   std::set<std::string> replaced;
@@ -57,7 +59,10 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overri
     if (name.rfind("AWS_", 0) == 0 || replaced.count(name)) continue;
     env.push_back(entry);
   }
-  for (const auto& o : overrides) env.push_back(o);
+  // A later override of the same name wins.
+  std::set<std::string> seen;
+  for (auto it = overrides.rbegin(); it != overrides.rend(); ++it)
+    if (seen.insert(EnvName(*it)).second) env.push_back(*it);
   return env;
 }
 
@@ -845,6 +850,39 @@ std::vector<std::string> Tokens(const std::string& text) {
   std::string t;
   while (in >> t) tokens.push_back(t);
   return tokens;
+}
+
+// --- StackTest --------------------------------------------------------------
+
+Stack* StackTest::stack_ = nullptr;
+std::string StackTest::skip_reason_;
+std::string StackTest::start_error_;
+
+void StackTest::StartStack() {
+  skip_reason_ = MissingPrerequisite();
+  start_error_.clear();
+  if (!skip_reason_.empty()) return;
+  stack_ = new Stack;
+  start_error_ = stack_->Start();
+}
+
+void StackTest::StopStack() {
+  delete stack_;
+  stack_ = nullptr;
+}
+
+void StackTest::SetSuiteError(const std::string& error) {
+  if (start_error_.empty()) start_error_ = error + (stack_ ? "\n" + stack_->Logs() : "");
+}
+
+void StackTest::SetUp() {
+  if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+  ASSERT_TRUE(start_error_.empty()) << start_error_;
+  ASSERT_NE(stack_, nullptr);
+}
+
+void StackTest::TearDown() {
+  if (HasFailure() && stack_) std::cerr << stack_->Logs() << "\n";
 }
 
 }  // namespace porthole::itest

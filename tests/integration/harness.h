@@ -7,6 +7,8 @@
 // does not leave daemons behind), has every descriptor but 0, 1 and 2 closed,
 // and runs in its own process group. Containers are removed with
 // `runc --root <node-data>/runc delete --force` when a Stack is torn down.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -223,5 +225,24 @@ std::string UniqueName(const std::string& prefix);
 
 // Whitespace-separated tokens.
 std::vector<std::string> Tokens(const std::string& text);
+
+// A fixture whose suite shares one Stack, started in SetUpTestSuite. Tests
+// skip when the machine cannot run containers and fail when the stack did
+// not start. Suites add their own shared state in their SetUpTestSuite
+// after calling StartStack() (check stack_ready() first).
+class StackTest : public ::testing::Test {
+ protected:
+  static void StartStack();
+  static void StopStack();
+  static bool stack_ready() { return stack_ != nullptr && skip_reason_.empty() && start_error_.empty(); }
+  // Marks the suite's shared set-up as failed (every test then fails with it).
+  static void SetSuiteError(const std::string& error);
+  void SetUp() override;
+  void TearDown() override;  // prints the daemons' log tails when a test failed
+
+  static Stack* stack_;
+  static std::string skip_reason_;
+  static std::string start_error_;
+};
 
 }  // namespace porthole::itest

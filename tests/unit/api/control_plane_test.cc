@@ -77,6 +77,10 @@ class FakeSessionBroker : public SessionBroker {
   void EndTaskSessions(const std::string& task_id, const std::string& reason) override {
     ended.push_back(task_id);
   }
+  std::optional<SessionGrant> ResumeSession(const std::string& session_id, const std::string& stream_host) override {
+    return std::nullopt;
+  }
+  bool TerminateSession(const std::string& session_id) override { return false; }
 
   bool connected = true;
   std::vector<SessionRequest> requests;
@@ -420,13 +424,13 @@ TEST_F(ControlPlaneTest, CreateClusterValidatesExecuteCommandConfiguration) {
   EXPECT_TRUE(IsError(Ecs("CreateCluster", {{"clusterName", "demo"}, {"configuration", "on"}}), 400,
                       "SerializationException"));
   // Wrong member types are the caller's error, never a server error.
-  EXPECT_EQ(Ecs("CreateCluster", {{"clusterName", "demo"},
-                                  {"configuration", {{"executeCommandConfiguration", {{"logging", 1}}}}}})
-                .status,
-            400);
-  EXPECT_EQ(Ecs("CreateCluster", {{"clusterName", "demo"}, {"configuration", {{"executeCommandConfiguration", 1}}}})
-                .status,
-            400);
+  EXPECT_TRUE(IsError(Ecs("CreateCluster", {{"clusterName", "demo"},
+                                            {"configuration", {{"executeCommandConfiguration", {{"logging", 1}}}}}}),
+                      400, "SerializationException"));
+  EXPECT_TRUE(IsError(
+      Ecs("CreateCluster", {{"clusterName", "demo"}, {"configuration", {{"executeCommandConfiguration", 1}}}}), 400,
+      "SerializationException"));
+  EXPECT_TRUE(MustEcs("ListClusters", Json::object())["clusterArns"].empty());
 
   Json config = {{"executeCommandConfiguration",
                   {{"logging", "OVERRIDE"}, {"logConfiguration", {{"s3BucketName", "audit"}}}}}};
@@ -800,6 +804,45 @@ TEST_F(ControlPlaneTest, RunTaskErrors) {
   MustEcs("DeregisterTaskDefinition", {{"taskDefinition", "web:1"}});
   EXPECT_TRUE(IsError(Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web:1"}}), 400, "ClientException"));
   EXPECT_TRUE(MustEcs("ListTasks", {{"cluster", "demo"}})["taskArns"].empty());
+}
+
+TEST_F(ControlPlaneTest, RunTaskValidatesContainerOverrides) {
+  CreateCluster("demo");
+  RegisterFamily("web", Json::array({{{"name", "app"},
+                                      {"image", "busybox"},
+                                      {"environment", Json::array({{{"name", "MODE"}, {"value", "prod"}}})}}}));
+  std::string node = RegisterNode();
+  auto run = [&](const Json& override_entry) {
+    return Ecs("RunTask", {{"cluster", "demo"},
+                           {"taskDefinition", "web"},
+                           {"overrides", {{"containerOverrides", Json::array({override_entry})}}}});
+  };
+  // The node builds the container from these: malformed ones are refused here.
+  EXPECT_TRUE(IsError(run({{"name", "app"}, {"environment", "A=1"}}), 400, "SerializationException"));
+  EXPECT_TRUE(IsError(run({{"name", "app"}, {"environment", Json::array({"A=1"})}}), 400, "SerializationException"));
+  EXPECT_TRUE(IsError(run({{"name", "app"}, {"environment", Json::array({{{"name", 1}}})}}), 400,
+                      "SerializationException"));
+  EXPECT_TRUE(IsError(run({{"name", "app"}, {"environment", Json::array({{{"name", "A"}, {"value", 1}}})}}), 400,
+                      "SerializationException"));
+  EXPECT_TRUE(IsError(run({{"name", "app"}, {"command", "sleep 1"}}), 400, "SerializationException"));
+  EXPECT_TRUE(IsError(Ecs("RunTask", {{"cluster", "demo"},
+                                      {"taskDefinition", "web"},
+                                      {"overrides", {{"containerOverrides", "app"}}}}),
+                      400, "SerializationException"));
+  EXPECT_TRUE(Poll(node)["tasks"].empty());
+
+  // Null members are absent members.
+  EXPECT_TRUE(IsOk(Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"overrides", nullptr}})));
+  // A valid environment override is appended to the definition's.
+  Json task = RunTask("demo", "web", false,
+                      {{"overrides", {{"containerOverrides", Json::array({{{"name", "app"},
+                                                                           {"environment", Json::array({{{"name", "EXTRA"},
+                                                                                                         {"value", "1"}}})}}})}}}});
+  for (const auto& t : Poll(node)["tasks"]) {
+    if (t["taskArn"] != task["taskArn"]) continue;
+    EXPECT_EQ(t["containers"][0]["environment"],
+              Json::array({{{"name", "MODE"}, {"value", "prod"}}, {{"name", "EXTRA"}, {"value", "1"}}}));
+  }
 }
 
 TEST_F(ControlPlaneTest, DescribeTasksReportsMissingOnes) {
