@@ -66,7 +66,7 @@ void ControlPlane::RegisterOperations() {
   operations_[n + "SubmitTaskStateChange"] = simple(&ControlPlane::SubmitTaskStateChange, this);
 }
 
-Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request) const {
+Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::string_view expected_service) const {
   std::optional<store::Record> key_record;
   auth::KeyLookup lookup = [&](std::string_view akid) -> std::optional<auth::KeyLookupResult> {
     if (akid.size() > 128) return std::nullopt;
@@ -79,6 +79,13 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request) const
   };
   auto verified = auth::VerifyRequest(request, lookup, clock_());
   if (!verified) return verified.error();
+  if (verified->region != config_.region)
+    return MakeError("InvalidSignatureException",
+                     "Credential should be scoped to a valid region. This endpoint serves '" + config_.region + "'.",
+                     403);
+  if (verified->service != expected_service)
+    return MakeError("InvalidSignatureException",
+                     "Credential should be scoped to correct service: '" + std::string(expected_service) + "'.", 403);
   const Json& body = key_record->body;
   // Temporary credentials must present their session token and be unexpired.
   std::string expected_token = body.value("sessionToken", "");
@@ -123,7 +130,9 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
   if (request.method != "POST") {
     co_return ErrorResponse(MakeError("UnknownOperationException", "Only POST requests are supported.", 404));
   }
-  auto caller = Authenticate(request);
+  // The service in the credential scope follows the target, as AWS's endpoints require.
+  std::string_view service = target.rfind("AmazonSSM.", 0) == 0 ? "ssm" : "ecs";
+  auto caller = Authenticate(request, service);
   if (!caller) {
     log::Info("denied " + Truncate(target, 100) + " from " + context.peer_ip + ": " + caller.error().code);
     co_return ErrorResponse(caller.error());

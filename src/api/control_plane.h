@@ -53,7 +53,9 @@ class ControlPlane {
 
   // Verifies a SigV4-signed request against stored keys (root keys and live
   // task credentials). Used by the gateway for agent connections too.
-  Result<Caller> Authenticate(const net::HttpRequest& request) const;
+  // The credential scope must name this control plane's region and
+  // `expected_service` ("ecs", "ssm", "ssmmessages", ...).
+  Result<Caller> Authenticate(const net::HttpRequest& request, std::string_view expected_service) const;
 
   // Gateway callbacks: the exec agent of a container connected or went away.
   void OnAgentConnected(const std::string& task_id, const std::string& container_name);

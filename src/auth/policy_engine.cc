@@ -494,11 +494,16 @@ constexpr OperatorInfo kOperators[] = {
 template <typename T>
 bool Compares(Compare op, const T& request, const T& policy) {
   switch (op) {
-    case Compare::kEq: return request == policy;
-    case Compare::kLt: return request < policy;
-    case Compare::kLe: return request <= policy;
-    case Compare::kGt: return request > policy;
-    case Compare::kGe: return request >= policy;
+    case Compare::kEq:
+      return request == policy;
+    case Compare::kLt:
+      return request < policy;
+    case Compare::kLe:
+      return request <= policy;
+    case Compare::kGt:
+      return request > policy;
+    case Compare::kGe:
+      return request >= policy;
   }
   return false;
 }
@@ -522,8 +527,8 @@ struct ConditionClause {
 
 struct PrincipalSpec {
   bool present = false;
-  bool negated = false;  // NotPrincipal
-  bool any = false;      // "Principal": "*"
+  bool negated = false;                                      // NotPrincipal
+  bool any = false;                                          // "Principal": "*"
   std::vector<std::pair<std::string, std::string>> entries;  // {"AWS", "arn:..."}
 };
 
@@ -721,7 +726,8 @@ Result<PrincipalSpec> ParsePrincipal(const json& j, bool negated) {
 }
 
 bool IsAlphanumeric(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsDigit(c) || (LowerAscii(c) >= 'a' && LowerAscii(c) <= 'z'); });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return IsDigit(c) || (LowerAscii(c) >= 'a' && LowerAscii(c) <= 'z'); });
 }
 
 // "*", or text in ARN format: "arn:" and at least six ':'-separated fields.
@@ -780,7 +786,8 @@ Result<Statement> ParseStatement(const json& j, PolicyKind kind) {
   const json& actions = st.not_action ? *not_action : *action;
   if (actions.is_array() && actions.empty()) return Malformed(kNoActions);
   auto action_list = StringOrStrings(actions);
-  if (!action_list) return Syntax(std::string(st.not_action ? "NotAction" : "Action") + " must be a string or an array of strings.");
+  if (!action_list)
+    return Syntax(std::string(st.not_action ? "NotAction" : "Action") + " must be a string or an array of strings.");
   for (const std::string& a : *action_list) {
     if (a == "*") continue;
     size_t colon = a.find(':');
@@ -805,7 +812,8 @@ Result<Statement> ParseStatement(const json& j, PolicyKind kind) {
     if (resources.is_array() && resources.empty()) return Malformed(kNoResources);
     auto resource_list = StringOrStrings(resources);
     if (!resource_list) {
-      return Syntax(std::string(st.not_resource ? "NotResource" : "Resource") + " must be a string or an array of strings.");
+      return Syntax(std::string(st.not_resource ? "NotResource" : "Resource") +
+                    " must be a string or an array of strings.");
     }
     for (const std::string& r : *resource_list) {
       if (!IsResourceFormat(r)) return Malformed("Resource " + r + " must be in ARN format or \"*\".");
@@ -913,10 +921,14 @@ bool ResourceMatches(const Policy::Rep& rep, const Statement& st, std::string_vi
 // One request value against one policy value, before negation.
 bool ValueMatches(const ConditionClause& c, const ConditionValue& v, const Pattern* pattern, std::string_view request) {
   switch (c.op->family) {
-    case Family::kString: return request == pattern->text;
-    case Family::kStringIgnoreCase: return EqualsIgnoreCase(request, pattern->text);
-    case Family::kStringLike: return GlobMatch(PatternView(*pattern), request, false);
-    case Family::kArn: return ArnMatch(PatternView(*pattern), request);
+    case Family::kString:
+      return request == pattern->text;
+    case Family::kStringIgnoreCase:
+      return EqualsIgnoreCase(request, pattern->text);
+    case Family::kStringLike:
+      return GlobMatch(PatternView(*pattern), request, false);
+    case Family::kArn:
+      return ArnMatch(PatternView(*pattern), request);
     case Family::kNumeric: {
       auto n = ParseNumber(request);
       return n && Compares(c.op->compare, *n, v.number);
@@ -925,13 +937,16 @@ bool ValueMatches(const ConditionClause& c, const ConditionValue& v, const Patte
       auto t = ParseDateMillis(request);
       return t && Compares(c.op->compare, *t, v.millis);
     }
-    case Family::kBool: return EqualsIgnoreCase(request, v.boolean ? "true" : "false");
-    case Family::kBinary: return request == v.bytes;
+    case Family::kBool:
+      return EqualsIgnoreCase(request, v.boolean ? "true" : "false");
+    case Family::kBinary:
+      return request == v.bytes;
     case Family::kIp: {
       auto ip = ParseIp(request, /*allow_prefix=*/false);
       return ip && IpInRange(v.ip, UnmapIpv4(*ip));
     }
-    case Family::kNull: return false;  // handled by the caller
+    case Family::kNull:
+      return false;  // handled by the caller
   }
   return false;
 }
@@ -945,9 +960,12 @@ bool ClauseHolds(const ConditionClause& c, bool variables, const KeyIndex& keys)
   if (request == nullptr) {
     if (c.if_exists) return true;
     switch (c.set) {
-      case SetOp::kForAllValues: return true;
-      case SetOp::kForAnyValue: return false;
-      case SetOp::kNone: return c.op->negated;
+      case SetOp::kForAllValues:
+        return true;
+      case SetOp::kForAnyValue:
+        return false;
+      case SetOp::kNone:
+        return c.op->negated;
     }
   }
   // Rule 5: string and ARN values may hold variables; unresolvable ones match nothing.
@@ -971,9 +989,12 @@ bool ClauseHolds(const ConditionClause& c, bool variables, const KeyIndex& keys)
     return c.op->negated ? !any : any;
   };
   switch (c.set) {
-    case SetOp::kNone: return request->size() == 1 && holds_for(request->front());
-    case SetOp::kForAnyValue: return std::any_of(request->begin(), request->end(), holds_for);
-    case SetOp::kForAllValues: return std::all_of(request->begin(), request->end(), holds_for);
+    case SetOp::kNone:
+      return request->size() == 1 && holds_for(request->front());
+    case SetOp::kForAnyValue:
+      return std::any_of(request->begin(), request->end(), holds_for);
+    case SetOp::kForAllValues:
+      return std::all_of(request->begin(), request->end(), holds_for);
   }
   return false;
 }
@@ -1044,9 +1065,12 @@ Result<Policy> ParsePolicy(std::string_view text, PolicyKind kind, size_t max_ch
 
 std::string_view DecisionName(Decision decision) {
   switch (decision) {
-    case Decision::kAllow: return "Allow";
-    case Decision::kExplicitDeny: return "ExplicitDeny";
-    case Decision::kImplicitDeny: return "ImplicitDeny";
+    case Decision::kAllow:
+      return "Allow";
+    case Decision::kExplicitDeny:
+      return "ExplicitDeny";
+    case Decision::kImplicitDeny:
+      return "ImplicitDeny";
   }
   return "ImplicitDeny";
 }

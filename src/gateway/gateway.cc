@@ -114,7 +114,7 @@ asio::awaitable<void> Gateway::HandleWebSocket(net::HttpRequest request, net::Re
 
 asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
                                                    std::string task_id) {
-  auto caller = control_plane_.Authenticate(request);
+  auto caller = control_plane_.Authenticate(request, "ssmmessages");
   std::string container = QueryParam(request.target, "container");
   std::string refusal;
   if (!caller) refusal = caller.error().code + ": " + caller.error().message;
@@ -295,7 +295,7 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
   }
   if (is_agent) {
     // The agent's end must also be signed with that task's credentials.
-    auto caller = control_plane_.Authenticate(request);
+    auto caller = control_plane_.Authenticate(request, "ssmmessages");
     if (!caller || caller->type != "task" || caller->task_id != session->task_id) {
       Refuse(ws, session_id, "The agent's credentials do not belong to the session's task.");
       co_return;

@@ -226,8 +226,6 @@ std::string RuncPath() {
 std::string MissingPrerequisite() {
   if (::geteuid() != 0) return "integration tests need root (runc containers)";
   if (RuncPath().empty()) return "runc is not installed";
-  for (const char* p : {"portholed", "porthole-node", "porthole-exec-agent", "porthole"})
-    if (::access(Bin(p).c_str(), X_OK) != 0) return "missing " + Bin(p) + " (build it first)";
   return "";
 }
 
@@ -495,9 +493,40 @@ std::optional<int> PtyProcess::Wait(milliseconds timeout) {
 
 Stack::~Stack() { Stop(); }
 
+namespace {
+
+constexpr const char* kDirPrefix = "porthole-it-";
+
+// Removes what an earlier test program that was killed (so never tore its
+// stack down) left in `temp`: directories named porthole-it-<pid>-* whose
+// <pid> is gone, their runc containers and any process still using them.
+void ReapStaleStacks(const fs::path& temp) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(temp, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(kDirPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
+    long owner = std::strtol(name.c_str() + std::strlen(kDirPrefix), nullptr, 10);
+    if (owner <= 0 || owner == ::getpid() || ::kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH) continue;
+    std::string dir = entry.path().string();
+    std::string runc = RuncPath();
+    std::string root = dir + "/node/runc";
+    if (!runc.empty() && fs::exists(root))
+      for (const auto& id : Tokens(RunCommand({runc, "--root", root, "list", "-q"}, "", seconds(30)).out))
+        RunCommand({runc, "--root", root, "delete", "--force", id}, "", seconds(30));
+    for (pid_t pid : ProcessesUsing(dir)) ::kill(pid, SIGKILL);
+    if (MountsUnder(dir).empty()) fs::remove_all(dir, ec);
+  }
+}
+
+}  // namespace
+
 std::string Stack::Start() {
   if (std::string missing = MissingPrerequisite(); !missing.empty()) return missing;
-  std::string pattern = (fs::temp_directory_path() / "porthole-it-XXXXXX").string();
+  for (const char* p : {"portholed", "porthole-node", "porthole-exec-agent", "porthole"})
+    if (::access(Bin(p).c_str(), X_OK) != 0) return "missing " + Bin(p) + " (build it first)";
+  ReapStaleStacks(fs::temp_directory_path());
+  std::string pattern =
+      (fs::temp_directory_path() / (kDirPrefix + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(pattern.data())) return std::string("mkdtemp: ") + std::strerror(errno);
   dir_ = pattern;
   std::error_code ec;

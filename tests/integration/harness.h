@@ -33,7 +33,9 @@ using std::chrono::seconds;
 std::string BinDir();
 std::string Bin(const std::string& program);
 
-// Empty when the integration tests can run here; otherwise why not (for GTEST_SKIP).
+// Empty when this machine can run the integration tests (root, runc);
+// otherwise why not, for GTEST_SKIP. (Missing Porthole binaries are a
+// failure of Stack::Start instead: a build problem must not look like a skip.)
 std::string MissingPrerequisite();
 // The runc binary found on PATH (or in /usr/sbin, /sbin); empty if none.
 std::string RuncPath();

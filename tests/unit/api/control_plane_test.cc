@@ -288,7 +288,7 @@ TEST_F(ControlPlaneTest, RootCredentialsAreCreatedOnce) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->access_key_id, root_.access_key_id);
   EXPECT_EQ(again->secret_access_key, root_.secret_access_key);
-  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", root_));
+  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", root_), "ecs");
   ASSERT_TRUE(caller.ok()) << caller.error().message;
   EXPECT_EQ(caller->type, "root");
   EXPECT_EQ(caller->principal_arn, std::string("arn:aws:iam::") + kAccount + ":root");
@@ -320,6 +320,26 @@ TEST_F(ControlPlaneTest, UnknownTargetIsUnknownOperation) {
   EXPECT_TRUE(IsError(Send(BuildRequest("ListClusters", "{}", root_)), 400, "UnknownOperationException"));
 }
 
+// The credential scope must name this endpoint's region and the target's service.
+TEST_F(ControlPlaneTest, WrongRegionOrServiceInScopeIsRefused) {
+  net::HttpRequest request;
+  request.method = "POST";
+  request.target = "/";
+  request.body = "{}";
+  request.headers.emplace_back("Host", kHost);
+  request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  request.headers.emplace_back("X-Amz-Target", kEcs + "ListClusters");
+  net::HttpRequest other_region = request;
+  auth::SignRequest(other_region, root_, "eu-west-1", "ecs", std::time(nullptr));
+  EXPECT_TRUE(IsError(Send(other_region), 403, "InvalidSignatureException"));
+  net::HttpRequest other_service = request;
+  auth::SignRequest(other_service, root_, kRegion, "ssmmessages", std::time(nullptr));
+  EXPECT_TRUE(IsError(Send(other_service), 403, "InvalidSignatureException"));
+  net::HttpRequest right = request;
+  auth::SignRequest(right, root_, kRegion, "ecs", std::time(nullptr));
+  EXPECT_EQ(Send(right).status, 200);
+}
+
 TEST_F(ControlPlaneTest, GetIsRefused) {
   net::HttpRequest request;
   request.method = "GET";
@@ -341,7 +361,7 @@ TEST_F(ControlPlaneTest, TaskCredentialsAreRefusedForApiCalls) {
   ASSERT_TRUE(creds.has_value());
 
   // The signature is valid: Authenticate knows them as the task's.
-  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds));
+  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs");
   ASSERT_TRUE(caller.ok()) << caller.error().code;
   EXPECT_EQ(caller->type, "task");
   EXPECT_EQ(caller->task_id, LastSegment(task["taskArn"]));
@@ -379,7 +399,7 @@ TEST_F(ControlPlaneTest, ExpiredTaskCredentialsAreRefused) {
   plane_->SetClock([expiration] { return expiration + 1; });
   net::HttpRequest late = BuildRequest(kEcs + "ListClusters", "{}", std::nullopt);
   auth::SignRequest(late, *creds, kRegion, "ecs", expiration + 1);
-  auto caller = plane_->Authenticate(late);
+  auto caller = plane_->Authenticate(late, "ecs");
   ASSERT_FALSE(caller.ok());
   EXPECT_EQ(caller.error().code, "ExpiredTokenException");
   EXPECT_EQ(caller.error().http_status, 403);
@@ -1045,7 +1065,7 @@ TEST_F(ControlPlaneTest, SubmitTaskStateChangeStoppedRevokesCredentials) {
   ASSERT_TRUE(creds.has_value());
   ReportRunning(task);
   plane_->OnAgentConnected(LastSegment(task["taskArn"]), "app");
-  ASSERT_TRUE(plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds)).ok());
+  ASSERT_TRUE(plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs").ok());
 
   MustNode("SubmitTaskStateChange", {{"taskArn", task["taskArn"]},
                                      {"status", "STOPPED"},
@@ -1063,7 +1083,7 @@ TEST_F(ControlPlaneTest, SubmitTaskStateChangeStoppedRevokesCredentials) {
   EXPECT_EQ(broker_.ended, std::vector<std::string>({LastSegment(task["taskArn"])}));
 
   // The credentials are gone: the key is unknown now.
-  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds));
+  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs");
   ASSERT_FALSE(caller.ok());
   EXPECT_EQ(caller.error().code, "UnrecognizedClientException");
   EXPECT_TRUE(IsError(Send(BuildRequest(kEcs + "ListClusters", "{}", *creds)), 403, "UnrecognizedClientException"));
@@ -1085,7 +1105,7 @@ TEST_F(ControlPlaneTest, StopTaskRevokesCredentialsOfATaskTheNodeHasNotStarted) 
   ASSERT_TRUE(creds.has_value());
   Json stopped = MustEcs("StopTask", {{"cluster", "demo"}, {"task", task["taskArn"]}})["task"];
   ASSERT_EQ(stopped["lastStatus"], "STOPPED");
-  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds));
+  auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs");
   EXPECT_FALSE(caller.ok()) << "credentials of a STOPPED task still authenticate";
 }
 

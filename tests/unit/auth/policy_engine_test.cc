@@ -142,8 +142,7 @@ TEST(PolicyDecisionTest, DenyWhoseConditionFailsDoesNotApply) {
   Policy p = MustParse(R"({"Version":"2012-10-17","Statement":[
       {"Effect":"Allow","Action":"ecs:*","Resource":"*"},
       {"Effect":"Deny","Action":"ecs:*","Resource":"*","Condition":{"StringEquals":{"ecs:container-name":"db"}}}]})");
-  EXPECT_EQ(DecideOne(p, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"web"}}})),
-            Decision::kAllow);
+  EXPECT_EQ(DecideOne(p, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"web"}}})), Decision::kAllow);
   EXPECT_EQ(DecideOne(p, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"db"}}})),
             Decision::kExplicitDeny);
 }
@@ -257,8 +256,7 @@ TEST(PolicyResourceTest, NotResourceAppliesToEverythingElse) {
   Policy allow = Statement1(R"({"Effect":"Allow","Action":"ecs:*","Resource":"*"})");
   std::vector<NamedPolicy> both = {{"allow", &allow}, {"deny", &p}};
   EXPECT_EQ(Evaluate(both, Request("ecs:ExecuteCommand", kTaskArn)).decision, Decision::kExplicitDeny);
-  EXPECT_EQ(Evaluate(both, Request("ecs:ExecuteCommand", "arn:aws:ecs:eu-west-1:111122223333:task/sandbox/1"))
-                .decision,
+  EXPECT_EQ(Evaluate(both, Request("ecs:ExecuteCommand", "arn:aws:ecs:eu-west-1:111122223333:task/sandbox/1")).decision,
             Decision::kAllow);
 }
 
@@ -361,8 +359,8 @@ TEST(PolicyConditionTest, KeyNamesAreCaseInsensitive) {
   // Rule 3: condition key names are case-insensitive, in the policy and in the request.
   EXPECT_TRUE(Holds(R"({"StringEquals":{"ECS:Container-Name":"web"}})", {{"ecs:container-name", {"web"}}}));
   EXPECT_TRUE(Holds(R"({"StringEquals":{"ecs:container-name":"web"}})", {{"ECS:CONTAINER-NAME", {"web"}}}));
-  EXPECT_TRUE(Holds(R"({"StringEquals":{"aws:ResourceTag/Environment":"dev"}})",
-                    {{"aws:resourcetag/environment", {"dev"}}}));
+  EXPECT_TRUE(
+      Holds(R"({"StringEquals":{"aws:ResourceTag/Environment":"dev"}})", {{"aws:resourcetag/environment", {"dev"}}}));
 }
 
 TEST(PolicyConditionTest, MissingKeyMakesNonNegatedOperatorsFalse) {
@@ -416,8 +414,8 @@ TEST(PolicyConditionTest, IfExistsIsTrueWhenKeyAbsent) {
                      {{"aws:MultiFactorAuthAge", {"7200"}}}));
   EXPECT_TRUE(Holds(R"({"ArnLikeIfExists":{"ecs:cluster":"arn:aws:ecs:*:*:cluster/prod"}})", {}));
   EXPECT_TRUE(Holds(R"({"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}})", {}));
-  EXPECT_FALSE(Holds(R"({"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}})",
-                     {{"aws:MultiFactorAuthPresent", {"false"}}}));
+  EXPECT_FALSE(
+      Holds(R"({"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}})", {{"aws:MultiFactorAuthPresent", {"false"}}}));
 }
 
 TEST(PolicyConditionTest, NullTrueMeansKeyAbsent) {
@@ -445,7 +443,8 @@ TEST(PolicyOperatorTest, StringEqualsIgnoreCase) {
   // Rule 3: value case depends on the operator: ...IgnoreCase folds case.
   EXPECT_TRUE(Holds(R"({"StringEqualsIgnoreCase":{"ecs:container-name":"WEB"}})", {{"ecs:container-name", {"web"}}}));
   EXPECT_FALSE(Holds(R"({"StringEqualsIgnoreCase":{"ecs:container-name":"WEB"}})", {{"ecs:container-name", {"db"}}}));
-  EXPECT_FALSE(Holds(R"({"StringNotEqualsIgnoreCase":{"ecs:container-name":"WEB"}})", {{"ecs:container-name", {"web"}}}));
+  EXPECT_FALSE(
+      Holds(R"({"StringNotEqualsIgnoreCase":{"ecs:container-name":"WEB"}})", {{"ecs:container-name", {"web"}}}));
   EXPECT_TRUE(Holds(R"({"StringNotEqualsIgnoreCase":{"ecs:container-name":"WEB"}})", {{"ecs:container-name", {"db"}}}));
 }
 
@@ -493,8 +492,8 @@ TEST(PolicyOperatorTest, DateOperatorsAcceptIso8601AndEpochSeconds) {
   EXPECT_TRUE(Holds(R"({"DateGreaterThan":{"aws:CurrentTime":"2024-06-01"}})", now));
   EXPECT_FALSE(Holds(R"({"DateGreaterThan":{"aws:CurrentTime":"2024-06-02"}})", now));
   EXPECT_TRUE(Holds(R"({"DateGreaterThanEquals":{"aws:CurrentTime":"2024-06-01T11:00-01:00"}})", now));
-  EXPECT_TRUE(Holds(R"({"DateLessThan":{"aws:CurrentTime":"2025-01-01T00:00:00Z"}})",
-                    {{"aws:CurrentTime", {"1717243200"}}}));
+  EXPECT_TRUE(
+      Holds(R"({"DateLessThan":{"aws:CurrentTime":"2025-01-01T00:00:00Z"}})", {{"aws:CurrentTime", {"1717243200"}}}));
   EXPECT_FALSE(Holds(R"({"DateLessThan":{"aws:CurrentTime":"2025-01-01"}})", {{"aws:CurrentTime", {"yesterday"}}}));
 }
 
@@ -537,8 +536,8 @@ TEST(PolicyOperatorTest, IpAddressMatchesIpv4AndIpv6Cidrs) {
 TEST(PolicyOperatorTest, ArnOperatorsComparePerField) {
   // Rule 3: ArnEquals/ArnLike compare each ARN field separately, with wildcards inside fields.
   const Keys cluster = {{"ecs:cluster", {kClusterArn}}};
-  EXPECT_TRUE(Holds(R"({"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:111122223333:cluster/cluster-name"}})",
-                    cluster));
+  EXPECT_TRUE(
+      Holds(R"({"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:111122223333:cluster/cluster-name"}})", cluster));
   EXPECT_TRUE(Holds(R"({"ArnEquals":{"ecs:cluster":"arn:aws:ecs:*:111122223333:cluster/*"}})", cluster));
   EXPECT_TRUE(Holds(R"({"ArnLike":{"ecs:cluster":"arn:aws:ecs:us-east-?:*:cluster/cluster-*"}})", cluster));
   EXPECT_FALSE(Holds(R"({"ArnLike":{"ecs:cluster":"arn:aws:ecs:*:444455556666:cluster/*"}})", cluster));
@@ -577,8 +576,7 @@ TEST(PolicySetOperatorTest, ForAllValuesIsVacuouslyTrueOnEmptySet) {
   EXPECT_TRUE(Holds(cond, {}));
   // With a negated operator: no request value matches any policy value.
   EXPECT_TRUE(Holds(R"({"ForAllValues:StringNotEquals":{"aws:TagKeys":"admin"}})", {{"aws:TagKeys", {"a", "b"}}}));
-  EXPECT_FALSE(Holds(R"({"ForAllValues:StringNotEquals":{"aws:TagKeys":"admin"}})",
-                     {{"aws:TagKeys", {"a", "admin"}}}));
+  EXPECT_FALSE(Holds(R"({"ForAllValues:StringNotEquals":{"aws:TagKeys":"admin"}})", {{"aws:TagKeys", {"a", "admin"}}}));
 }
 
 TEST(PolicySetOperatorTest, NullClosesTheForAllValuesHole) {
@@ -624,8 +622,8 @@ TEST(PolicyVariableTest, VariablesAreLiteralWith2008Version) {
   // Rule 5: variables resolve only with Version 2012-10-17; with 2008-10-17 (or no Version) they are literal text.
   const Keys alice = {{"aws:username", {"alice"}}};
   EXPECT_FALSE(ResourceAllowed("arn:aws:s3:::home/${aws:username}", "arn:aws:s3:::home/alice", alice, "2008-10-17"));
-  EXPECT_TRUE(ResourceAllowed("arn:aws:s3:::home/${aws:username}", "arn:aws:s3:::home/${aws:username}", alice,
-                              "2008-10-17"));
+  EXPECT_TRUE(
+      ResourceAllowed("arn:aws:s3:::home/${aws:username}", "arn:aws:s3:::home/${aws:username}", alice, "2008-10-17"));
   Policy no_version = MustParse(
       R"({"Statement":{"Effect":"Allow","Action":"ecs:*","Resource":"*",
           "Condition":{"StringEquals":{"ecs:container-name":"${aws:username}"}}}})");
@@ -633,9 +631,9 @@ TEST(PolicyVariableTest, VariablesAreLiteralWith2008Version) {
   EXPECT_EQ(DecideOne(no_version, Request("ecs:ExecuteCommand", kTaskArn,
                                           {{"aws:username", {"alice"}}, {"ecs:container-name", {"alice"}}})),
             Decision::kImplicitDeny);
-  EXPECT_EQ(DecideOne(no_version, Request("ecs:ExecuteCommand", kTaskArn,
-                                          {{"ecs:container-name", {"${aws:username}"}}})),
-            Decision::kAllow);
+  EXPECT_EQ(
+      DecideOne(no_version, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"${aws:username}"}}})),
+      Decision::kAllow);
 }
 
 TEST(PolicyVariableTest, UnresolvableVariableFailsTheMatch) {
@@ -646,9 +644,10 @@ TEST(PolicyVariableTest, UnresolvableVariableFailsTheMatch) {
   EXPECT_FALSE(ResourceAllowed(pattern, "arn:aws:s3:::home/a/x", {{"aws:username", {"a", "b"}}}));
   // In conditions: the value matches nothing, and a key with no resolvable value is false even when negated.
   EXPECT_FALSE(Holds(R"({"StringEquals":{"ecs:container-name":"${aws:username}"}})", {{"ecs:container-name", {""}}}));
-  EXPECT_FALSE(Holds(R"({"StringNotEquals":{"ecs:container-name":"${aws:username}"}})", {{"ecs:container-name", {"x"}}}));
-  EXPECT_TRUE(Holds(R"({"StringEquals":{"ecs:container-name":["${aws:username}","web"]}})",
-                    {{"ecs:container-name", {"web"}}}));
+  EXPECT_FALSE(
+      Holds(R"({"StringNotEquals":{"ecs:container-name":"${aws:username}"}})", {{"ecs:container-name", {"x"}}}));
+  EXPECT_TRUE(
+      Holds(R"({"StringEquals":{"ecs:container-name":["${aws:username}","web"]}})", {{"ecs:container-name", {"web"}}}));
 }
 
 TEST(PolicyVariableTest, VariablesInConditionValues) {
@@ -697,7 +696,8 @@ TEST(PolicyVariableTest, DefaultValues) {
 
 TEST(PolicyValidationTest, AcceptsStatementObjectOrArrayAndBothVersions) {
   // Validation: Statement is an object or an array; Version is 2012-10-17 or 2008-10-17; Id is allowed.
-  Policy one = MustParse(R"({"Version":"2008-10-17","Id":"x","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}})");
+  Policy one =
+      MustParse(R"({"Version":"2008-10-17","Id":"x","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}})");
   EXPECT_EQ(one.version(), "2008-10-17");
   EXPECT_EQ(one.statement_count(), 1u);
   EXPECT_EQ(one.kind(), PolicyKind::kIdentity);
@@ -730,15 +730,16 @@ TEST(PolicyValidationTest, RejectsUnknownElements) {
   std::string st = RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*",
       "Resource":"*","Conditions":{}}})");
   EXPECT_NE(st.find("\"Conditions\""), std::string::npos) << st;
-  std::string lower = RejectMessage(R"({"Version":"2012-10-17","Statement":{"effect":"Allow","Action":"*","Resource":"*"}})");
+  std::string lower =
+      RejectMessage(R"({"Version":"2012-10-17","Statement":{"effect":"Allow","Action":"*","Resource":"*"}})");
   EXPECT_NE(lower.find("\"effect\""), std::string::npos) << lower;
 }
 
 TEST(PolicyValidationTest, RejectsBadVersion) {
   // Validation: Version other than 2008-10-17 / 2012-10-17 fails legacy parsing.
   for (const char* v : {R"("2012-10-18")", R"("2012-10-17 ")", "20121017", "null"}) {
-    std::string msg =
-        RejectMessage(std::string(R"({"Version":)") + v + R"(,"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})");
+    std::string msg = RejectMessage(std::string(R"({"Version":)") + v +
+                                    R"(,"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}})");
     EXPECT_NE(msg.find("The policy failed legacy parsing"), std::string::npos) << v << ": " << msg;
   }
 }
@@ -782,9 +783,11 @@ TEST(PolicyValidationTest, ResourceAndNotResourceAreExclusiveAndRequired) {
   EXPECT_NE(both.find("both Resource and NotResource"), std::string::npos) << both;
   EXPECT_EQ(RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*"}})"),
             "Policy statement must contain resources.");
-  EXPECT_EQ(RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"kms-key-arn"}})"),
-            "Resource kms-key-arn must be in ARN format or \"*\".");
-  EXPECT_NE(RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"arn:aws:ecs:*"}})"),
+  EXPECT_EQ(
+      RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"kms-key-arn"}})"),
+      "Resource kms-key-arn must be in ARN format or \"*\".");
+  EXPECT_NE(RejectMessage(
+                R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"arn:aws:ecs:*"}})"),
             "");
 }
 
@@ -820,9 +823,10 @@ TEST(PolicyValidationTest, PrincipalRulesPerPolicyKind) {
                           PolicyKind::kResource),
             "Missing required field Principal");
   for (const char* bad : {R"("someone")", R"({"Human":"x"})", R"({"AWS":"bob"})", R"({"AWS":[]})", R"({})", "3"}) {
-    std::string msg = RejectMessage(std::string(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":)") +
-                                        bad + R"(,"Action":"sts:AssumeRole"}})",
-                                    PolicyKind::kTrust);
+    std::string msg =
+        RejectMessage(std::string(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":)") + bad +
+                          R"(,"Action":"sts:AssumeRole"}})",
+                      PolicyKind::kTrust);
     EXPECT_NE(msg.find("Invalid principal in policy"), std::string::npos) << bad << ": " << msg;
   }
   EXPECT_NE(RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow",
@@ -836,7 +840,8 @@ TEST(PolicyValidationTest, RejectsUnknownConditionOperators) {
   // Validation: unknown condition operators are "Invalid Condition type".
   auto with = [](const std::string& cond) {
     return RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*",
-        "Condition":)" + cond + "}}");
+        "Condition":)" + cond +
+                         "}}");
   };
   EXPECT_EQ(with(R"({"StringEqual":{"aws:username":"a"}})"), "Invalid Condition type : StringEqual");
   EXPECT_EQ(with(R"({"ForSomeValues:StringEquals":{"aws:username":"a"}})"),
@@ -857,7 +862,8 @@ TEST(PolicyValidationTest, RejectsTypedConditionValuesThatDoNotParse) {
   // Validation: typed condition values must parse when the policy is written.
   auto with = [](const std::string& cond) {
     return RejectMessage(R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*",
-        "Condition":)" + cond + "}}");
+        "Condition":)" + cond +
+                         "}}");
   };
   EXPECT_NE(with(R"({"NumericLessThan":{"aws:MultiFactorAuthAge":"soon"}})").find("not a number"), std::string::npos);
   EXPECT_NE(with(R"({"NumericLessThan":{"aws:MultiFactorAuthAge":"${aws:x}"}})"), "");
@@ -874,9 +880,11 @@ TEST(PolicyValidationTest, RejectsTypedConditionValuesThatDoNotParse) {
 
 TEST(PolicyValidationTest, SidsAreAlphanumericAndUnique) {
   // Validation: Sids are alphanumeric (identity and trust policies) and unique within a policy.
-  EXPECT_EQ(RejectMessage(R"({"Version":"2012-10-17","Statement":{"Sid":"no spaces","Effect":"Allow","Action":"*","Resource":"*"}})"),
-            "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression "
-            "[0-9A-Za-z]*");
+  EXPECT_EQ(
+      RejectMessage(
+          R"({"Version":"2012-10-17","Statement":{"Sid":"no spaces","Effect":"Allow","Action":"*","Resource":"*"}})"),
+      "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression "
+      "[0-9A-Za-z]*");
   EXPECT_EQ(RejectMessage(R"({"Version":"2012-10-17","Statement":[
       {"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"A","Effect":"Deny","Action":"*","Resource":"*"}]})"),
             "Statement IDs (SID) in a single policy must be unique.");
@@ -907,7 +915,8 @@ TEST(PolicyValidationTest, SizeLimitIgnoresWhitespaceAndIsAParameter) {
 
 TEST(PolicyValidationTest, RejectsDeepNesting) {
   // Validation: nesting far deeper than any policy needs is refused.
-  std::string deep = R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":)";
+  std::string deep =
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":)";
   for (int i = 0; i < 40; ++i) deep += R"({"a":)";
   deep += "1";
   for (int i = 0; i < 40; ++i) deep += "}";
@@ -1011,9 +1020,9 @@ TEST(PolicySeedExamplesTest, ExecuteCommandDeniedForProductionAppContainer) {
   EXPECT_EQ(allowed.decision, Decision::kAllow);
   EXPECT_EQ(allowed.statement_id, "ExecAnywhere");
   // StringEquals is case-sensitive: "Production-App" is not denied (a StringEqualsIgnoreCase deny would be safer).
-  EXPECT_EQ(Evaluate(both, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"Production-App"}}}))
-                .decision,
-            Decision::kAllow);
+  EXPECT_EQ(
+      Evaluate(both, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"Production-App"}}})).decision,
+      Decision::kAllow);
   // The deny alone never allows.
   EXPECT_EQ(DecideOne(deny, Request("ecs:ExecuteCommand", kTaskArn, {{"ecs:container-name", {"sidecar"}}})),
             Decision::kImplicitDeny);
@@ -1067,16 +1076,16 @@ TEST(PolicySeedExamplesTest, StartSessionDeniedByClusterArnWildcard) {
   Policy allow = Statement1(R"({"Effect":"Allow","Action":["ssm:StartSession","ecs:ExecuteCommand"],"Resource":"*"})");
   std::vector<NamedPolicy> both = {{"allow", &allow}, {"deny", &deny}};
   EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", kTaskArn)).decision, Decision::kExplicitDeny);
-  EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", "arn:aws:ecs:eu-west-1:111122223333:task/cluster-name/9"))
-                .decision,
-            Decision::kExplicitDeny);
+  EXPECT_EQ(
+      Evaluate(both, Request("ssm:StartSession", "arn:aws:ecs:eu-west-1:111122223333:task/cluster-name/9")).decision,
+      Decision::kExplicitDeny);
   EXPECT_EQ(Evaluate(both, Request("SSM:startsession", kTaskArn)).decision, Decision::kExplicitDeny);
   // Allowed: another cluster, another account, or through ECS Exec itself.
   EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", "arn:aws:ecs:us-east-1:111122223333:task/other/1")).decision,
             Decision::kAllow);
-  EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", "arn:aws:ecs:us-east-1:444455556666:task/cluster-name/1"))
-                .decision,
-            Decision::kAllow);
+  EXPECT_EQ(
+      Evaluate(both, Request("ssm:StartSession", "arn:aws:ecs:us-east-1:444455556666:task/cluster-name/1")).decision,
+      Decision::kAllow);
   EXPECT_EQ(Evaluate(both, Request("ecs:ExecuteCommand", kTaskArn)).decision, Decision::kAllow);
 }
 
@@ -1099,15 +1108,15 @@ TEST(PolicySeedExamplesTest, StartSessionDeniedByResourceTag) {
   })");
   Policy allow = Statement1(R"({"Effect":"Allow","Action":"ssm:StartSession","Resource":"*"})");
   std::vector<NamedPolicy> both = {{"allow", &allow}, {"deny", &deny}};
-  EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:ResourceTag/Task-Tag-Key", {"Exec-Task"}}}))
-                .decision,
-            Decision::kExplicitDeny);
-  EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:resourcetag/task-tag-key", {"Exec-Task"}}}))
-                .decision,
-            Decision::kExplicitDeny);
-  EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:ResourceTag/Task-Tag-Key", {"Other"}}}))
-                .decision,
-            Decision::kAllow);
+  EXPECT_EQ(
+      Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:ResourceTag/Task-Tag-Key", {"Exec-Task"}}})).decision,
+      Decision::kExplicitDeny);
+  EXPECT_EQ(
+      Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:resourcetag/task-tag-key", {"Exec-Task"}}})).decision,
+      Decision::kExplicitDeny);
+  EXPECT_EQ(
+      Evaluate(both, Request("ssm:StartSession", kTaskArn, {{"aws:ResourceTag/Task-Tag-Key", {"Other"}}})).decision,
+      Decision::kAllow);
   EXPECT_EQ(Evaluate(both, Request("ssm:StartSession", kTaskArn)).decision, Decision::kAllow);
 }
 
@@ -1140,7 +1149,7 @@ TEST(PolicyRobustnessTest, GarbageAndMutatedPoliciesNeverCrash) {
       {"Effect":"Deny","NotAction":"ecs:*","NotResource":"*"}]})";
   const std::string alphabet = "{}[]\":,*?$ \\ntrue0123456789-.:/aAzZ${}'\x01\xc3\xa9\xff";
   const RequestContext request = Request("ecs:ExecuteCommand", kTaskArn,
-                                         {{"aws:username", {"alice"}},
+                                         {{"aws:username", {"cluster-name"}},
                                           {"aws:TagKeys", {"a"}},
                                           {"aws:SourceIp", {"10.1.2.3"}},
                                           {"aws:CurrentTime", {"2025-01-01T00:00:00Z"}},
@@ -1164,9 +1173,15 @@ TEST(PolicyRobustnessTest, GarbageAndMutatedPoliciesNeverCrash) {
       for (size_t edits = 1 + pick(3); edits > 0; --edits) {
         size_t at = pick(doc.size());
         switch (pick(3)) {
-          case 0: doc[at] = alphabet[pick(alphabet.size())]; break;
-          case 1: doc.erase(at, 1 + pick(8)); break;
-          default: doc.insert(at, 1, alphabet[pick(alphabet.size())]); break;
+          case 0:
+            doc[at] = alphabet[pick(alphabet.size())];
+            break;
+          case 1:
+            doc.erase(at, 1 + pick(8));
+            break;
+          default:
+            doc.insert(at, 1, alphabet[pick(alphabet.size())]);
+            break;
         }
       }
     }
