@@ -70,6 +70,12 @@ Result<std::vector<std::string>> StringList(const Json& input, const char* membe
   return out;
 }
 
+std::string StringOr(const Json& object, const char* member, const std::string& fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(member);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 Status ExpectType(const Json& input, const char* member, Json::value_t type) {
   auto it = input.find(member);
   if (it == input.end() || it->is_null()) return OkStatus();

@@ -25,6 +25,10 @@ Result<std::string> RequiredString(const Json& input, const char* member);
 Result<std::optional<bool>> OptionalBool(const Json& input, const char* member);
 Result<std::optional<int64_t>> OptionalInt(const Json& input, const char* member);
 Result<std::vector<std::string>> StringList(const Json& input, const char* member);  // absent: empty
+// A string member of input the control plane does not fully trust (node
+// reports): its value, or `fallback` when absent or not a string. Never throws.
+std::string StringOr(const Json& object, const char* member, const std::string& fallback = "");
+
 // Member must be an object or array when present.
 Status ExpectType(const Json& input, const char* member, Json::value_t type);
 

@@ -67,8 +67,8 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const net::
   instance["containerInstanceArn"] = porthole::ContainerInstanceArn(config_.region, config_.account_id, "default", id);
   instance["status"] = "ACTIVE";
   instance["agentConnected"] = true;
-  instance["hostname"] = in.value("hostname", "");
-  instance["versionInfo"] = {{"agentVersion", PORTHOLE_VERSION}, {"dockerVersion", in.value("runtimeVersion", "")}};
+  instance["hostname"] = StringOr(in, "hostname");
+  instance["versionInfo"] = {{"agentVersion", PORTHOLE_VERSION}, {"dockerVersion", StringOr(in, "runtimeVersion")}};
   if (!instance.contains("registeredAt")) instance["registeredAt"] = EpochSeconds();
   instance["_lastSeen"] = EpochSeconds();
   instance["_address"] = context.peer_ip;
@@ -172,7 +172,7 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in) {
   auto wait = OptionalInt(in, "waitSeconds");
   if (!wait) co_return wait.error();
   int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
-  std::string since = in.value("generation", "");
+  std::string since = StringOr(in, "generation");
 
   if (wait_seconds > 0 && since == std::to_string(GenerationOf(*id))) {
     auto waiter = std::make_shared<Waiter>(executor_);
@@ -211,16 +211,18 @@ Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
   if (task.value("lastStatus", "") == "STOPPED") return Json::object();  // terminal
   double now = EpochSeconds();
 
-  for (const auto& update : in.value("containers", Json::array())) {
+  const Json updates = in.contains("containers") && in["containers"].is_array() ? in["containers"] : Json::array();
+  for (const auto& update : updates) {
     if (!update.is_object()) continue;
     for (auto& c : task["containers"]) {
-      if (c["name"] != update.value("name", "")) continue;
+      if (c["name"] != StringOr(update, "name")) continue;
       if (update.contains("runtimeId") && update["runtimeId"].is_string()) c["runtimeId"] = update["runtimeId"];
       if (update.contains("status") && update["status"].is_string()) c["lastStatus"] = update["status"];
       if (update.contains("exitCode") && update["exitCode"].is_number_integer()) c["exitCode"] = update["exitCode"];
       if (update.contains("reason") && update["reason"].is_string()) c["reason"] = update["reason"];
       // The node may only report an agent as failed; RUNNING comes from the gateway.
-      if (update.contains("managedAgentReason") && c.contains("managedAgents")) {
+      if (update.contains("managedAgentReason") && update["managedAgentReason"].is_string() &&
+          c.contains("managedAgents")) {
         for (auto& a : c["managedAgents"]) {
           a["lastStatus"] = "STOPPED";
           a["reason"] = update["managedAgentReason"];
@@ -238,13 +240,10 @@ Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
   } else if (*status == "STOPPED") {
     if (in.contains("reason") && in["reason"].is_string() && task.value("desiredStatus", "") != "STOPPED") {
       task["stoppedReason"] = in["reason"];
-      task["stopCode"] = in.value("stopCode", "EssentialContainerExited");
+      task["stopCode"] = StringOr(in, "stopCode", "EssentialContainerExited");
     }
-    MarkTaskStopped(task, in.value("reason", "Task stopped"), in.value("stopCode", "EssentialContainerExited"));
-    task.erase("_agentCredentials");
-    // Revoke the task's agent credentials.
-    if (auto keys = store_.List(store::kind::kAccessKey, "task:" + task_id); keys.ok())
-      for (const auto& k : *keys) (void)store_.Delete(store::kind::kAccessKey, k.key);
+    // (Also revokes the task's agent credentials.)
+    MarkTaskStopped(task, StringOr(in, "reason", "Task stopped"), StringOr(in, "stopCode", "EssentialContainerExited"));
     if (broker_) broker_->EndTaskSessions(task_id, "The task stopped.");
   }
   task["version"] = task.value("version", 1) + 1;

@@ -14,7 +14,8 @@
 //      of one key ORed. Key names are case-insensitive. A missing key makes a
 //      condition false, except negated operators (true), ...IfExists (true)
 //      and Null. ArnEquals/ArnLike (which are the same operator in AWS)
-//      compare per ARN field, with the rule-2 glob.
+//      compare per ARN field, with the rule-2 glob (a lone "*" matches any
+//      value).
 //   4. ForAnyValue: some request value matches; a missing/empty set is false.
 //      ForAllValues: every request value matches; a missing/empty set is
 //      TRUE (pair it with Null). Without a set operator, a key with several
@@ -81,7 +82,9 @@ class Policy {
 //     specify a principal.", "Missing required field Effect", "Invalid effect:
 //     allow", "Invalid Condition type : StringEqual", "Actions/Conditions must
 //     be prefaced by a vendor, e.g., iam, sdb, ec2, etc.", "The policy failed
-//     legacy parsing" (unknown Version), "Has prohibited field Resource".
+//     legacy parsing" (unknown Version), "Has prohibited field Resource",
+//     "Resource kms-key-arn must be in ARN format or "*"." (fewer than six
+//     ':'-separated fields).
 // Beyond AWS: duplicate JSON keys, nesting deeper than 32, "NotPrincipal" with
 // "Allow", and typed condition values that do not parse (numbers, dates, IP
 // ranges, base64, Bool/Null other than true/false) are rejected.
