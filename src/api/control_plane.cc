@@ -18,10 +18,22 @@ std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s 
 
 ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& store, ControlPlaneConfig config)
     : executor_(executor), store_(store), config_(std::move(config)), clock_([] { return std::time(nullptr); }) {
+  if (config_.secret_key.size() != 32) throw std::invalid_argument("ControlPlaneConfig::secret_key must be 32 bytes");
   RegisterOperations();
 }
 
 ControlPlane::~ControlPlane() = default;
+
+std::string ControlPlane::Seal(std::string_view secret) const {
+  return crypto::Base64Encode(crypto::AesGcmSeal(config_.secret_key, secret));
+}
+
+std::optional<std::string> ControlPlane::Unseal(const Json& sealed) const {
+  if (!sealed.is_string()) return std::nullopt;
+  auto raw = crypto::Base64Decode(sealed.get<std::string>());
+  if (!raw) return std::nullopt;
+  return crypto::AesGcmOpen(config_.secret_key, *raw);
+}
 
 void ControlPlane::RegisterOperations() {
   auto simple = [](Result<Json> (ControlPlane::*fn)(const Json&), ControlPlane* self) -> Operation {
@@ -75,7 +87,9 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
     const Json& body = (*r)->body;
     if (body.value("status", "Active") != "Active") return std::nullopt;
     key_record = **r;
-    return auth::KeyLookupResult{body.value("secretAccessKey", "")};
+    auto secret = Unseal(body.value("secretSealed", Json()));
+    if (!secret) return std::nullopt;
+    return auth::KeyLookupResult{*secret};
   };
   auto verified = auth::VerifyRequest(request, lookup, clock_());
   if (!verified) return verified.error();
@@ -88,9 +102,10 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
                      "Credential should be scoped to correct service: '" + std::string(expected_service) + "'.", 403);
   const Json& body = key_record->body;
   // Temporary credentials must present their session token and be unexpired.
-  std::string expected_token = body.value("sessionToken", "");
+  // Session tokens are kept as digests only.
+  std::string expected_token = body.value("sessionTokenSha256", "");
   if (!expected_token.empty() || !verified->session_token.empty()) {
-    if (!crypto::ConstantTimeEquals(expected_token, verified->session_token))
+    if (!crypto::ConstantTimeEquals(expected_token, crypto::HexEncode(crypto::Sha256(verified->session_token))))
       return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
     if (body.value("expiration", 0.0) < static_cast<double>(clock_()))
       return MakeError("ExpiredTokenException", "The security token included in the request is expired", 403);
@@ -106,8 +121,11 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
 Result<auth::Credentials> ControlPlane::EnsureRootCredentials() {
   auto existing = store_.List(store::kind::kAccessKey, std::string("root"));
   if (!existing) return existing.error();
-  for (const auto& r : *existing)
-    return auth::Credentials{r.key, r.body.value("secretAccessKey", ""), ""};
+  for (const auto& r : *existing) {
+    auto secret = Unseal(r.body.value("secretSealed", Json()));
+    if (!secret) return MakeError("ConfigError", "the root access key cannot be opened with this master key", 500);
+    return auth::Credentials{r.key, *secret, ""};
+  }
   auth::Credentials creds;
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string random = crypto::RandomBytes(16);
@@ -115,7 +133,7 @@ Result<auth::Credentials> ControlPlane::EnsureRootCredentials() {
   for (unsigned char c : random) creds.access_key_id.push_back(kAlphabet[c % 32]);
   creds.secret_access_key = crypto::Base64Encode(crypto::RandomBytes(30));
   Json body = {{"type", "root"},
-               {"secretAccessKey", creds.secret_access_key},
+               {"secretSealed", Seal(creds.secret_access_key)},
                {"principalArn", "arn:aws:iam::" + config_.account_id + ":root"},
                {"status", "Active"},
                {"createDate", EpochSeconds()}};

@@ -30,6 +30,9 @@ namespace porthole::api {
 struct ControlPlaneConfig {
   std::string region = "us-east-1";
   std::string account_id;
+  // 32 bytes sealing secrets at rest (AES-256-GCM): a copy of the database
+  // alone does not hand out secret keys. portholed keeps it in master.key.
+  std::string secret_key;
   // Lifetime of the credentials handed to a task's exec agent.
   std::chrono::seconds agent_credential_lifetime{6 * 3600};
 };
@@ -112,6 +115,8 @@ class ControlPlane {
   Result<std::optional<store::Record>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
   Result<Json> LoadTaskDefinition(const std::string& reference);
   Json PublicView(const Json& record) const;  // strips internal "_" members
+  std::string Seal(std::string_view secret) const;
+  std::optional<std::string> Unseal(const Json& sealed) const;
   Json ClusterView(const Json& cluster);
   std::string ClusterArn(const std::string& name) const;
   std::string TaskArn(const std::string& cluster, const std::string& id) const;

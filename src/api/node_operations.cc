@@ -88,8 +88,8 @@ Result<Json> ControlPlane::IssueAgentCredentials(const Json& task) {
   double expiration = static_cast<double>(clock_() + config_.agent_credential_lifetime.count());
   std::string task_id = TaskIdFrom(task.value("taskArn", ""));
   Json body = {{"type", "task"},
-               {"secretAccessKey", secret},
-               {"sessionToken", token},
+               {"secretSealed", Seal(secret)},
+               {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))},
                {"expiration", expiration},
                {"taskId", task_id},
                {"principalArn", task.value("taskArn", "")},
@@ -144,14 +144,18 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
                   {"containers", containers}};
     if (task.value("enableExecuteCommand", false) && task.value("desiredStatus", "") == "RUNNING") {
       // Reuse the task's credentials until half their lifetime has passed.
-      Json creds = task.value("_agentCredentials", Json());
+      // Kept in the task record sealed, like every secret at rest.
+      Json creds;
+      if (auto opened = Unseal(task.value("_agentCredentials", Json()))) {
+        creds = Json::parse(*opened, nullptr, false);
+      }
       double half = static_cast<double>(config_.agent_credential_lifetime.count()) / 2;
       if (!creds.is_object() || creds.value("expiration", 0.0) - static_cast<double>(clock_()) < half) {
         auto issued = IssueAgentCredentials(task);
         if (!issued) return issued.error();
         creds = *issued;
         Json updated = task;
-        updated["_agentCredentials"] = creds;
+        updated["_agentCredentials"] = Seal(creds.dump());
         Status s = store_.Put(store::kind::kTask, {r.key, r.parent, updated});
         if (!s) return s.error();
       }

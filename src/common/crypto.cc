@@ -97,3 +97,44 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 }  // namespace porthole::crypto
+
+namespace porthole::crypto {
+
+std::string AesGcmSeal(std::string_view key, std::string_view plaintext) {
+  if (key.size() != 32) std::abort();
+  std::string nonce = RandomBytes(12);
+  std::string out = nonce;
+  out.resize(12 + plaintext.size() + 16);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, reinterpret_cast<const unsigned char*>(key.data()),
+                     reinterpret_cast<const unsigned char*>(nonce.data()));
+  EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data() + 12), &len,
+                    reinterpret_cast<const unsigned char*>(plaintext.data()), static_cast<int>(plaintext.size()));
+  int tail = 0;
+  EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data() + 12 + len), &tail);
+  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + 12 + plaintext.size());
+  EVP_CIPHER_CTX_free(ctx);
+  return out;
+}
+
+std::optional<std::string> AesGcmOpen(std::string_view key, std::string_view sealed) {
+  if (key.size() != 32 || sealed.size() < 28) return std::nullopt;
+  size_t n = sealed.size() - 28;
+  std::string out(n, '\0');
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, reinterpret_cast<const unsigned char*>(key.data()),
+                     reinterpret_cast<const unsigned char*>(sealed.data()));
+  EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                    reinterpret_cast<const unsigned char*>(sealed.data() + 12), static_cast<int>(n));
+  std::string tag(sealed.substr(12 + n, 16));
+  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data());
+  int tail = 0;
+  bool ok = EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data() + len), &tail) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+}  // namespace porthole::crypto

@@ -24,3 +24,13 @@ std::string RandomBytes(size_t n);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 }  // namespace porthole::crypto
+
+namespace porthole::crypto {
+
+// AES-256-GCM with a random 96-bit nonce: returns nonce || ciphertext || tag.
+// `key` must be 32 bytes. Used to keep secrets at rest out of the clear.
+std::string AesGcmSeal(std::string_view key, std::string_view plaintext);
+// Inverse of AesGcmSeal; nullopt when the input was not sealed with `key` or was altered.
+std::optional<std::string> AesGcmOpen(std::string_view key, std::string_view sealed);
+
+}  // namespace porthole::crypto

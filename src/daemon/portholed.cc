@@ -41,6 +41,20 @@ Result<Json> LoadOrCreateIdentity(const fs::path& dir, const std::string& region
   return j;
 }
 
+// The key that seals secrets in state.db; kept apart from it (0600), so a
+// copy of the database alone reveals no secret key.
+Result<std::string> LoadOrCreateMasterKey(const fs::path& dir) {
+  fs::path path = dir / "master.key";
+  if (auto key = ReadFile(path.string(), 64)) {
+    if (key->size() != 32) return MakeError("ConfigError", path.string() + " is not a 32-byte key", 500);
+    return *key;
+  }
+  std::string key = crypto::RandomBytes(32);
+  Status s = WriteFileAtomic(path.string(), key, 0600);
+  if (!s) return s.error();
+  return key;
+}
+
 Status WriteAwsCliFiles(const fs::path& dir, const auth::Credentials& root, const std::string& region) {
   IniFile credentials = {{"default", {{"aws_access_key_id", root.access_key_id},
                                       {"aws_secret_access_key", root.secret_access_key}}}};
@@ -53,6 +67,7 @@ Status WriteAwsCliFiles(const fs::path& dir, const auth::Credentials& root, cons
 }  // namespace
 
 Status RunPortholed(const PortholedOptions& options, const std::function<void(const std::string& url)>& on_ready) {
+  ::umask(077);  // the database and keys are the control plane's alone
   fs::path dir(options.data_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -73,6 +88,9 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
 
   boost::asio::io_context ioc(1);
   api::ControlPlaneConfig config;
+  auto master_key = LoadOrCreateMasterKey(dir);
+  if (!master_key) return master_key.error();
+  config.secret_key = *master_key;
   config.account_id = (*identity)["accountId"];
   config.region = (*identity)["region"];
   api::ControlPlane control_plane(ioc.get_executor(), **store, config);

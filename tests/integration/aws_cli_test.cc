@@ -136,7 +136,7 @@ TEST_F(AwsCliTest, WrongSecretIsRejected) {
   ASSERT_FALSE(key_id.empty());
   std::string path = WriteCredentials("bad-secret-credentials", key_id);
   CommandResult r = Aws({"list-clusters"}, {"AWS_SHARED_CREDENTIALS_FILE=" + path});
-  EXPECT_NE(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 254) << r;  // the AWS CLI's status for an error the service returned
   EXPECT_THAT(r.err, AnyOf(HasSubstr("InvalidSignatureException"), HasSubstr("UnrecognizedClientException"))) << r;
   EXPECT_THAT(r.err, HasSubstr("ListClusters")) << r;
 }
@@ -144,7 +144,7 @@ TEST_F(AwsCliTest, WrongSecretIsRejected) {
 TEST_F(AwsCliTest, UnknownAccessKeyIsRejected) {
   std::string path = WriteCredentials("unknown-key-credentials", "AKIAIOSFODNN7EXAMPLE");
   CommandResult r = Aws({"list-clusters"}, {"AWS_SHARED_CREDENTIALS_FILE=" + path});
-  EXPECT_NE(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 254) << r;  // the AWS CLI's status for an error the service returned
   EXPECT_THAT(r.err, HasSubstr("UnrecognizedClientException")) << r;
 }
 

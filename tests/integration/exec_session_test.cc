@@ -77,7 +77,8 @@ TEST_F(ExecSessionTest, ExitStatusIsPropagated) {
 }
 
 TEST_F(ExecSessionTest, SttySizeFollowsTerminalResize) {
-  PtyProcess pty(stack_->ExecArgv(cluster_, task_, "/bin/sh"), stack_->Env(), 40, 120);
+  std::unique_ptr<PtyProcess> terminal = RunInPty(stack_->ExecArgv(cluster_, task_, "/bin/sh"), stack_->Env(), 40, 120);
+  PtyProcess& pty = *terminal;
   ASSERT_TRUE(pty.started());
   // busybox sh's prompt for root.
   ASSERT_TRUE(pty.WaitForText("# ", seconds(30))) << pty.all_output();

@@ -489,6 +489,11 @@ std::optional<int> PtyProcess::Wait(milliseconds timeout) {
   return DecodeStatus(*status_);
 }
 
+std::unique_ptr<PtyProcess> RunInPty(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                     unsigned short rows, unsigned short cols) {
+  return std::make_unique<PtyProcess>(argv, env, rows, cols);
+}
+
 // --- Stack --------------------------------------------------------------------
 
 Stack::~Stack() { Stop(); }

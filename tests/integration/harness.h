@@ -5,8 +5,14 @@
 //
 // Every child started here gets PR_SET_PDEATHSIG (so a crashed test program
 // does not leave daemons behind), has every descriptor but 0, 1 and 2 closed,
-// and runs in its own process group. Containers are removed with
-// `runc --root <node-data>/runc delete --force` when a Stack is torn down.
+// and runs in its own process group (or session, on a pty). Containers are
+// removed with `runc --root <node-data>/runc delete --force` when a Stack is
+// torn down. A stack's directory is $TMPDIR/porthole-it-<pid>-XXXXXX; the
+// next Stack::Start removes those of test programs that were killed (their
+// containers, processes and files).
+//
+// The children's environment is this process's, without any AWS_* variable,
+// plus what the caller passes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/types.h>
@@ -124,6 +130,10 @@ class PtyProcess {
   std::string output_;
   std::string all_output_;
 };
+
+// Starts `argv` on a new pseudo-terminal of `rows` x `cols` (check started()).
+std::unique_ptr<PtyProcess> RunInPty(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                     unsigned short rows, unsigned short cols);
 
 // One control plane and one node in a fresh temporary directory.
 class Stack {
