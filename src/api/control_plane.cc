@@ -115,6 +115,14 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
   caller.principal_arn = body.value("principalArn", "");
   caller.type = body.value("type", "");
   caller.task_id = body.value("taskId", "");
+  if (caller.type == "user") {
+    caller.user_name = body.value("userName", "");
+    auto user = store_.Get(store::kind::kIamUser, caller.user_name);
+    if (!user || !*user)
+      return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
+    caller.user_id = (*user)->body.value("UserId", "");
+    caller.principal_tags = (*user)->body.value("Tags", Json::array());
+  }
   return caller;
 }
 
@@ -148,6 +156,29 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
   if (request.method != "POST") {
     co_return ErrorResponse(MakeError("UnknownOperationException", "Only POST requests are supported.", 404));
   }
+  // IAM and STS speak the query protocol (no X-Amz-Target, a form body).
+  if (target.empty() && request.Header("Content-Type").value_or("").rfind("application/x-www-form-urlencoded", 0) == 0) {
+    std::string_view service = "iam";
+    auto params = ParseQuery(request.body);
+    if (params.ok()) {
+      const std::string& action = (*params)["Action"];
+      if (action == "GetCallerIdentity" || action == "AssumeRole" || action == "GetSessionToken") service = "sts";
+    }
+    auto caller = Authenticate(request, service);
+    if (!caller) {
+      Error e = caller.error();
+      if (e.code == "InvalidSignatureException") e.code = "SignatureDoesNotMatch";
+      if (e.code == "UnrecognizedClientException") e.code = "InvalidClientTokenId";
+      co_return QueryErrorResponse(service == "sts" ? "https://sts.amazonaws.com/doc/2011-06-15/"
+                                                    : "https://iam.amazonaws.com/doc/2010-05-08/",
+                                   e);
+    }
+    if (caller->type == "task")
+      co_return QueryErrorResponse("https://iam.amazonaws.com/doc/2010-05-08/",
+                                   MakeError("AccessDenied", "Task credentials may only open exec agent channels.", 403));
+    caller->source_ip = context.peer_ip;
+    co_return HandleQuery(request, *caller, service);
+  }
   // The service in the credential scope follows the target, as AWS's endpoints require.
   std::string_view service = target.rfind("AmazonSSM.", 0) == 0 ? "ssm" : "ecs";
   auto caller = Authenticate(request, service);
@@ -155,8 +186,11 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
     log::Info("denied " + Truncate(target, 100) + " from " + context.peer_ip + ": " + caller.error().code);
     co_return ErrorResponse(caller.error());
   }
-  // Task credentials exist only for the exec agent's channels.
-  if (caller->type != "root") {
+  caller->source_ip = context.peer_ip;
+  // Task credentials exist only for the exec agent's channels; node
+  // operations are for the account root (the node's credentials).
+  bool node_operation = target.rfind(kNodePrefix, 0) == 0;
+  if (caller->type == "task" || (node_operation && caller->type != "root")) {
     co_return ErrorResponse(MakeError("AccessDeniedException",
                                       "User: " + caller->principal_arn + " is not authorized to perform: " +
                                           Truncate(target, 100),
@@ -167,6 +201,10 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
     co_return ErrorResponse(MakeError("SerializationException", "The request body is not a valid JSON object."));
   }
   Result<Json> output = MakeError("UnknownOperationException", "Unknown operation " + Truncate(target, 100));
+  if (!node_operation && operations_.count(target)) {
+    auto allowed = AuthorizeOperation(target, input, *caller);
+    if (!allowed) co_return ErrorResponse(allowed.error());
+  }
   try {
     if (target == std::string(kNodePrefix) + "PollTasks") {
       output = co_await PollTasks(input);

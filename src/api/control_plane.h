@@ -19,6 +19,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/aws_json.h"
+#include "api/query_protocol.h"
 #include "api/session_broker.h"
 #include "auth/sigv4.h"
 #include "net/http.h"
@@ -41,8 +42,20 @@ struct ControlPlaneConfig {
 struct Caller {
   std::string access_key_id;
   std::string principal_arn;
-  std::string type;  // "root" or "task"
-  std::string task_id;  // for "task" credentials
+  std::string type;  // "root", "user" or "task"
+  std::string task_id;    // for "task" credentials
+  std::string user_name;  // for "user" credentials
+  std::string user_id;
+  Json principal_tags = Json::array();  // [{"Key","Value"}] of the user
+  std::string source_ip;
+};
+
+// What an authorization decided, for the answer and the audit trail.
+struct AuthorizationDecision {
+  bool allowed = false;
+  std::string decision;   // "Allow", "ExplicitDeny", "ImplicitDeny"
+  std::string policy;     // deciding policy, e.g. "user/alice/inline/exec"
+  std::string statement;  // its Sid or index
 };
 
 class ControlPlane {
@@ -90,10 +103,32 @@ class ControlPlane {
   Result<Json> DescribeTasks(const Json& in);
   Result<Json> ListTasks(const Json& in);
   Result<Json> StopTask(const Json& in);
-  Result<Json> ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request);
+  // `authorize_action` is the action checked on the task ("ecs:ExecuteCommand",
+  // or "ssm:StartSession" when SSM's StartSession takes this path).
+  Result<Json> ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request,
+                              const std::string& authorize_action = "ecs:ExecuteCommand");
   Result<Json> TagResource(const Json& in);
   Result<Json> UntagResource(const Json& in);
   Result<Json> ListTagsForResource(const Json& in);
+
+  // IAM and STS over the query protocol (iam_operations.cc).
+  net::HttpResponse HandleQuery(const net::HttpRequest& request, const Caller& caller, std::string_view service);
+  Result<std::string> IamOperation(const std::string& action, const QueryParams& params, const Caller& caller);
+  Result<std::string> StsOperation(const std::string& action, const QueryParams& params, const Caller& caller);
+
+  // Authorization (authorization.cc). Root is allowed everything; users by
+  // their identity policies, evaluated with the global condition keys plus
+  // `keys`. Every decision is logged and recorded as an audit event.
+  Result<AuthorizationDecision> Authorize(const Caller& caller, const std::string& action,
+                                          const std::string& resource,
+                                          std::map<std::string, std::vector<std::string>> keys = {});
+  // The generic check in Handle for operations that do not authorize
+  // themselves against a specific resource (ExecuteCommand, RunTask,
+  // StartSession do, once they know it).
+  Status AuthorizeOperation(const std::string& target, const Json& input, const Caller& caller);
+  // The ecs:ResourceTag/ and aws:ResourceTag/ keys from cluster and task tags (E26).
+  std::map<std::string, std::vector<std::string>> EcsResourceKeys(const Json& cluster, const Json& task,
+                                                                  const std::string& container_name) const;
 
   // SSM session operations on ECS targets (ssm_operations.cc).
   Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request);

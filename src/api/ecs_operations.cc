@@ -276,6 +276,10 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
   if (definition.value("status", "") != "ACTIVE")
     return MakeError("ClientException", "TaskDefinition is inactive");
   bool exec = exec_opt.value_or(false);
+  auto allowed = Authorize(caller, "ecs:RunTask", definition["taskDefinitionArn"],
+                           {{"ecs:cluster", {cluster["clusterArn"].get<std::string>()}},
+                            {"ecs:enable-execute-command", {exec ? "true" : "false"}}});
+  if (!allowed) return allowed.error();
 
   Json overrides = in.contains("overrides") && in["overrides"].is_object() ? in["overrides"] : Json::object();
   Json container_overrides = overrides.value("containerOverrides", Json::array());
@@ -447,7 +451,8 @@ Result<Json> ControlPlane::StopTask(const Json& in) {
 
 // ---------------------------------------------------------------- exec
 
-Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request) {
+Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request,
+                                          const std::string& authorize_action) {
   TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
   TRY_ASSIGN(task_param, RequiredString(in, "task"));
   TRY_ASSIGN(command, RequiredString(in, "command"));
@@ -476,6 +481,10 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   } else {
     return MakeError("InvalidParameterException", std::string(text::kContainerRequired));
   }
+  // Authorized on the task with the cluster's and the task's tags (E26).
+  auto allowed = Authorize(caller, authorize_action, task["taskArn"],
+                           EcsResourceKeys(cluster, task, (*container)["name"].get<std::string>()));
+  if (!allowed) return allowed.error();
   bool agent_running = false;
   if (container->contains("managedAgents"))
     for (const auto& a : (*container)["managedAgents"])

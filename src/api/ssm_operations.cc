@@ -76,7 +76,8 @@ Result<Json> ControlPlane::SsmStartSession(const Json& in, const Caller& caller,
                {"container", container},
                {"command", command},
                {"interactive", true}};
-  auto out = ExecuteCommand(exec, caller, request);
+  // Authorized as ssm:StartSession on the task, with its tags (E28).
+  auto out = ExecuteCommand(exec, caller, request, "ssm:StartSession");
   if (!out) {
     if (out.error().code == "InvalidParameterException" || out.error().code == "TargetNotConnectedException")
       return MakeError("TargetNotConnected", *target_text + " is not connected: " + out.error().message);

@@ -897,7 +897,7 @@ void StackTest::StartStack() {
   start_error_.clear();
   if (!skip_reason_.empty()) return;
   stack_ = new Stack;
-  start_error_ = stack_->Start();
+  if (std::string error = stack_->Start(); !error.empty()) SetSuiteError("the stack did not start: " + error);
 }
 
 void StackTest::StopStack() {
@@ -906,7 +906,11 @@ void StackTest::StopStack() {
 }
 
 void StackTest::SetSuiteError(const std::string& error) {
-  if (start_error_.empty()) start_error_ = error + (stack_ ? "\n" + stack_->Logs() : "");
+  if (!start_error_.empty()) return;
+  start_error_ = error + (stack_ ? "\n" + stack_->Logs() : "");
+  // GoogleTest skips every test of a suite whose SetUpTestSuite failed, so
+  // say why here.
+  ADD_FAILURE() << "suite set-up failed: " << start_error_;
 }
 
 void StackTest::SetUp() {

@@ -1,0 +1,168 @@
+// Authorization of API calls against identity policies
+// (shared/reference/security-and-reliability.md, "IAM policy evaluation rules").
+#include <ctime>
+
+#include "api/control_plane.h"
+#include "auth/policy_engine.h"
+#include "common/arn.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+namespace {
+// Identity policies may be large when stored inline; IAM's own quotas are
+// enforced when they are written.
+constexpr size_t kEvaluationMaxChars = 128 * 1024;
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> ControlPlane::EcsResourceKeys(const Json& cluster, const Json& task,
+                                                                              const std::string& container_name) const {
+  std::map<std::string, std::vector<std::string>> keys;
+  keys["ecs:cluster"] = {cluster.value("clusterArn", "")};
+  keys["ecs:task"] = {task.value("taskArn", "")};
+  if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
+  // Only the cluster's and the task's tags count for ExecuteCommand (E26);
+  // the task's tag wins where both have the key.
+  for (const Json* source : {&cluster, &task}) {
+    for (const auto& tag : source->value("tags", Json::array())) {
+      if (!tag.is_object() || !tag.contains("key")) continue;
+      std::string value = tag.value("value", "");
+      keys["ecs:ResourceTag/" + tag["key"].get<std::string>()] = {value};
+      keys["aws:ResourceTag/" + tag["key"].get<std::string>()] = {value};
+    }
+  }
+  return keys;
+}
+
+Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, const std::string& action,
+                                                      const std::string& resource,
+                                                      std::map<std::string, std::vector<std::string>> keys) {
+  AuthorizationDecision d;
+  if (caller.type == "root") {
+    d = {true, "Allow", "account root", ""};
+  } else if (caller.type == "user") {
+    // The user's inline and attached managed policies.
+    std::vector<auth::Policy> policies;
+    std::vector<std::string> names;
+    auto user = store_.Get(store::kind::kIamUser, caller.user_name);
+    if (!user) return user.error();
+    if (*user) {
+      const Json& body = (*user)->body;
+      const Json inline_policies = body.value("InlinePolicies", Json::object());
+      for (auto it = inline_policies.begin(); it != inline_policies.end(); ++it) {
+        if (!it.value().is_string()) continue;
+        auto parsed = auth::ParsePolicy(it.value().get<std::string>(), auth::PolicyKind::kIdentity, kEvaluationMaxChars);
+        if (parsed) {
+          policies.push_back(*parsed);
+          names.push_back("user/" + caller.user_name + "/inline/" + it.key());
+        }
+      }
+      for (const auto& arn : body.value("AttachedPolicies", Json::array())) {
+        if (!arn.is_string()) continue;
+        auto managed = store_.Get(store::kind::kIamPolicy, arn.get<std::string>());
+        if (!managed || !*managed) continue;
+        auto parsed = auth::ParsePolicy((*managed)->body.value("Document", ""), auth::PolicyKind::kIdentity,
+                                        kEvaluationMaxChars);
+        if (parsed) {
+          policies.push_back(*parsed);
+          names.push_back(arn.get<std::string>());
+        }
+      }
+    }
+    std::vector<auth::NamedPolicy> named;
+    for (size_t i = 0; i < policies.size(); i++) named.push_back({names[i], &policies[i]});
+
+    auth::RequestContext request;
+    request.action = action;
+    request.resource = resource;
+    request.keys = std::move(keys);
+    std::time_t now = clock_();
+    request.keys["aws:username"] = {caller.user_name};
+    request.keys["aws:userid"] = {caller.user_id};
+    request.keys["aws:PrincipalArn"] = {caller.principal_arn};
+    request.keys["aws:PrincipalAccount"] = {config_.account_id};
+    request.keys["aws:PrincipalType"] = {"User"};
+    request.keys["aws:CurrentTime"] = {IsoTime(static_cast<double>(now))};
+    request.keys["aws:EpochTime"] = {std::to_string(now)};
+    request.keys["aws:SecureTransport"] = {"true"};  // the listener is TLS only
+    request.keys["aws:RequestedRegion"] = {config_.region};
+    if (!caller.source_ip.empty()) request.keys["aws:SourceIp"] = {caller.source_ip};
+    for (const auto& tag : caller.principal_tags)
+      if (tag.is_object() && tag.contains("Key"))
+        request.keys["aws:PrincipalTag/" + tag.value("Key", "")] = {tag.value("Value", "")};
+    request.principal = std::make_pair(std::string("AWS"), caller.principal_arn);
+
+    auth::EvaluationResult result = auth::Evaluate(named, request);
+    d.allowed = result.decision == auth::Decision::kAllow;
+    d.decision = std::string(auth::DecisionName(result.decision));
+    d.policy = result.policy_name;
+    d.statement = !result.statement_id.empty()
+                      ? result.statement_id
+                      : (result.statement_index >= 0 ? "#" + std::to_string(result.statement_index) : "");
+  } else {
+    d = {false, "ImplicitDeny", "", ""};
+  }
+
+  // The audit trail: every decision, with the statement that made it.
+  Json event = {{"eventTime", EpochSeconds()},
+                {"principalArn", caller.principal_arn},
+                {"accessKeyId", caller.access_key_id},
+                {"sourceIPAddress", caller.source_ip},
+                {"action", action},
+                {"resource", resource},
+                {"decision", d.decision},
+                {"decidingPolicy", d.policy},
+                {"decidingStatement", d.statement}};
+  (void)store_.Put(store::kind::kAuditEvent,
+                   {IsoTime(EpochSeconds()) + "-" + ids::RandomHex(8), caller.principal_arn, event});
+  log::Info("authz " + d.decision + " " + caller.principal_arn + " " + action + " on " + resource +
+            (d.policy.empty() ? "" : " by " + d.policy + (d.statement.empty() ? "" : " " + d.statement)));
+  if (d.allowed) return d;
+  std::string why = d.decision == "ExplicitDeny" ? "with an explicit deny in an identity-based policy"
+                                                  : "because no identity-based policy allows the " + action + " action";
+  return MakeError("AccessDeniedException", "User: " + caller.principal_arn + " is not authorized to perform: " +
+                                                action + " on resource: " + resource + " " + why);
+}
+
+}  // namespace porthole::api
+
+namespace porthole::api {
+
+Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& input, const Caller& caller) {
+  size_t dot = target.find('.');
+  std::string prefix = target.substr(0, dot);
+  std::string op = target.substr(dot + 1);
+  std::string service = prefix == "AmazonSSM" ? "ssm" : "ecs";
+  if (op == "ExecuteCommand" || op == "RunTask" || op == "StartSession") return OkStatus();
+  if (caller.type == "root") return OkStatus();  // nothing to record beyond the call itself
+  // The resource AWS names for the operation, where the request names one.
+  std::vector<std::string> resources;
+  std::string cluster = ClusterNameFrom(StringOr(input, "cluster"));
+  if (input.contains("resourceArn") && input["resourceArn"].is_string()) {
+    resources.push_back(input["resourceArn"]);
+  } else if (op == "StopTask" && input.contains("task") && input["task"].is_string()) {
+    resources.push_back(TaskArn(cluster, TaskIdFrom(input["task"].get<std::string>())));
+  } else if (op == "DescribeTasks" && input.contains("tasks") && input["tasks"].is_array()) {
+    for (const auto& t : input["tasks"])
+      if (t.is_string()) resources.push_back(TaskArn(cluster, TaskIdFrom(t.get<std::string>())));
+  } else if (input.contains("taskDefinition") && input["taskDefinition"].is_string()) {
+    auto ref = ParseTaskDefinitionRef(input["taskDefinition"].get<std::string>());
+    resources.push_back(ref && ref->revision
+                            ? porthole::TaskDefinitionArn(config_.region, config_.account_id, ref->family, *ref->revision)
+                            : "*");
+  } else if (op == "CreateCluster") {
+    resources.push_back(ClusterArn(ClusterNameFrom(StringOr(input, "clusterName"))));
+  } else if (input.contains("cluster") || op == "ListTasks" || op == "DeleteCluster") {
+    resources.push_back(ClusterArn(cluster));
+  } else {
+    resources.push_back("*");
+  }
+  for (const auto& resource : resources) {
+    auto d = Authorize(caller, service + ":" + op, resource);
+    if (!d) return d.error();
+  }
+  return OkStatus();
+}
+
+}  // namespace porthole::api

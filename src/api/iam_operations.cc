@@ -1,0 +1,359 @@
+// IAM and STS over the query protocol: users, access keys, inline and
+// managed policies, tags; STS GetCallerIdentity. Shapes follow the IAM API
+// reference so `aws iam ...` and `aws sts ...` work with --endpoint-url.
+#include <algorithm>
+
+#include "api/control_plane.h"
+#include "auth/policy_engine.h"
+#include "common/crypto.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+namespace {
+
+constexpr std::string_view kIamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
+constexpr std::string_view kStsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
+constexpr size_t kInlineUserPolicyMaxChars = 2048;
+
+Error NoSuchEntity(const std::string& what) { return MakeError("NoSuchEntity", what, 404); }
+
+Result<std::string> Param(const QueryParams& p, const char* name) {
+  auto it = p.find(name);
+  if (it == p.end() || it->second.empty())
+    return MakeError("ValidationError", std::string("1 validation error detected: Value null at '") + name +
+                                            "' failed to satisfy constraint: Member must not be null");
+  return it->second;
+}
+
+Status ValidName(const std::string& name, const char* what, size_t max) {
+  if (name.empty() || name.size() > max)
+    return MakeError("ValidationError", std::string(what) + " must be 1 to " + std::to_string(max) + " characters.");
+  for (char c : name)
+    if (!isalnum(static_cast<unsigned char>(c)) && std::string_view("+=,.@_-").find(c) == std::string_view::npos)
+      return MakeError("ValidationError", std::string(what) + " '" + name + "' contains characters IAM does not allow.");
+  return OkStatus();
+}
+
+std::string RandomId(std::string_view prefix) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string id(prefix);
+  for (unsigned char c : crypto::RandomBytes(16)) id.push_back(kAlphabet[c % 32]);
+  return id;
+}
+
+std::string TagsXml(const Json& tags) {
+  std::string xml;
+  for (const auto& t : tags)
+    xml += "<member>" + XmlElement("Key", t.value("Key", "")) + XmlElement("Value", t.value("Value", "")) + "</member>";
+  return xml;
+}
+
+std::string UserXml(const Json& u) {
+  std::string xml = "<User>" + XmlElement("Path", u.value("Path", "/")) + XmlElement("UserName", u.value("UserName", "")) +
+                    XmlElement("UserId", u.value("UserId", "")) + XmlElement("Arn", u.value("Arn", "")) +
+                    XmlElement("CreateDate", IsoTime(u.value("CreateDate", 0.0)));
+  if (!u.value("Tags", Json::array()).empty()) xml += "<Tags>" + TagsXml(u["Tags"]) + "</Tags>";
+  return xml + "</User>";
+}
+
+std::string PolicyXml(const Json& p) {
+  return "<Policy>" + XmlElement("PolicyName", p.value("PolicyName", "")) + XmlElement("PolicyId", p.value("PolicyId", "")) +
+         XmlElement("Arn", p.value("Arn", "")) + XmlElement("Path", p.value("Path", "/")) +
+         XmlElement("DefaultVersionId", "v1") +
+         XmlElement("AttachmentCount", std::to_string(p.value("AttachmentCount", 0))) +
+         XmlElement("IsAttachable", "true") + XmlElement("CreateDate", IsoTime(p.value("CreateDate", 0.0))) +
+         XmlElement("UpdateDate", IsoTime(p.value("CreateDate", 0.0))) + "</Policy>";
+}
+
+Result<Json> ParseTagParams(const QueryParams& params) {
+  Json tags = Json::array();
+  for (int i = 1;; i++) {
+    std::string base = "Tags.member." + std::to_string(i);
+    auto key = params.find(base + ".Key");
+    if (key == params.end()) break;
+    auto value = params.find(base + ".Value");
+    if (key->second.empty() || key->second.size() > 128)
+      return MakeError("ValidationError", "Tag keys must be 1 to 128 characters.");
+    tags.push_back({{"Key", key->second}, {"Value", value == params.end() ? "" : value->second}});
+    if (tags.size() > 50) return MakeError("LimitExceeded", "A user can have at most 50 tags.", 409);
+  }
+  return tags;
+}
+
+}  // namespace
+
+net::HttpResponse ControlPlane::HandleQuery(const net::HttpRequest& request, const Caller& caller,
+                                            std::string_view service) {
+  std::string_view ns = service == "sts" ? kStsNamespace : kIamNamespace;
+  auto params = ParseQuery(request.body);
+  if (!params) return QueryErrorResponse(ns, params.error());
+  std::string action = (*params)["Action"];
+  Result<std::string> result = service == "sts" ? StsOperation(action, *params, caller)
+                                                : IamOperation(action, *params, caller);
+  if (!result) {
+    Error e = result.error();
+    if (e.code == "AccessDeniedException") e = MakeError("AccessDenied", e.message, 403);
+    return QueryErrorResponse(ns, e);
+  }
+  return QueryResponse(action, ns, *result);
+}
+
+Result<std::string> ControlPlane::StsOperation(const std::string& action, const QueryParams& params,
+                                               const Caller& caller) {
+  if (action == "GetCallerIdentity") {
+    // Always allowed, as in AWS.
+    std::string user_id = caller.type == "root" ? config_.account_id : caller.user_id;
+    return XmlElement("Arn", caller.principal_arn) + XmlElement("UserId", user_id) +
+           XmlElement("Account", config_.account_id);
+  }
+  return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
+}
+
+Result<std::string> ControlPlane::IamOperation(const std::string& action, const QueryParams& params,
+                                               const Caller& caller) {
+  static const std::vector<std::string> kKnown = {
+      "CreateUser", "GetUser", "ListUsers", "DeleteUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey",
+      "DeleteAccessKey", "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "CreatePolicy",
+      "GetPolicy", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser"};
+  if (std::find(kKnown.begin(), kKnown.end(), action) == kKnown.end())
+    return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
+
+  auto user_arn = [&](const Json& u) { return u.value("Arn", ""); };
+  auto it_user = params.find("UserName");
+  // The user the call is about: the named one, else the caller (IAM's default).
+  std::string user_name = it_user != params.end() ? it_user->second : caller.user_name;
+  std::string resource = "*";
+  if (!user_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":user/" + user_name;
+  if (auto p = params.find("PolicyArn"); p != params.end() && action.find("User") == std::string::npos)
+    resource = p->second;
+  auto allowed = Authorize(caller, "iam:" + action, resource);
+  if (!allowed) return allowed.error();
+
+  auto load_user = [&](const std::string& name) -> Result<Json> {
+    if (name.empty()) return MakeError("ValidationError", "UserName is required for the account root.");
+    auto r = store_.Get(store::kind::kIamUser, name);
+    if (!r) return r.error();
+    if (!*r) return NoSuchEntity("The user with name " + name + " cannot be found.");
+    return (*r)->body;
+  };
+  auto save_user = [&](const Json& u) { return store_.Put(store::kind::kIamUser, {u["UserName"], "", u}); };
+
+  if (action == "CreateUser") {
+    auto name = Param(params, "UserName");
+    if (!name) return name.error();
+    if (Status s = ValidName(*name, "UserName", 64); !s) return s.error();
+    auto tags = ParseTagParams(params);
+    if (!tags) return tags.error();
+    std::string path = params.count("Path") ? params.at("Path") : "/";
+    if (path.empty() || path.front() != '/' || path.back() != '/')
+      return MakeError("ValidationError", "Path must begin and end with '/'.");
+    Json user = {{"UserName", *name}, {"UserId", RandomId("AIDA")}, {"Path", path},
+                 {"Arn", "arn:aws:iam::" + config_.account_id + ":user" + path + *name},
+                 {"CreateDate", EpochSeconds()}, {"Tags", *tags}, {"InlinePolicies", Json::object()},
+                 {"AttachedPolicies", Json::array()}};
+    auto inserted = store_.Insert(store::kind::kIamUser, {*name, "", user});
+    if (!inserted) return inserted.error();
+    if (!*inserted) return MakeError("EntityAlreadyExists", "User with name " + *name + " already exists.", 409);
+    log::Info("IAM user " + *name + " created by " + caller.principal_arn);
+    return UserXml(user);
+  }
+  if (action == "GetUser") {
+    if (caller.type == "root" && it_user == params.end())
+      return "<User>" + XmlElement("UserId", config_.account_id) +
+             XmlElement("Arn", "arn:aws:iam::" + config_.account_id + ":root") + "</User>";
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    return UserXml(*user);
+  }
+  if (action == "ListUsers") {
+    auto all = store_.List(store::kind::kIamUser, std::nullopt);
+    if (!all) return all.error();
+    std::string xml = "<Users>";
+    for (const auto& r : *all) {
+      std::string user = UserXml(r.body);
+      xml += "<member>" + user.substr(6, user.size() - 13) + "</member>";
+    }
+    return xml + "</Users><IsTruncated>false</IsTruncated>";
+  }
+  if (action == "DeleteUser") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    auto keys = store_.List(store::kind::kAccessKey, "user:" + user_name);
+    if (!keys) return keys.error();
+    if (!keys->empty() || !(*user)["InlinePolicies"].empty() || !(*user)["AttachedPolicies"].empty())
+      return MakeError("DeleteConflict", "Cannot delete entity, must delete policies and access keys first.", 409);
+    Status s = store_.Delete(store::kind::kIamUser, user_name);
+    if (!s) return s.error();
+    return std::string();
+  }
+  if (action == "CreateAccessKey") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    auto existing = store_.List(store::kind::kAccessKey, "user:" + user_name);
+    if (!existing) return existing.error();
+    if (existing->size() >= 2)
+      return MakeError("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", 409);
+    std::string akid = RandomId("AKIA");
+    std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
+    double now = EpochSeconds();
+    Json body = {{"type", "user"}, {"userName", user_name}, {"principalArn", user_arn(*user)},
+                 {"secretSealed", Seal(secret)}, {"status", "Active"}, {"createDate", now}};
+    Status s = store_.Put(store::kind::kAccessKey, {akid, "user:" + user_name, body});
+    if (!s) return s.error();
+    return "<AccessKey>" + XmlElement("UserName", user_name) + XmlElement("AccessKeyId", akid) +
+           XmlElement("Status", "Active") + XmlElement("SecretAccessKey", secret) +
+           XmlElement("CreateDate", IsoTime(now)) + "</AccessKey>";
+  }
+  if (action == "ListAccessKeys") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    auto keys = store_.List(store::kind::kAccessKey, "user:" + user_name);
+    if (!keys) return keys.error();
+    std::string xml = "<AccessKeyMetadata>";
+    for (const auto& k : *keys)
+      xml += "<member>" + XmlElement("UserName", user_name) + XmlElement("AccessKeyId", k.key) +
+             XmlElement("Status", k.body.value("status", "Active")) +
+             XmlElement("CreateDate", IsoTime(k.body.value("createDate", 0.0))) + "</member>";
+    return xml + "</AccessKeyMetadata><IsTruncated>false</IsTruncated>";
+  }
+  if (action == "UpdateAccessKey" || action == "DeleteAccessKey") {
+    auto akid = Param(params, "AccessKeyId");
+    if (!akid) return akid.error();
+    auto key = store_.Get(store::kind::kAccessKey, *akid);
+    if (!key) return key.error();
+    if (!*key || (*key)->parent != "user:" + user_name)
+      return NoSuchEntity("The Access Key with id " + *akid + " cannot be found.");
+    if (action == "DeleteAccessKey") {
+      Status s = store_.Delete(store::kind::kAccessKey, *akid);
+      if (!s) return s.error();
+      return std::string();
+    }
+    auto status = Param(params, "Status");
+    if (!status) return status.error();
+    if (*status != "Active" && *status != "Inactive")
+      return MakeError("ValidationError", "Status must be Active or Inactive.");
+    Json body = (*key)->body;
+    body["status"] = *status;
+    Status s = store_.Put(store::kind::kAccessKey, {*akid, (*key)->parent, body});
+    if (!s) return s.error();
+    return std::string();
+  }
+  if (action == "PutUserPolicy" || action == "GetUserPolicy" || action == "DeleteUserPolicy" ||
+      action == "ListUserPolicies") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    Json& inline_policies = (*user)["InlinePolicies"];
+    if (action == "ListUserPolicies") {
+      std::string xml = "<PolicyNames>";
+      for (auto it = inline_policies.begin(); it != inline_policies.end(); ++it) xml += XmlElement("member", it.key());
+      return xml + "</PolicyNames><IsTruncated>false</IsTruncated>";
+    }
+    auto name = Param(params, "PolicyName");
+    if (!name) return name.error();
+    if (Status s = ValidName(*name, "PolicyName", 128); !s) return s.error();
+    if (action == "PutUserPolicy") {
+      auto document = Param(params, "PolicyDocument");
+      if (!document) return document.error();
+      // Malformed policies are refused when written, with the problem named.
+      auto parsed = auth::ParsePolicy(*document, auth::PolicyKind::kIdentity, kInlineUserPolicyMaxChars);
+      if (!parsed) return parsed.error();
+      inline_policies[*name] = *document;
+      Status s = save_user(*user);
+      if (!s) return s.error();
+      log::Info("IAM policy " + *name + " put on user " + user_name + " by " + caller.principal_arn);
+      return std::string();
+    }
+    if (!inline_policies.contains(*name))
+      return NoSuchEntity("The user policy with name " + *name + " cannot be found.");
+    if (action == "GetUserPolicy")
+      return XmlElement("UserName", user_name) + XmlElement("PolicyName", *name) +
+             XmlElement("PolicyDocument", UrlEncode(inline_policies[*name].get<std::string>()));
+    inline_policies.erase(*name);
+    Status s = save_user(*user);
+    if (!s) return s.error();
+    return std::string();
+  }
+  if (action == "CreatePolicy") {
+    auto name = Param(params, "PolicyName");
+    if (!name) return name.error();
+    if (Status s = ValidName(*name, "PolicyName", 128); !s) return s.error();
+    auto document = Param(params, "PolicyDocument");
+    if (!document) return document.error();
+    auto parsed = auth::ParsePolicy(*document, auth::PolicyKind::kIdentity);
+    if (!parsed) return parsed.error();
+    std::string path = params.count("Path") ? params.at("Path") : "/";
+    std::string arn = "arn:aws:iam::" + config_.account_id + ":policy" + path + *name;
+    Json policy = {{"PolicyName", *name}, {"PolicyId", RandomId("ANPA")}, {"Arn", arn}, {"Path", path},
+                   {"Document", *document}, {"AttachmentCount", 0}, {"CreateDate", EpochSeconds()},
+                   {"Description", params.count("Description") ? params.at("Description") : ""}};
+    auto inserted = store_.Insert(store::kind::kIamPolicy, {arn, "", policy});
+    if (!inserted) return inserted.error();
+    if (!*inserted) return MakeError("EntityAlreadyExists", "A policy called " + *name + " already exists.", 409);
+    return PolicyXml(policy);
+  }
+  if (action == "GetPolicy") {
+    auto arn = Param(params, "PolicyArn");
+    if (!arn) return arn.error();
+    auto policy = store_.Get(store::kind::kIamPolicy, *arn);
+    if (!policy) return policy.error();
+    if (!*policy) return NoSuchEntity("Policy " + *arn + " was not found.");
+    return PolicyXml((*policy)->body);
+  }
+  if (action == "AttachUserPolicy" || action == "DetachUserPolicy" || action == "ListAttachedUserPolicies") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    Json& attached = (*user)["AttachedPolicies"];
+    if (action == "ListAttachedUserPolicies") {
+      std::string xml = "<AttachedPolicies>";
+      for (const auto& arn : attached) {
+        std::string a = arn;
+        xml += "<member>" + XmlElement("PolicyName", a.substr(a.rfind('/') + 1)) + XmlElement("PolicyArn", a) +
+               "</member>";
+      }
+      return xml + "</AttachedPolicies><IsTruncated>false</IsTruncated>";
+    }
+    auto arn = Param(params, "PolicyArn");
+    if (!arn) return arn.error();
+    auto policy = store_.Get(store::kind::kIamPolicy, *arn);
+    if (!policy) return policy.error();
+    if (!*policy) return NoSuchEntity("Policy " + *arn + " does not exist or is not attachable.");
+    Json policy_body = (*policy)->body;
+    auto pos = std::find(attached.begin(), attached.end(), Json(*arn));
+    if (action == "AttachUserPolicy" && pos == attached.end()) {
+      attached.push_back(*arn);
+      policy_body["AttachmentCount"] = policy_body.value("AttachmentCount", 0) + 1;
+    } else if (action == "DetachUserPolicy") {
+      if (pos == attached.end()) return NoSuchEntity("Policy " + *arn + " was not found.");
+      attached.erase(pos);
+      policy_body["AttachmentCount"] = std::max(0, policy_body.value("AttachmentCount", 1) - 1);
+    }
+    Status s = store_.Transaction([&]() -> Status {
+      Status a = save_user(*user);
+      if (!a) return a;
+      return store_.Put(store::kind::kIamPolicy, {*arn, "", policy_body});
+    });
+    if (!s) return s.error();
+    return std::string();
+  }
+  if (action == "TagUser") {
+    auto user = load_user(user_name);
+    if (!user) return user.error();
+    auto tags = ParseTagParams(params);
+    if (!tags) return tags.error();
+    Json& existing = (*user)["Tags"];
+    for (const auto& t : *tags) {
+      bool replaced = false;
+      for (auto& e : existing)
+        if (e["Key"] == t["Key"]) e["Value"] = t["Value"], replaced = true;
+      if (!replaced) existing.push_back(t);
+    }
+    if (existing.size() > 50) return MakeError("LimitExceeded", "A user can have at most 50 tags.", 409);
+    Status s = save_user(*user);
+    if (!s) return s.error();
+    return std::string();
+  }
+  return MakeError("InvalidAction", "The action " + action + " is not valid for this endpoint.");
+}
+
+}  // namespace porthole::api
