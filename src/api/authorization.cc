@@ -41,11 +41,13 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
   AuthorizationDecision d;
   if (caller.type == "root") {
     d = {true, "Allow", "account root", ""};
-  } else if (caller.type == "user") {
-    // The user's inline and attached managed policies.
+  } else if (caller.type == "user" || caller.type == "assumed-role") {
+    // The user's (or the assumed role's) inline and attached managed policies.
+    const bool is_role = caller.type == "assumed-role";
+    const std::string& entity_name = is_role ? caller.role_name : caller.user_name;
     std::vector<auth::Policy> policies;
     std::vector<std::string> names;
-    auto user = store_.Get(store::kind::kIamUser, caller.user_name);
+    auto user = store_.Get(is_role ? store::kind::kIamRole : store::kind::kIamUser, entity_name);
     if (!user) return user.error();
     if (*user) {
       const Json& body = (*user)->body;
@@ -55,7 +57,7 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
         auto parsed = auth::ParsePolicy(it.value().get<std::string>(), auth::PolicyKind::kIdentity, kEvaluationMaxChars);
         if (parsed) {
           policies.push_back(*parsed);
-          names.push_back("user/" + caller.user_name + "/inline/" + it.key());
+          names.push_back((is_role ? "role/" : "user/") + entity_name + "/inline/" + it.key());
         }
       }
       for (const auto& arn : body.value("AttachedPolicies", Json::array())) {
@@ -78,11 +80,11 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
     request.resource = resource;
     request.keys = std::move(keys);
     std::time_t now = clock_();
-    request.keys["aws:username"] = {caller.user_name};
+    if (!is_role) request.keys["aws:username"] = {caller.user_name};
     request.keys["aws:userid"] = {caller.user_id};
     request.keys["aws:PrincipalArn"] = {caller.principal_arn};
     request.keys["aws:PrincipalAccount"] = {config_.account_id};
-    request.keys["aws:PrincipalType"] = {"User"};
+    request.keys["aws:PrincipalType"] = {is_role ? "AssumedRole" : "User"};
     request.keys["aws:CurrentTime"] = {IsoTime(static_cast<double>(now))};
     request.keys["aws:EpochTime"] = {std::to_string(now)};
     request.keys["aws:SecureTransport"] = {"true"};  // the listener is TLS only

@@ -122,6 +122,13 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
       return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
     caller.user_id = (*user)->body.value("UserId", "");
     caller.principal_tags = (*user)->body.value("Tags", Json::array());
+  } else if (caller.type == "assumed-role") {
+    caller.role_name = body.value("roleName", "");
+    auto role = store_.Get(store::kind::kIamRole, caller.role_name);
+    if (!role || !*role)
+      return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
+    caller.user_id = (*role)->body.value("RoleId", "") + ":" + body.value("sessionName", "");
+    caller.principal_tags = (*role)->body.value("Tags", Json::array());
   }
   return caller;
 }

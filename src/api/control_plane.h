@@ -45,7 +45,8 @@ struct Caller {
   std::string type;  // "root", "user" or "task"
   std::string task_id;    // for "task" credentials
   std::string user_name;  // for "user" credentials
-  std::string user_id;
+  std::string role_name;  // for "assumed-role" credentials (STS AssumeRole)
+  std::string user_id;    // aws:userid: the user's id, or "<role id>:<session name>"
   Json principal_tags = Json::array();  // [{"Key","Value"}] of the user
   std::string source_ip;
 };
@@ -115,6 +116,7 @@ class ControlPlane {
   net::HttpResponse HandleQuery(const net::HttpRequest& request, const Caller& caller, std::string_view service);
   Result<std::string> IamOperation(const std::string& action, const QueryParams& params, const Caller& caller);
   Result<std::string> StsOperation(const std::string& action, const QueryParams& params, const Caller& caller);
+  Result<std::string> AssumeRole(const QueryParams& params, const Caller& caller);
 
   // Authorization (authorization.cc). Root is allowed everything; users by
   // their identity policies, evaluated with the global condition keys plus

@@ -14,7 +14,10 @@ namespace {
 
 constexpr std::string_view kIamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
 constexpr std::string_view kStsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
+// IAM's quotas for inline policies and trust policies, in characters.
 constexpr size_t kInlineUserPolicyMaxChars = 2048;
+constexpr size_t kInlineRolePolicyMaxChars = 10240;
+constexpr size_t kTrustPolicyMaxChars = 2048;
 
 Error NoSuchEntity(const std::string& what) { return MakeError("NoSuchEntity", what, 404); }
 
@@ -55,6 +58,17 @@ std::string UserXml(const Json& u) {
                     XmlElement("CreateDate", IsoTime(u.value("CreateDate", 0.0)));
   if (!u.value("Tags", Json::array()).empty()) xml += "<Tags>" + TagsXml(u["Tags"]) + "</Tags>";
   return xml + "</User>";
+}
+
+std::string RoleXml(const Json& r) {
+  std::string xml = "<Role>" + XmlElement("Path", r.value("Path", "/")) + XmlElement("RoleName", r.value("RoleName", "")) +
+                    XmlElement("RoleId", r.value("RoleId", "")) + XmlElement("Arn", r.value("Arn", "")) +
+                    XmlElement("CreateDate", IsoTime(r.value("CreateDate", 0.0))) +
+                    XmlElement("AssumeRolePolicyDocument", UrlEncode(r.value("AssumeRolePolicyDocument", ""))) +
+                    XmlElement("Description", r.value("Description", "")) +
+                    XmlElement("MaxSessionDuration", std::to_string(r.value("MaxSessionDuration", 3600)));
+  if (!r.value("Tags", Json::array()).empty()) xml += "<Tags>" + TagsXml(r["Tags"]) + "</Tags>";
+  return xml + "</Role>";
 }
 
 std::string PolicyXml(const Json& p) {
@@ -107,7 +121,60 @@ Result<std::string> ControlPlane::StsOperation(const std::string& action, const 
     return XmlElement("Arn", caller.principal_arn) + XmlElement("UserId", user_id) +
            XmlElement("Account", config_.account_id);
   }
+  if (action == "AssumeRole") return AssumeRole(params, caller);
   return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
+}
+
+Result<std::string> ControlPlane::AssumeRole(const QueryParams& params, const Caller& caller) {
+  auto role_arn = Param(params, "RoleArn");
+  if (!role_arn) return role_arn.error();
+  auto session_name = Param(params, "RoleSessionName");
+  if (!session_name) return session_name.error();
+  if (session_name->size() < 2 || session_name->size() > 64)
+    return MakeError("ValidationError", "RoleSessionName must be 2 to 64 characters.");
+  if (Status s = ValidName(*session_name, "RoleSessionName", 64); !s) return s.error();
+  std::string role_name = role_arn->substr(role_arn->rfind('/') + 1);
+  auto record = store_.Get(store::kind::kIamRole, role_name);
+  if (!record) return record.error();
+  std::string denied = "User: " + caller.principal_arn + " is not authorized to perform: sts:AssumeRole on resource: " +
+                       *role_arn;
+  if (!*record || (*record)->body.value("Arn", "") != *role_arn) return MakeError("AccessDenied", denied, 403);
+  const Json role = (*record)->body;
+  // Both the role's trust policy and (unless root) the caller's own policies must allow it.
+  auto trust = auth::ParsePolicy(role.value("AssumeRolePolicyDocument", ""), auth::PolicyKind::kTrust, 1 << 20);
+  if (!trust) return MakeError("AccessDenied", denied, 403);
+  auth::RequestContext request;
+  request.action = "sts:AssumeRole";
+  request.resource = *role_arn;
+  request.principal = std::make_pair(std::string("AWS"), caller.principal_arn);
+  request.keys["aws:PrincipalArn"] = {caller.principal_arn};
+  request.keys["aws:PrincipalAccount"] = {config_.account_id};
+  if (auth::Evaluate({{"trust", &*trust}}, request).decision != auth::Decision::kAllow)
+    return MakeError("AccessDenied", denied, 403);
+  auto allowed = Authorize(caller, "sts:AssumeRole", *role_arn);
+  if (!allowed) return MakeError("AccessDenied", denied, 403);
+
+  int duration = 3600;
+  if (params.count("DurationSeconds")) duration = std::atoi(params.at("DurationSeconds").c_str());
+  if (duration < 900 || duration > role.value("MaxSessionDuration", 3600))
+    return MakeError("ValidationError", "DurationSeconds must be between 900 and the role's MaxSessionDuration.");
+  std::string akid = RandomId("ASIA");
+  std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
+  std::string token = crypto::Base64Encode(crypto::RandomBytes(64));
+  double expiration = static_cast<double>(clock_() + duration);
+  std::string assumed_arn = "arn:aws:sts::" + config_.account_id + ":assumed-role/" + role_name + "/" + *session_name;
+  Json body = {{"type", "assumed-role"}, {"roleName", role_name}, {"sessionName", *session_name},
+               {"principalArn", assumed_arn}, {"secretSealed", Seal(secret)},
+               {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))}, {"expiration", expiration},
+               {"status", "Active"}, {"createDate", EpochSeconds()}};
+  Status s = store_.Put(store::kind::kAccessKey, {akid, "role:" + role_name, body});
+  if (!s) return s.error();
+  log::Info(caller.principal_arn + " assumed " + *role_arn + " as " + *session_name);
+  return "<Credentials>" + XmlElement("AccessKeyId", akid) + XmlElement("SecretAccessKey", secret) +
+         XmlElement("SessionToken", token) + XmlElement("Expiration", IsoTime(expiration)) +
+         "</Credentials><AssumedRoleUser>" +
+         XmlElement("AssumedRoleId", role.value("RoleId", "") + ":" + *session_name) +
+         XmlElement("Arn", assumed_arn) + "</AssumedRoleUser>";
 }
 
 Result<std::string> ControlPlane::IamOperation(const std::string& action, const QueryParams& params,
@@ -115,7 +182,9 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
   static const std::vector<std::string> kKnown = {
       "CreateUser", "GetUser", "ListUsers", "DeleteUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey",
       "DeleteAccessKey", "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "CreatePolicy",
-      "GetPolicy", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser"};
+      "GetPolicy", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser", "CreateRole",
+      "GetRole", "ListRoles", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy",
+      "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole"};
   if (std::find(kKnown.begin(), kKnown.end(), action) == kKnown.end())
     return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
 
@@ -123,8 +192,12 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
   auto it_user = params.find("UserName");
   // The user the call is about: the named one, else the caller (IAM's default).
   std::string user_name = it_user != params.end() ? it_user->second : caller.user_name;
+  // Role actions work on the role named by RoleName; the rest on a user.
+  const bool role_op = action.find("Role") != std::string::npos;
+  std::string role_name = params.count("RoleName") ? params.at("RoleName") : "";
   std::string resource = "*";
-  if (!user_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":user/" + user_name;
+  if (role_op && !role_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":role/" + role_name;
+  else if (!role_op && !user_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":user/" + user_name;
   if (auto p = params.find("PolicyArn"); p != params.end() && action.find("User") == std::string::npos)
     resource = p->second;
   auto allowed = Authorize(caller, "iam:" + action, resource);
@@ -138,6 +211,73 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     return (*r)->body;
   };
   auto save_user = [&](const Json& u) { return store_.Put(store::kind::kIamUser, {u["UserName"], "", u}); };
+  // The user or role an inline/attached policy action is about.
+  const char* entity_kind = role_op ? store::kind::kIamRole : store::kind::kIamUser;
+  const std::string entity_name = role_op ? role_name : user_name;
+  auto load_entity = [&]() -> Result<Json> {
+    if (!role_op) return load_user(user_name);
+    if (role_name.empty()) return MakeError("ValidationError", "RoleName is required.");
+    auto r = store_.Get(store::kind::kIamRole, role_name);
+    if (!r) return r.error();
+    if (!*r) return NoSuchEntity("The role with name " + role_name + " cannot be found.");
+    return (*r)->body;
+  };
+  auto save_entity = [&](const Json& e) { return store_.Put(entity_kind, {entity_name, "", e}); };
+  const std::string noun = role_op ? "role" : "user";
+
+  if (action == "CreateRole") {
+    auto name = Param(params, "RoleName");
+    if (!name) return name.error();
+    if (Status s = ValidName(*name, "RoleName", 64); !s) return s.error();
+    auto trust = Param(params, "AssumeRolePolicyDocument");
+    if (!trust) return trust.error();
+    auto parsed = auth::ParsePolicy(*trust, auth::PolicyKind::kTrust, kTrustPolicyMaxChars);
+    if (!parsed) return parsed.error();
+    auto tags = ParseTagParams(params);
+    if (!tags) return tags.error();
+    std::string path = params.count("Path") ? params.at("Path") : "/";
+    if (path.empty() || path.front() != '/' || path.back() != '/')
+      return MakeError("ValidationError", "Path must begin and end with '/'.");
+    int max_session = 3600;
+    if (params.count("MaxSessionDuration")) max_session = std::atoi(params.at("MaxSessionDuration").c_str());
+    if (max_session < 3600 || max_session > 43200)
+      return MakeError("ValidationError", "MaxSessionDuration must be between 3600 and 43200 seconds.");
+    Json role = {{"RoleName", *name}, {"RoleId", RandomId("AROA")}, {"Path", path},
+                 {"Arn", "arn:aws:iam::" + config_.account_id + ":role" + path + *name},
+                 {"CreateDate", EpochSeconds()}, {"AssumeRolePolicyDocument", *trust},
+                 {"MaxSessionDuration", max_session}, {"Tags", *tags}, {"InlinePolicies", Json::object()},
+                 {"AttachedPolicies", Json::array()},
+                 {"Description", params.count("Description") ? params.at("Description") : ""}};
+    auto inserted = store_.Insert(store::kind::kIamRole, {*name, "", role});
+    if (!inserted) return inserted.error();
+    if (!*inserted) return MakeError("EntityAlreadyExists", "Role with name " + *name + " already exists.", 409);
+    log::Info("IAM role " + *name + " created by " + caller.principal_arn);
+    return RoleXml(role);
+  }
+  if (action == "GetRole") {
+    auto role = load_entity();
+    if (!role) return role.error();
+    return RoleXml(*role);
+  }
+  if (action == "ListRoles") {
+    auto all = store_.List(store::kind::kIamRole, std::nullopt);
+    if (!all) return all.error();
+    std::string xml = "<Roles>";
+    for (const auto& r : *all) {
+      std::string role = RoleXml(r.body);
+      xml += "<member>" + role.substr(6, role.size() - 13) + "</member>";
+    }
+    return xml + "</Roles><IsTruncated>false</IsTruncated>";
+  }
+  if (action == "DeleteRole") {
+    auto role = load_entity();
+    if (!role) return role.error();
+    if (!(*role)["InlinePolicies"].empty() || !(*role)["AttachedPolicies"].empty())
+      return MakeError("DeleteConflict", "Cannot delete entity, must delete policies first.", 409);
+    Status s = store_.Delete(store::kind::kIamRole, role_name);
+    if (!s) return s.error();
+    return std::string();
+  }
 
   if (action == "CreateUser") {
     auto name = Param(params, "UserName");
@@ -240,11 +380,12 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     return std::string();
   }
   if (action == "PutUserPolicy" || action == "GetUserPolicy" || action == "DeleteUserPolicy" ||
-      action == "ListUserPolicies") {
-    auto user = load_user(user_name);
-    if (!user) return user.error();
-    Json& inline_policies = (*user)["InlinePolicies"];
-    if (action == "ListUserPolicies") {
+      action == "ListUserPolicies" || action == "PutRolePolicy" || action == "GetRolePolicy" ||
+      action == "DeleteRolePolicy" || action == "ListRolePolicies") {
+    auto entity = load_entity();
+    if (!entity) return entity.error();
+    Json& inline_policies = (*entity)["InlinePolicies"];
+    if (action == "ListUserPolicies" || action == "ListRolePolicies") {
       std::string xml = "<PolicyNames>";
       for (auto it = inline_policies.begin(); it != inline_policies.end(); ++it) xml += XmlElement("member", it.key());
       return xml + "</PolicyNames><IsTruncated>false</IsTruncated>";
@@ -252,25 +393,26 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     auto name = Param(params, "PolicyName");
     if (!name) return name.error();
     if (Status s = ValidName(*name, "PolicyName", 128); !s) return s.error();
-    if (action == "PutUserPolicy") {
+    if (action == "PutUserPolicy" || action == "PutRolePolicy") {
       auto document = Param(params, "PolicyDocument");
       if (!document) return document.error();
       // Malformed policies are refused when written, with the problem named.
-      auto parsed = auth::ParsePolicy(*document, auth::PolicyKind::kIdentity, kInlineUserPolicyMaxChars);
+      auto parsed = auth::ParsePolicy(*document, auth::PolicyKind::kIdentity,
+                                      role_op ? kInlineRolePolicyMaxChars : kInlineUserPolicyMaxChars);
       if (!parsed) return parsed.error();
       inline_policies[*name] = *document;
-      Status s = save_user(*user);
+      Status s = save_entity(*entity);
       if (!s) return s.error();
-      log::Info("IAM policy " + *name + " put on user " + user_name + " by " + caller.principal_arn);
+      log::Info("IAM policy " + *name + " put on " + noun + " " + entity_name + " by " + caller.principal_arn);
       return std::string();
     }
     if (!inline_policies.contains(*name))
-      return NoSuchEntity("The user policy with name " + *name + " cannot be found.");
-    if (action == "GetUserPolicy")
-      return XmlElement("UserName", user_name) + XmlElement("PolicyName", *name) +
+      return NoSuchEntity("The " + noun + " policy with name " + *name + " cannot be found.");
+    if (action == "GetUserPolicy" || action == "GetRolePolicy")
+      return XmlElement(role_op ? "RoleName" : "UserName", entity_name) + XmlElement("PolicyName", *name) +
              XmlElement("PolicyDocument", UrlEncode(inline_policies[*name].get<std::string>()));
     inline_policies.erase(*name);
-    Status s = save_user(*user);
+    Status s = save_entity(*entity);
     if (!s) return s.error();
     return std::string();
   }
@@ -300,11 +442,12 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     if (!*policy) return NoSuchEntity("Policy " + *arn + " was not found.");
     return PolicyXml((*policy)->body);
   }
-  if (action == "AttachUserPolicy" || action == "DetachUserPolicy" || action == "ListAttachedUserPolicies") {
-    auto user = load_user(user_name);
-    if (!user) return user.error();
-    Json& attached = (*user)["AttachedPolicies"];
-    if (action == "ListAttachedUserPolicies") {
+  if (action == "AttachUserPolicy" || action == "DetachUserPolicy" || action == "ListAttachedUserPolicies" ||
+      action == "AttachRolePolicy" || action == "DetachRolePolicy" || action == "ListAttachedRolePolicies") {
+    auto entity = load_entity();
+    if (!entity) return entity.error();
+    Json& attached = (*entity)["AttachedPolicies"];
+    if (action.rfind("ListAttached", 0) == 0) {
       std::string xml = "<AttachedPolicies>";
       for (const auto& arn : attached) {
         std::string a = arn;
@@ -320,36 +463,36 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     if (!*policy) return NoSuchEntity("Policy " + *arn + " does not exist or is not attachable.");
     Json policy_body = (*policy)->body;
     auto pos = std::find(attached.begin(), attached.end(), Json(*arn));
-    if (action == "AttachUserPolicy" && pos == attached.end()) {
+    if (action.rfind("Attach", 0) == 0 && pos == attached.end()) {
       attached.push_back(*arn);
       policy_body["AttachmentCount"] = policy_body.value("AttachmentCount", 0) + 1;
-    } else if (action == "DetachUserPolicy") {
+    } else if (action.rfind("Detach", 0) == 0) {
       if (pos == attached.end()) return NoSuchEntity("Policy " + *arn + " was not found.");
       attached.erase(pos);
       policy_body["AttachmentCount"] = std::max(0, policy_body.value("AttachmentCount", 1) - 1);
     }
     Status s = store_.Transaction([&]() -> Status {
-      Status a = save_user(*user);
+      Status a = save_entity(*entity);
       if (!a) return a;
       return store_.Put(store::kind::kIamPolicy, {*arn, "", policy_body});
     });
     if (!s) return s.error();
     return std::string();
   }
-  if (action == "TagUser") {
-    auto user = load_user(user_name);
-    if (!user) return user.error();
+  if (action == "TagUser" || action == "TagRole") {
+    auto entity = load_entity();
+    if (!entity) return entity.error();
     auto tags = ParseTagParams(params);
     if (!tags) return tags.error();
-    Json& existing = (*user)["Tags"];
+    Json& existing = (*entity)["Tags"];
     for (const auto& t : *tags) {
       bool replaced = false;
       for (auto& e : existing)
         if (e["Key"] == t["Key"]) e["Value"] = t["Value"], replaced = true;
       if (!replaced) existing.push_back(t);
     }
-    if (existing.size() > 50) return MakeError("LimitExceeded", "A user can have at most 50 tags.", 409);
-    Status s = save_user(*user);
+    if (existing.size() > 50) return MakeError("LimitExceeded", "At most 50 tags are allowed.", 409);
+    Status s = save_entity(*entity);
     if (!s) return s.error();
     return std::string();
   }

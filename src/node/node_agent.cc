@@ -68,7 +68,10 @@ class TaskRunner {
   bool finished() const { return finished_; }
   void Update(const Json& assignment) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (assignment.value("desiredStatus", "") == "STOPPED") desired_stopped_ = true;
+    if (assignment.value("desiredStatus", "") == "STOPPED") {
+      desired_stopped_ = true;
+      if (stop_reason_.empty()) stop_reason_ = "The task's desired status is STOPPED.";
+    }
     if (assignment.contains("agent")) assignment_["agent"] = assignment["agent"];
   }
   void RequestStop(const std::string& reason) {
@@ -164,6 +167,7 @@ class Node {
   }
 
   Status Loop(const std::atomic<bool>& stop) {
+    this->stop = &stop;
     std::string generation;
     while (!stop) {
       auto out = client_->Call("PortholeNodeService.PollTasks",
@@ -375,6 +379,11 @@ void TaskRunner::Run() {
 
   std::string reason = failure, stop_code = failure.empty() ? "" : "TaskFailedToStart";
   while (failure.empty()) {
+    // The node is restarting: leave the task running for the next start to re-adopt.
+    if (node_.stop && *node_.stop && !node_.options().stop_tasks_on_exit) {
+      finished_ = true;
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (desired_stopped_) {

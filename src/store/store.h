@@ -27,6 +27,7 @@ inline constexpr const char* kAccessKey = "access-key";            // key: acces
 inline constexpr const char* kSetting = "setting";                 // key: name
 inline constexpr const char* kSession = "session";                 // key: session id, parent: task id
 inline constexpr const char* kIamUser = "iam-user";                // key: user name
+inline constexpr const char* kIamRole = "iam-role";                // key: role name
 inline constexpr const char* kIamPolicy = "iam-policy";            // key: policy ARN
 inline constexpr const char* kAuditEvent = "audit-event";          // key: time + id, parent: principal ARN
 }  // namespace kind

@@ -1,0 +1,1365 @@
+// IAM and STS over AWS's query protocol (form-encoded POST, XML answers),
+// and the authorization of API calls by the caller's identity policies.
+// Requests go through ControlPlane::Handle, SigV4-signed as the AWS CLI signs
+// them. The seed's example policies (shared/ecs-exec-seed.md; E26–E28 in
+// shared/ecs-exec.md) are checked as written: each decision, and the audit
+// event that names the deciding policy and statement.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/control_plane.h"
+#include "api/query_protocol.h"
+#include "auth/sigv4.h"
+#include "store/store.h"
+
+namespace porthole::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kRegion[] = "us-east-1";
+constexpr char kAccount[] = "123456789012";
+constexpr char kHost[] = "127.0.0.1:8443";
+constexpr char kIamNs[] = "https://iam.amazonaws.com/doc/2010-05-08/";
+constexpr char kStsNs[] = "https://sts.amazonaws.com/doc/2011-06-15/";
+const std::string kEcs = "AmazonEC2ContainerServiceV20141113.";
+const std::string kNode = "PortholeNodeService.";
+
+std::string UserArn(const std::string& name) { return std::string("arn:aws:iam::") + kAccount + ":user/" + name; }
+std::string RootArn() { return std::string("arn:aws:iam::") + kAccount + ":root"; }
+std::string LastSegment(const std::string& arn) { return arn.substr(arn.rfind('/') + 1); }
+
+// The text of the first <tag>...</tag> in `xml` (still escaped); nullopt if
+// there is none.
+std::optional<std::string> XmlText(const std::string& xml, const std::string& tag) {
+  std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  size_t start = xml.find(open);
+  if (start == std::string::npos) return std::nullopt;
+  start += open.size();
+  size_t end = xml.find(close, start);
+  if (end == std::string::npos) return std::nullopt;
+  return xml.substr(start, end - start);
+}
+
+// Every <tag>...</tag> in `xml`, in order.
+std::vector<std::string> XmlTexts(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (size_t pos = xml.find(open); pos != std::string::npos; pos = xml.find(open, pos)) {
+    pos += open.size();
+    size_t end = xml.find(close, pos);
+    if (end == std::string::npos) break;
+    out.push_back(xml.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+// An answer: HTTP status and the raw body (XML for the query protocol,
+// JSON for the others, parsed into `json` when it is JSON).
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  Json json;
+};
+
+// A successful query answer: 200, <ActionResponse xmlns=ns><ActionResult>.
+::testing::AssertionResult IsQueryOk(const Reply& reply, const std::string& action, const std::string& ns = kIamNs) {
+  std::string head = "<" + action + "Response xmlns=\"" + ns + "\">";
+  if (reply.status != 200 || reply.body.rfind(head, 0) != 0 ||
+      reply.body.find("<" + action + "Result>") == std::string::npos ||
+      !XmlText(reply.body, "RequestId"))
+    return ::testing::AssertionFailure() << "expected 200 " << action << "Response, got " << reply.status << " "
+                                         << reply.body;
+  return ::testing::AssertionSuccess();
+}
+
+// A query error: <ErrorResponse xmlns=ns><Error><Type>Sender</Type><Code>code</Code>
+// <Message>message</Message></Error><RequestId/></ErrorResponse> with `status`.
+::testing::AssertionResult IsQueryError(const Reply& reply, int status, const std::string& code,
+                                        std::optional<std::string> message = std::nullopt,
+                                        const std::string& ns = kIamNs) {
+  std::string head = "<ErrorResponse xmlns=\"" + ns + "\"><Error>";
+  auto got_code = XmlText(reply.body, "Code");
+  auto got_message = XmlText(reply.body, "Message");
+  auto got_type = XmlText(reply.body, "Type");
+  if (reply.status != status || reply.body.rfind(head, 0) != 0 || got_code != code ||
+      got_type != std::string(status >= 500 ? "Receiver" : "Sender") || !XmlText(reply.body, "RequestId") ||
+      reply.content_type != "text/xml" || (message && got_message != XmlEscape(*message)))
+    return ::testing::AssertionFailure() << "expected " << status << " " << code
+                                         << (message ? " \"" + *message + "\"" : std::string()) << ", got "
+                                         << reply.status << " " << reply.body;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult IsJsonError(const Reply& reply, int status, const std::string& type,
+                                       std::optional<std::string> message = std::nullopt) {
+  std::string got_type = reply.json.is_object() ? reply.json.value("__type", "") : "";
+  std::string got_message = reply.json.is_object() ? reply.json.value("message", "") : "";
+  if (reply.status != status || got_type != type || (message && got_message != *message))
+    return ::testing::AssertionFailure() << "expected " << status << " " << type
+                                         << (message ? " \"" + *message + "\"" : std::string()) << ", got "
+                                         << reply.status << " " << reply.body;
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult IsJsonOk(const Reply& reply) {
+  if (reply.status != 200 || !reply.json.is_object() || reply.json.contains("__type"))
+    return ::testing::AssertionFailure() << "expected 200, got " << reply.status << " " << reply.body;
+  return ::testing::AssertionSuccess();
+}
+
+// The wording of an identity-policy denial (as AWS words it).
+std::string NotAuthorized(const std::string& principal, const std::string& action, const std::string& resource) {
+  return "User: " + principal + " is not authorized to perform: " + action + " on resource: " + resource +
+         " because no identity-based policy allows the " + action + " action";
+}
+std::string ExplicitlyDenied(const std::string& principal, const std::string& action, const std::string& resource) {
+  return "User: " + principal + " is not authorized to perform: " + action + " on resource: " + resource +
+         " with an explicit deny in an identity-based policy";
+}
+
+// Stands in for the gateway: every agent is connected; sessions are recorded.
+class FakeSessionBroker : public SessionBroker {
+ public:
+  bool AgentConnected(const std::string&, const std::string&) const override { return true; }
+  Result<SessionGrant> StartSession(const SessionRequest& request) override {
+    requests.push_back(request);
+    return SessionGrant{"ecs-execute-command-0123456789abcdef0",
+                        "wss://127.0.0.1:8443/v1/data-channel/ecs-execute-command-0123456789abcdef0",
+                        "session-token-value"};
+  }
+  void EndTaskSessions(const std::string&, const std::string&) override {}
+  std::optional<SessionGrant> ResumeSession(const std::string&, const std::string&) override { return std::nullopt; }
+  bool TerminateSession(const std::string&) override { return false; }
+
+  std::vector<SessionRequest> requests;
+};
+
+// An IAM user with one access key.
+struct User {
+  std::string name;
+  std::string arn;
+  auth::Credentials credentials;
+};
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+class IamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("porthole-iam-" + std::to_string(getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto store = store::OpenSqliteStore((dir_ / "state.db").string());
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(*store);
+    ControlPlaneConfig config;
+    config.secret_key = std::string(32, 'k');
+    config.region = kRegion;
+    config.account_id = kAccount;
+    plane_ = std::make_unique<ControlPlane>(io_.get_executor(), *store_, config);
+    plane_->SetSessionBroker(&broker_);
+    auto root = plane_->EnsureRootCredentials();
+    ASSERT_TRUE(root.ok()) << root.error().message;
+    root_ = *root;
+  }
+
+  void TearDown() override {
+    plane_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // "Action=...&Version=...&k=v..." as botocore encodes it.
+  static std::string Form(const std::string& action, const Params& params, const std::string& version) {
+    std::string body = "Action=" + UrlEncode(action) + "&Version=" + UrlEncode(version);
+    for (const auto& [k, v] : params) body += "&" + UrlEncode(k) + "=" + UrlEncode(v);
+    return body;
+  }
+
+  // A query-protocol POST as the AWS CLI sends it, signed for `service`.
+  static net::HttpRequest QueryRequest(const std::string& body, const std::optional<auth::Credentials>& credentials,
+                                       const std::string& service) {
+    net::HttpRequest request;
+    request.method = "POST";
+    request.target = "/";
+    request.headers.emplace_back("Host", kHost);
+    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+    request.body = body;
+    if (credentials) auth::SignRequest(request, *credentials, kRegion, service, std::time(nullptr));
+    return request;
+  }
+
+  // An AWS JSON 1.1 POST, signed for `service`.
+  static net::HttpRequest JsonRequest(const std::string& target, const Json& input,
+                                      const std::optional<auth::Credentials>& credentials,
+                                      const std::string& service) {
+    net::HttpRequest request;
+    request.method = "POST";
+    request.target = "/";
+    request.headers.emplace_back("Host", kHost);
+    request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+    request.headers.emplace_back("X-Amz-Target", target);
+    request.body = input.dump();
+    if (credentials) auth::SignRequest(request, *credentials, kRegion, service, std::time(nullptr));
+    return request;
+  }
+
+  // Runs Handle() to completion on the test's io_context.
+  Reply Send(net::HttpRequest request) {
+    std::optional<net::HttpResponse> response;
+    std::exception_ptr failure;
+    boost::asio::co_spawn(io_, plane_->Handle(std::move(request), net::RequestContext{"127.0.0.1", true}),
+                          [&](std::exception_ptr e, net::HttpResponse r) {
+                            failure = e;
+                            response = std::move(r);
+                          });
+    io_.restart();
+    io_.run();
+    Reply reply;
+    if (failure || !response) {
+      ADD_FAILURE() << "Handle did not complete normally";
+      return reply;
+    }
+    reply.status = response->status;
+    reply.body = response->body;
+    for (const auto& [name, value] : response->headers)
+      if (name == "Content-Type") reply.content_type = value;
+    reply.json = Json::parse(response->body, nullptr, false);
+    return reply;
+  }
+
+  Reply Iam(const std::string& action, const Params& params = {}, std::optional<auth::Credentials> as = {}) {
+    return Send(QueryRequest(Form(action, params, "2010-05-08"), as ? *as : root_, "iam"));
+  }
+  Reply Sts(const std::string& action, std::optional<auth::Credentials> as = {}) {
+    return Send(QueryRequest(Form(action, {}, "2011-06-15"), as ? *as : root_, "sts"));
+  }
+  Reply Ecs(const std::string& operation, const Json& input, std::optional<auth::Credentials> as = {}) {
+    return Send(JsonRequest(kEcs + operation, input, as ? *as : root_, "ecs"));
+  }
+  Reply Ssm(const std::string& operation, const Json& input, std::optional<auth::Credentials> as = {}) {
+    return Send(JsonRequest("AmazonSSM." + operation, input, as ? *as : root_, "ssm"));
+  }
+
+  // ---- set-up steps as root; each fails the test when refused ----
+
+  std::string MustIam(const std::string& action, const Params& params = {}) {
+    Reply reply = Iam(action, params);
+    EXPECT_TRUE(IsQueryOk(reply, action));
+    return reply.body;
+  }
+
+  Json MustEcs(const std::string& operation, const Json& input) {
+    Reply reply = Ecs(operation, input);
+    EXPECT_TRUE(IsJsonOk(reply)) << operation << " " << input.dump();
+    return reply.json;
+  }
+
+  // CreateUser and CreateAccessKey.
+  User MakeUser(const std::string& name) {
+    User user;
+    user.name = name;
+    std::string created = MustIam("CreateUser", {{"UserName", name}});
+    user.arn = XmlText(created, "Arn").value_or("");
+    std::string key = MustIam("CreateAccessKey", {{"UserName", name}});
+    user.credentials.access_key_id = XmlText(key, "AccessKeyId").value_or("");
+    user.credentials.secret_access_key = XmlText(key, "SecretAccessKey").value_or("");
+    EXPECT_FALSE(user.credentials.access_key_id.empty()) << key;
+    EXPECT_FALSE(user.credentials.secret_access_key.empty()) << key;
+    return user;
+  }
+
+  void PutPolicy(const User& user, const std::string& name, const std::string& document) {
+    MustIam("PutUserPolicy", {{"UserName", user.name}, {"PolicyName", name}, {"PolicyDocument", document}});
+  }
+
+  // A node, registered once per test.
+  const std::string& Node() {
+    if (node_.empty()) {
+      Reply reply =
+          Send(JsonRequest(kNode + "RegisterContainerInstance", {{"hostname", "node-1"}, {"runtimeVersion", "runc 1.1"}},
+                           root_, "ecs"));
+      EXPECT_TRUE(IsJsonOk(reply));
+      node_ = reply.json.value("instanceId", "");
+    }
+    return node_;
+  }
+
+  void CreateCluster(const std::string& name, Json tags = Json::array()) {
+    Json input = {{"clusterName", name}};
+    if (!tags.empty()) input["tags"] = tags;
+    MustEcs("CreateCluster", input);
+  }
+
+  void RegisterFamily(const std::string& family, const std::vector<std::string>& containers) {
+    Json definitions = Json::array();
+    for (const auto& name : containers) definitions.push_back({{"name", name}, {"image", "busybox"}});
+    MustEcs("RegisterTaskDefinition", {{"family", family}, {"containerDefinitions", definitions}});
+  }
+
+  // Runs `family` in `cluster` (as root) with exec enabled and `tags`, then
+  // has the node report it RUNNING (runtime ids "<name>-rt") and every
+  // container's agent connect. Returns the task.
+  Json RunningExecTask(const std::string& cluster, const std::string& family, Json tags = Json::array()) {
+    const std::string& node = Node();
+    Json input = {{"cluster", cluster}, {"taskDefinition", family}, {"enableExecuteCommand", true}};
+    if (!tags.empty()) input["tags"] = tags;
+    Json out = MustEcs("RunTask", input);
+    if (!out.contains("tasks") || out["tasks"].empty()) {
+      ADD_FAILURE() << "RunTask returned no task: " << out.dump();
+      return Json::object();
+    }
+    Json task = out["tasks"][0];
+    Send(JsonRequest(kNode + "PollTasks", {{"instanceId", node}, {"waitSeconds", 0}}, root_, "ecs"));
+    Json containers = Json::array();
+    for (const auto& c : task["containers"])
+      containers.push_back(
+          {{"name", c["name"]}, {"status", "RUNNING"}, {"runtimeId", c["name"].get<std::string>() + "-rt"}});
+    Reply reported = Send(JsonRequest(kNode + "SubmitTaskStateChange",
+                                      {{"taskArn", task["taskArn"]}, {"status", "RUNNING"}, {"containers", containers}},
+                                      root_, "ecs"));
+    EXPECT_TRUE(IsJsonOk(reported));
+    for (const auto& c : task["containers"]) plane_->OnAgentConnected(LastSegment(task["taskArn"]), c["name"]);
+    return task;
+  }
+
+  Reply ExecAs(const User& user, const std::string& cluster, const Json& task, const std::string& container) {
+    return Ecs("ExecuteCommand",
+               {{"cluster", cluster}, {"task", task["taskArn"]}, {"container", container}, {"command", "/bin/sh"},
+                {"interactive", true}},
+               user.credentials);
+  }
+
+  Reply StartSessionAs(const User& user, const std::string& cluster, const Json& task, const std::string& container) {
+    return Ssm("StartSession",
+               {{"Target", "ecs:" + cluster + "_" + LastSegment(task["taskArn"]) + "_" + container + "-rt"}},
+               user.credentials);
+  }
+
+  // Audit events written since the previous call.
+  std::vector<Json> NewAuditEvents() {
+    std::vector<Json> out;
+    auto all = store_->List(store::kind::kAuditEvent, std::nullopt);
+    EXPECT_TRUE(all.ok());
+    if (!all.ok()) return out;
+    for (const auto& r : *all)
+      if (seen_audit_.insert(r.key).second) out.push_back(r.body);
+    return out;
+  }
+
+  // Exactly one new audit event for `action` on `resource`, with `decision`
+  // by `policy`/`statement`.
+  ::testing::AssertionResult AuditedOnce(const std::string& principal, const std::string& action,
+                                         const std::string& resource, const std::string& decision,
+                                         const std::string& policy, const std::string& statement) {
+    std::vector<Json> matching;
+    std::vector<Json> events = NewAuditEvents();
+    for (const auto& e : events)
+      if (e.value("action", "") == action && e.value("resource", "") == resource) matching.push_back(e);
+    if (matching.size() != 1)
+      return ::testing::AssertionFailure() << "expected one audit event for " << action << " on " << resource
+                                           << ", new events: " << Json(events).dump();
+    const Json& e = matching[0];
+    if (e.value("principalArn", "") != principal || e.value("decision", "") != decision ||
+        e.value("decidingPolicy", "") != policy || e.value("decidingStatement", "") != statement)
+      return ::testing::AssertionFailure() << "expected " << principal << " " << decision << " by " << policy << " "
+                                           << statement << ", got " << e.dump();
+    return ::testing::AssertionSuccess();
+  }
+
+  boost::asio::io_context io_;
+  fs::path dir_;
+  FakeSessionBroker broker_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ControlPlane> plane_;
+  auth::Credentials root_;
+  std::string node_;
+  std::set<std::string> seen_audit_;
+};
+
+// ============================================================== query protocol
+
+TEST(QueryProtocolTest, UrlDecodeHandlesPercentAndPlus) {
+  EXPECT_EQ(UrlDecode("a%20b+c"), "a b c");
+  EXPECT_EQ(UrlDecode("%41%4a%4A"), "AJJ");
+  EXPECT_EQ(UrlDecode("%7B%22Version%22%3A%222012-10-17%22%7D"), R"({"Version":"2012-10-17"})");
+  EXPECT_EQ(UrlDecode("%2B"), "+");
+  EXPECT_EQ(UrlDecode("%E2%82%AC"), "\xE2\x82\xAC");
+  // Not an escape: kept as written.
+  EXPECT_EQ(UrlDecode("100%"), "100%");
+  EXPECT_EQ(UrlDecode("%4"), "%4");
+  EXPECT_EQ(UrlDecode("%zz"), "%zz");
+  EXPECT_EQ(UrlDecode("a%2"), "a%2");
+  EXPECT_EQ(UrlDecode(""), "");
+}
+
+TEST(QueryProtocolTest, UrlEncodeKeepsOnlyUnreserved) {
+  EXPECT_EQ(UrlEncode("AZaz09-_.~"), "AZaz09-_.~");
+  EXPECT_EQ(UrlEncode("a b+c/d=e&f"), "a%20b%2Bc%2Fd%3De%26f");
+  EXPECT_EQ(UrlEncode("\xE2\x82\xAC"), "%E2%82%AC");
+  const std::string document = R"({"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
+  EXPECT_EQ(UrlDecode(UrlEncode(document)), document);
+}
+
+TEST(QueryProtocolTest, ParseQuerySplitsAndDecodes) {
+  auto params = ParseQuery("Action=CreateUser&Version=2010-05-08&UserName=al%2Bice&Path=%2Fa+b%2F&&Flag");
+  ASSERT_TRUE(params.ok()) << params.error().message;
+  EXPECT_EQ(*params, (QueryParams{{"Action", "CreateUser"},
+                                  {"Version", "2010-05-08"},
+                                  {"UserName", "al+ice"},
+                                  {"Path", "/a b/"},
+                                  {"Flag", ""}}));
+  // '=' inside a value (after the first) is part of the value.
+  auto with_equals = ParseQuery("Key=a=b");
+  ASSERT_TRUE(with_equals.ok());
+  EXPECT_EQ(with_equals->at("Key"), "a=b");
+  auto empty = ParseQuery("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(QueryProtocolTest, ParseQueryRefusesEmptyNamesAndHugeBodies) {
+  auto nameless = ParseQuery("Action=GetUser&=value");
+  ASSERT_FALSE(nameless.ok());
+  EXPECT_EQ(nameless.error().code, "MalformedQueryString");
+  auto huge = ParseQuery("Action=GetUser&Pad=" + std::string(1024 * 1024, 'x'));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().code, "MalformedQueryString");
+}
+
+TEST(QueryProtocolTest, MemberListStopsAtTheFirstGap) {
+  QueryParams params = {{"Names.member.1", "a"},
+                        {"Names.member.2", "b c"},
+                        {"Names.member.4", "d"},
+                        {"Other.member.1", "x"}};
+  EXPECT_EQ(MemberList(params, "Names"), (std::vector<std::string>{"a", "b c"}));
+  EXPECT_EQ(MemberList(params, "Other"), (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(MemberList(params, "Missing").empty());
+  // Numbering starts at 1.
+  EXPECT_TRUE(MemberList({{"Z.member.0", "zero"}, {"Z.member.2", "two"}}, "Z").empty());
+}
+
+TEST(QueryProtocolTest, XmlEscapeCoversTheFiveSpecialCharacters) {
+  EXPECT_EQ(XmlEscape(R"(<a href="x">Tom & Jerry's</a>)"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&apos;s&lt;/a&gt;");
+  EXPECT_EQ(XmlEscape("plain text / 123"), "plain text / 123");
+  EXPECT_EQ(XmlElement("UserName", "a<b"), "<UserName>a&lt;b</UserName>");
+  EXPECT_EQ(XmlElement("Empty", ""), "<Empty></Empty>");
+}
+
+TEST(QueryProtocolTest, ResponseAndErrorShapes) {
+  net::HttpResponse ok = QueryResponse("GetUser", kIamNs, "<User/>");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body.rfind(std::string("<GetUserResponse xmlns=\"") + kIamNs + "\"><GetUserResult><User/></GetUserResult>"
+                          "<ResponseMetadata><RequestId>",
+                          0),
+            0u)
+      << ok.body;
+  EXPECT_NE(ok.body.find("</RequestId></ResponseMetadata></GetUserResponse>"), std::string::npos) << ok.body;
+
+  net::HttpResponse sender = QueryErrorResponse(kIamNs, MakeError("NoSuchEntity", "no <user>", 404));
+  EXPECT_EQ(sender.status, 404);
+  EXPECT_EQ(sender.body.rfind(std::string("<ErrorResponse xmlns=\"") + kIamNs +
+                                  "\"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>"
+                                  "<Message>no &lt;user&gt;</Message></Error><RequestId>",
+                              0),
+            0u)
+      << sender.body;
+  net::HttpResponse receiver = QueryErrorResponse(kStsNs, MakeError("ServiceFailure", "boom", 500));
+  EXPECT_EQ(receiver.status, 500);
+  EXPECT_EQ(XmlText(receiver.body, "Type"), "Receiver");
+}
+
+TEST(QueryProtocolTest, IsoTimeIsUtcSeconds) {
+  EXPECT_EQ(IsoTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(IsoTime(1700000000.9), "2023-11-14T22:13:20Z");
+}
+
+// ============================================================== authentication
+
+TEST_F(IamTest, IamCallSignedForAnotherServiceIsSignatureDoesNotMatch) {
+  Reply reply = Send(QueryRequest(Form("ListUsers", {}, "2010-05-08"), root_, "ecs"));
+  EXPECT_TRUE(IsQueryError(reply, 403, "SignatureDoesNotMatch"));
+  // STS is checked against "sts", not "iam".
+  reply = Send(QueryRequest(Form("GetCallerIdentity", {}, "2011-06-15"), root_, "iam"));
+  EXPECT_TRUE(IsQueryError(reply, 403, "SignatureDoesNotMatch", std::nullopt, kStsNs));
+}
+
+TEST_F(IamTest, WrongSecretAndUnknownKeyAreRefusedInXml) {
+  auth::Credentials wrong = root_;
+  wrong.secret_access_key[0] = wrong.secret_access_key[0] == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(IsQueryError(Iam("ListUsers", {}, wrong), 403, "SignatureDoesNotMatch"));
+  auth::Credentials unknown{"AKIAAAAAAAAAAAAAAAAA", root_.secret_access_key, ""};
+  EXPECT_TRUE(IsQueryError(Iam("ListUsers", {}, unknown), 403, "InvalidClientTokenId"));
+}
+
+TEST_F(IamTest, UnsignedQueryIsRefused) {
+  Reply reply = Send(QueryRequest(Form("ListUsers", {}, "2010-05-08"), std::nullopt, "iam"));
+  EXPECT_EQ(reply.status, 403) << reply.body;
+  EXPECT_TRUE(XmlText(reply.body, "Code")) << reply.body;
+  EXPECT_EQ(reply.body.rfind("<ErrorResponse", 0), 0u) << reply.body;
+}
+
+TEST_F(IamTest, UnknownActionIsInvalidAction) {
+  EXPECT_TRUE(IsQueryError(Iam("LaunchRockets"), 400, "InvalidAction"));
+  EXPECT_TRUE(IsQueryError(Sts("AssumeRole"), 400, "InvalidAction", std::nullopt, kStsNs));
+}
+
+// ============================================================== STS
+
+TEST_F(IamTest, GetCallerIdentityForRoot) {
+  Reply reply = Sts("GetCallerIdentity");
+  ASSERT_TRUE(IsQueryOk(reply, "GetCallerIdentity", kStsNs));
+  EXPECT_EQ(XmlText(reply.body, "Arn"), RootArn());
+  EXPECT_EQ(XmlText(reply.body, "UserId"), kAccount);
+  EXPECT_EQ(XmlText(reply.body, "Account"), kAccount);
+}
+
+TEST_F(IamTest, GetCallerIdentityForUserNeedsNoPolicy) {
+  User alice = MakeUser("alice");
+  std::string user_id = XmlText(MustIam("GetUser", {{"UserName", "alice"}}), "UserId").value_or("");
+  Reply reply = Sts("GetCallerIdentity", alice.credentials);
+  ASSERT_TRUE(IsQueryOk(reply, "GetCallerIdentity", kStsNs));
+  EXPECT_EQ(XmlText(reply.body, "Arn"), UserArn("alice"));
+  EXPECT_EQ(XmlText(reply.body, "UserId"), user_id);
+  EXPECT_EQ(user_id.rfind("AIDA", 0), 0u) << user_id;
+  EXPECT_EQ(XmlText(reply.body, "Account"), kAccount);
+}
+
+// ============================================================== users
+
+TEST_F(IamTest, CreateUserAnswersTheUser) {
+  Reply reply = Iam("CreateUser", {{"UserName", "alice"}, {"Tags.member.1.Key", "team"}, {"Tags.member.1.Value", "a&b"}});
+  ASSERT_TRUE(IsQueryOk(reply, "CreateUser"));
+  auto user = XmlText(reply.body, "User");
+  ASSERT_TRUE(user) << reply.body;
+  EXPECT_EQ(XmlText(*user, "Path"), "/");
+  EXPECT_EQ(XmlText(*user, "UserName"), "alice");
+  EXPECT_EQ(XmlText(*user, "Arn"), UserArn("alice"));
+  std::string id = XmlText(*user, "UserId").value_or("");
+  EXPECT_EQ(id.rfind("AIDA", 0), 0u) << id;
+  EXPECT_EQ(id.size(), 20u) << id;
+  EXPECT_TRUE(std::regex_match(XmlText(*user, "CreateDate").value_or(""),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << reply.body;
+  EXPECT_EQ(XmlText(*user, "Tags"), "<member><Key>team</Key><Value>a&amp;b</Value></member>");
+}
+
+TEST_F(IamTest, CreateUserWithPathPutsItInTheArn) {
+  Reply reply = Iam("CreateUser", {{"UserName", "bob"}, {"Path", "/eng/"}});
+  ASSERT_TRUE(IsQueryOk(reply, "CreateUser"));
+  EXPECT_EQ(XmlText(reply.body, "Path"), "/eng/");
+  EXPECT_EQ(XmlText(reply.body, "Arn"), std::string("arn:aws:iam::") + kAccount + ":user/eng/bob");
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "carol"}, {"Path", "eng"}}), 400, "ValidationError"));
+}
+
+TEST_F(IamTest, CreateUserTwiceIsEntityAlreadyExists) {
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "alice"}}), 409, "EntityAlreadyExists",
+                           "User with name alice already exists."));
+}
+
+TEST_F(IamTest, BadUserNamesAreValidationErrors) {
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "bad name"}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "a/b"}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "<script>"}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", std::string(65, 'a')}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", ""}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser"), 400, "ValidationError"));
+  // The characters IAM allows besides letters and digits.
+  EXPECT_TRUE(IsQueryOk(Iam("CreateUser", {{"UserName", "a+b=c,d.e@f_g-h"}}), "CreateUser"));
+  EXPECT_TRUE(IsQueryOk(Iam("CreateUser", {{"UserName", std::string(64, 'a')}}), "CreateUser"));
+}
+
+TEST_F(IamTest, GetUser) {
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  Reply reply = Iam("GetUser", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(reply, "GetUser"));
+  EXPECT_EQ(XmlText(reply.body, "UserName"), "alice");
+  EXPECT_EQ(XmlText(reply.body, "Arn"), UserArn("alice"));
+  EXPECT_TRUE(XmlText(reply.body, "UserId"));
+  EXPECT_TRUE(XmlText(reply.body, "CreateDate"));
+
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "ghost"}}), 404, "NoSuchEntity",
+                           "The user with name ghost cannot be found."));
+
+  // Without UserName: the caller (root here).
+  Reply self = Iam("GetUser");
+  ASSERT_TRUE(IsQueryOk(self, "GetUser"));
+  EXPECT_EQ(XmlText(self.body, "Arn"), RootArn());
+  EXPECT_EQ(XmlText(self.body, "UserId"), kAccount);
+}
+
+TEST_F(IamTest, GetUserWithoutNameIsTheCallingUser) {
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "self",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser",)"
+            R"("Resource":"arn:aws:iam::*:user/${aws:username}"}]})");
+  Reply reply = Iam("GetUser", {}, alice.credentials);
+  ASSERT_TRUE(IsQueryOk(reply, "GetUser"));
+  EXPECT_EQ(XmlText(reply.body, "UserName"), "alice");
+  EXPECT_EQ(XmlText(reply.body, "Arn"), UserArn("alice"));
+  // The policy variable confines her to herself.
+  MustIam("CreateUser", {{"UserName", "bob"}});
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "bob"}}, alice.credentials), 403, "AccessDenied",
+                           NotAuthorized(UserArn("alice"), "iam:GetUser", UserArn("bob"))));
+}
+
+TEST_F(IamTest, ListUsers) {
+  Reply none = Iam("ListUsers");
+  ASSERT_TRUE(IsQueryOk(none, "ListUsers"));
+  EXPECT_EQ(XmlText(none.body, "Users"), "");
+  EXPECT_EQ(XmlText(none.body, "IsTruncated"), "false");
+
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  MustIam("CreateUser", {{"UserName", "bob"}});
+  Reply reply = Iam("ListUsers");
+  ASSERT_TRUE(IsQueryOk(reply, "ListUsers"));
+  std::vector<std::string> members = XmlTexts(XmlText(reply.body, "Users").value_or(""), "member");
+  ASSERT_EQ(members.size(), 2u) << reply.body;
+  EXPECT_EQ(XmlText(members[0], "UserName"), "alice");
+  EXPECT_EQ(XmlText(members[0], "Arn"), UserArn("alice"));
+  EXPECT_EQ(XmlText(members[1], "UserName"), "bob");
+  // Members are users without the <User> wrapper.
+  EXPECT_EQ(members[0].find("<User>"), std::string::npos) << reply.body;
+  EXPECT_EQ(members[0].rfind("<Path>/</Path>", 0), 0u) << reply.body;
+  EXPECT_EQ(XmlText(reply.body, "IsTruncated"), "false");
+}
+
+TEST_F(IamTest, DeleteUserNeedsKeysAndPoliciesGoneFirst) {
+  User alice = MakeUser("alice");
+  const std::string conflict = "Cannot delete entity, must delete policies and access keys first.";
+  EXPECT_TRUE(IsQueryError(Iam("DeleteUser", {{"UserName", "alice"}}), 409, "DeleteConflict", conflict));
+  MustIam("DeleteAccessKey", {{"UserName", "alice"}, {"AccessKeyId", alice.credentials.access_key_id}});
+
+  PutPolicy(alice, "p", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]})");
+  EXPECT_TRUE(IsQueryError(Iam("DeleteUser", {{"UserName", "alice"}}), 409, "DeleteConflict", conflict));
+  MustIam("DeleteUserPolicy", {{"UserName", "alice"}, {"PolicyName", "p"}});
+
+  std::string policy_arn = XmlText(MustIam("CreatePolicy", {{"PolicyName", "m"},
+                                                            {"PolicyDocument",
+                                                             R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
+                                                             R"("Action":"ecs:List*","Resource":"*"}]})"}}),
+                                   "Arn")
+                               .value_or("");
+  MustIam("AttachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", policy_arn}});
+  EXPECT_TRUE(IsQueryError(Iam("DeleteUser", {{"UserName", "alice"}}), 409, "DeleteConflict", conflict));
+  MustIam("DetachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", policy_arn}});
+
+  Reply deleted = Iam("DeleteUser", {{"UserName", "alice"}});
+  EXPECT_TRUE(IsQueryOk(deleted, "DeleteUser"));
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "alice"}}), 404, "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryError(Iam("DeleteUser", {{"UserName", "alice"}}), 404, "NoSuchEntity"));
+}
+
+TEST_F(IamTest, TagUserAddsAndReplaces) {
+  MustIam("CreateUser", {{"UserName", "alice"}, {"Tags.member.1.Key", "team"}, {"Tags.member.1.Value", "a"}});
+  Reply tagged = Iam("TagUser", {{"UserName", "alice"},
+                                 {"Tags.member.1.Key", "team"},
+                                 {"Tags.member.1.Value", "b"},
+                                 {"Tags.member.2.Key", "cost-center"},
+                                 {"Tags.member.2.Value", "42"}});
+  EXPECT_TRUE(IsQueryOk(tagged, "TagUser"));
+  std::string user = MustIam("GetUser", {{"UserName", "alice"}});
+  EXPECT_EQ(XmlText(user, "Tags"),
+            "<member><Key>team</Key><Value>b</Value></member><member><Key>cost-center</Key><Value>42</Value></member>");
+  EXPECT_TRUE(IsQueryError(Iam("TagUser", {{"UserName", "ghost"}, {"Tags.member.1.Key", "k"}}), 404, "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryError(Iam("TagUser", {{"UserName", "alice"}, {"Tags.member.1.Key", ""}}), 400, "ValidationError"));
+}
+
+// ============================================================== access keys
+
+TEST_F(IamTest, CreateAccessKeyAnswersTheSecretOnce) {
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  Reply reply = Iam("CreateAccessKey", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(reply, "CreateAccessKey"));
+  auto key = XmlText(reply.body, "AccessKey");
+  ASSERT_TRUE(key) << reply.body;
+  EXPECT_EQ(XmlText(*key, "UserName"), "alice");
+  std::string id = XmlText(*key, "AccessKeyId").value_or("");
+  EXPECT_EQ(id.rfind("AKIA", 0), 0u) << id;
+  EXPECT_EQ(id.size(), 20u) << id;
+  EXPECT_EQ(XmlText(*key, "Status"), "Active");
+  EXPECT_GE(XmlText(*key, "SecretAccessKey").value_or("").size(), 40u) << reply.body;
+  EXPECT_TRUE(XmlText(*key, "CreateDate"));
+
+  // The secret is not kept in the clear.
+  auto stored = store_->Get(store::kind::kAccessKey, id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->body.dump().find(*XmlText(*key, "SecretAccessKey")), std::string::npos);
+
+  // The key works.
+  auth::Credentials credentials{id, *XmlText(*key, "SecretAccessKey"), ""};
+  EXPECT_TRUE(IsQueryOk(Sts("GetCallerIdentity", credentials), "GetCallerIdentity", kStsNs));
+
+  EXPECT_TRUE(IsQueryError(Iam("CreateAccessKey", {{"UserName", "ghost"}}), 404, "NoSuchEntity"));
+}
+
+TEST_F(IamTest, ThirdAccessKeyIsLimitExceeded) {
+  MakeUser("alice");
+  MustIam("CreateAccessKey", {{"UserName", "alice"}});
+  EXPECT_TRUE(IsQueryError(Iam("CreateAccessKey", {{"UserName", "alice"}}), 409, "LimitExceeded",
+                           "Cannot exceed quota for AccessKeysPerUser: 2"));
+  Reply listed = Iam("ListAccessKeys", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(listed, "ListAccessKeys"));
+  EXPECT_EQ(XmlTexts(listed.body, "AccessKeyId").size(), 2u) << listed.body;
+}
+
+TEST_F(IamTest, ListAccessKeysShowsMetadataOnly) {
+  User alice = MakeUser("alice");
+  Reply reply = Iam("ListAccessKeys", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(reply, "ListAccessKeys"));
+  std::vector<std::string> members = XmlTexts(XmlText(reply.body, "AccessKeyMetadata").value_or(""), "member");
+  ASSERT_EQ(members.size(), 1u) << reply.body;
+  EXPECT_EQ(XmlText(members[0], "UserName"), "alice");
+  EXPECT_EQ(XmlText(members[0], "AccessKeyId"), alice.credentials.access_key_id);
+  EXPECT_EQ(XmlText(members[0], "Status"), "Active");
+  EXPECT_TRUE(XmlText(members[0], "CreateDate"));
+  EXPECT_EQ(reply.body.find("SecretAccessKey"), std::string::npos) << reply.body;
+  EXPECT_EQ(XmlText(reply.body, "IsTruncated"), "false");
+  EXPECT_TRUE(IsQueryError(Iam("ListAccessKeys", {{"UserName", "ghost"}}), 404, "NoSuchEntity"));
+}
+
+TEST_F(IamTest, InactiveAccessKeyIsRefusedUntilReactivated) {
+  User alice = MakeUser("alice");
+  ASSERT_TRUE(IsQueryOk(Sts("GetCallerIdentity", alice.credentials), "GetCallerIdentity", kStsNs));
+
+  Reply updated = Iam("UpdateAccessKey", {{"UserName", "alice"},
+                                          {"AccessKeyId", alice.credentials.access_key_id},
+                                          {"Status", "Inactive"}});
+  EXPECT_TRUE(IsQueryOk(updated, "UpdateAccessKey"));
+  Reply listed = Iam("ListAccessKeys", {{"UserName", "alice"}});
+  EXPECT_EQ(XmlText(listed.body, "Status"), "Inactive") << listed.body;
+
+  EXPECT_TRUE(IsQueryError(Sts("GetCallerIdentity", alice.credentials), 403, "InvalidClientTokenId", std::nullopt,
+                           kStsNs));
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {}, alice.credentials), 403, "InvalidClientTokenId"));
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), alice.credentials), 403, "UnrecognizedClientException"));
+
+  MustIam("UpdateAccessKey",
+          {{"UserName", "alice"}, {"AccessKeyId", alice.credentials.access_key_id}, {"Status", "Active"}});
+  EXPECT_TRUE(IsQueryOk(Sts("GetCallerIdentity", alice.credentials), "GetCallerIdentity", kStsNs));
+}
+
+TEST_F(IamTest, UpdateAccessKeyErrors) {
+  User alice = MakeUser("alice");
+  MustIam("CreateUser", {{"UserName", "bob"}});
+  EXPECT_TRUE(IsQueryError(Iam("UpdateAccessKey", {{"UserName", "alice"},
+                                                   {"AccessKeyId", alice.credentials.access_key_id},
+                                                   {"Status", "Disabled"}}),
+                           400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(
+      Iam("UpdateAccessKey", {{"UserName", "alice"}, {"AccessKeyId", alice.credentials.access_key_id}}), 400,
+      "ValidationError"));
+  EXPECT_TRUE(IsQueryError(
+      Iam("UpdateAccessKey", {{"UserName", "alice"}, {"AccessKeyId", "AKIAAAAAAAAAAAAAAAAA"}, {"Status", "Inactive"}}),
+      404, "NoSuchEntity", "The Access Key with id AKIAAAAAAAAAAAAAAAAA cannot be found."));
+  // Another user's key is not found under this one.
+  EXPECT_TRUE(IsQueryError(Iam("UpdateAccessKey", {{"UserName", "bob"},
+                                                   {"AccessKeyId", alice.credentials.access_key_id},
+                                                   {"Status", "Inactive"}}),
+                           404, "NoSuchEntity"));
+  // Nor is the account root's key, whoever asks.
+  EXPECT_TRUE(IsQueryError(
+      Iam("UpdateAccessKey", {{"UserName", "alice"}, {"AccessKeyId", root_.access_key_id}, {"Status", "Inactive"}}),
+      404, "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryError(Iam("UpdateAccessKey", {{"AccessKeyId", root_.access_key_id}, {"Status", "Inactive"}}), 404,
+                           "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryOk(Sts("GetCallerIdentity"), "GetCallerIdentity", kStsNs));
+  EXPECT_TRUE(IsQueryOk(Sts("GetCallerIdentity", alice.credentials), "GetCallerIdentity", kStsNs));
+}
+
+TEST_F(IamTest, DeletedAccessKeyIsRefused) {
+  User alice = MakeUser("alice");
+  ASSERT_TRUE(IsQueryOk(Sts("GetCallerIdentity", alice.credentials), "GetCallerIdentity", kStsNs));
+  Reply deleted = Iam("DeleteAccessKey", {{"UserName", "alice"}, {"AccessKeyId", alice.credentials.access_key_id}});
+  EXPECT_TRUE(IsQueryOk(deleted, "DeleteAccessKey"));
+  EXPECT_TRUE(IsQueryError(Sts("GetCallerIdentity", alice.credentials), 403, "InvalidClientTokenId", std::nullopt,
+                           kStsNs));
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), alice.credentials), 403, "UnrecognizedClientException"));
+  EXPECT_TRUE(IsQueryError(Iam("DeleteAccessKey", {{"UserName", "alice"}, {"AccessKeyId", alice.credentials.access_key_id}}),
+                           404, "NoSuchEntity"));
+  Reply listed = Iam("ListAccessKeys", {{"UserName", "alice"}});
+  EXPECT_TRUE(XmlTexts(listed.body, "AccessKeyId").empty()) << listed.body;
+}
+
+// ============================================================== inline policies
+
+TEST_F(IamTest, InlinePolicyRoundTrip) {
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  const std::string document =
+      R"({"Version":"2012-10-17","Statement":[{"Sid":"List","Effect":"Allow","Action":"ecs:List*","Resource":"*"}]})";
+  Reply put = Iam("PutUserPolicy", {{"UserName", "alice"}, {"PolicyName", "list"}, {"PolicyDocument", document}});
+  EXPECT_TRUE(IsQueryOk(put, "PutUserPolicy"));
+
+  Reply got = Iam("GetUserPolicy", {{"UserName", "alice"}, {"PolicyName", "list"}});
+  ASSERT_TRUE(IsQueryOk(got, "GetUserPolicy"));
+  EXPECT_EQ(XmlText(got.body, "UserName"), "alice");
+  EXPECT_EQ(XmlText(got.body, "PolicyName"), "list");
+  // IAM answers the document URL-encoded.
+  std::string encoded = XmlText(got.body, "PolicyDocument").value_or("");
+  EXPECT_EQ(encoded.find('{'), std::string::npos) << encoded;
+  EXPECT_EQ(UrlDecode(encoded), document);
+
+  MustIam("PutUserPolicy", {{"UserName", "alice"}, {"PolicyName", "another"}, {"PolicyDocument", document}});
+  Reply listed = Iam("ListUserPolicies", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(listed, "ListUserPolicies"));
+  EXPECT_EQ(XmlTexts(XmlText(listed.body, "PolicyNames").value_or(""), "member"),
+            (std::vector<std::string>{"another", "list"}));
+  EXPECT_EQ(XmlText(listed.body, "IsTruncated"), "false");
+
+  Reply deleted = Iam("DeleteUserPolicy", {{"UserName", "alice"}, {"PolicyName", "list"}});
+  EXPECT_TRUE(IsQueryOk(deleted, "DeleteUserPolicy"));
+  EXPECT_TRUE(IsQueryError(Iam("GetUserPolicy", {{"UserName", "alice"}, {"PolicyName", "list"}}), 404, "NoSuchEntity",
+                           "The user policy with name list cannot be found."));
+  EXPECT_TRUE(
+      IsQueryError(Iam("DeleteUserPolicy", {{"UserName", "alice"}, {"PolicyName", "list"}}), 404, "NoSuchEntity"));
+  EXPECT_EQ(XmlTexts(XmlText(Iam("ListUserPolicies", {{"UserName", "alice"}}).body, "PolicyNames").value_or(""), "member"),
+            (std::vector<std::string>{"another"}));
+  EXPECT_TRUE(IsQueryError(Iam("PutUserPolicy", {{"UserName", "ghost"}, {"PolicyName", "p"}, {"PolicyDocument", document}}),
+                           404, "NoSuchEntity"));
+}
+
+TEST_F(IamTest, PutUserPolicyReplacesADocumentOfTheSameName) {
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "p", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ListClusters","Resource":"*"}]})");
+  EXPECT_TRUE(IsJsonOk(Ecs("ListClusters", Json::object(), alice.credentials)));
+  PutPolicy(alice, "p", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ListTasks","Resource":"*"}]})");
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), alice.credentials), 400, "AccessDeniedException"));
+  EXPECT_EQ(XmlTexts(Iam("ListUserPolicies", {{"UserName", "alice"}}).body, "member"), (std::vector<std::string>{"p"}));
+}
+
+TEST_F(IamTest, MalformedPoliciesAreRefusedWhenWritten) {
+  MustIam("CreateUser", {{"UserName", "alice"}});
+  auto put = [&](const std::string& document) {
+    return Iam("PutUserPolicy", {{"UserName", "alice"}, {"PolicyName", "p"}, {"PolicyDocument", document}});
+  };
+  // No Resource.
+  EXPECT_TRUE(IsQueryError(put(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*"}]})"), 400,
+                           "MalformedPolicyDocument"));
+  // The seed's placeholder "kms-key-arn" is not an ARN.
+  EXPECT_TRUE(IsQueryError(put(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt"],)"
+                               R"("Resource":"kms-key-arn"}]})"),
+                           400, "MalformedPolicyDocument", "Resource kms-key-arn must be in ARN format or \"*\"."));
+  EXPECT_TRUE(IsQueryError(put("{not json"), 400, "MalformedPolicyDocument"));
+  EXPECT_TRUE(IsQueryError(put(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*",)"
+                               R"("Resource":"*","Principal":"*"}]})"),
+                           400, "MalformedPolicyDocument"));
+  // Inline user policies are limited to 2048 characters.
+  std::string big = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":[)";
+  for (int i = 0; i < 60; i++) big += std::string(i ? "," : "") + "\"arn:aws:ecs:us-east-1:123456789012:cluster/c" + std::to_string(i) + "\"";
+  big += "]}]}";
+  EXPECT_TRUE(IsQueryError(put(big), 409, "LimitExceeded"));
+  EXPECT_TRUE(IsQueryError(Iam("PutUserPolicy", {{"UserName", "alice"}, {"PolicyName", "p"}}), 400, "ValidationError"));
+  EXPECT_TRUE(IsQueryError(Iam("PutUserPolicy", {{"UserName", "alice"},
+                                                 {"PolicyName", "bad name"},
+                                                 {"PolicyDocument", R"({"Version":"2012-10-17","Statement":[]})"}}),
+                           400, "ValidationError"));
+  // Nothing was stored.
+  EXPECT_TRUE(XmlTexts(Iam("ListUserPolicies", {{"UserName", "alice"}}).body, "member").empty());
+}
+
+// ============================================================== managed policies
+
+TEST_F(IamTest, ManagedPolicyLifecycle) {
+  const std::string document =
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ListClusters","Resource":"*"}]})";
+  Reply created = Iam("CreatePolicy", {{"PolicyName", "list-clusters"}, {"PolicyDocument", document}});
+  ASSERT_TRUE(IsQueryOk(created, "CreatePolicy"));
+  auto policy = XmlText(created.body, "Policy");
+  ASSERT_TRUE(policy) << created.body;
+  const std::string arn = std::string("arn:aws:iam::") + kAccount + ":policy/list-clusters";
+  EXPECT_EQ(XmlText(*policy, "PolicyName"), "list-clusters");
+  EXPECT_EQ(XmlText(*policy, "Arn"), arn);
+  EXPECT_EQ(XmlText(*policy, "Path"), "/");
+  EXPECT_EQ(XmlText(*policy, "DefaultVersionId"), "v1");
+  EXPECT_EQ(XmlText(*policy, "AttachmentCount"), "0");
+  EXPECT_EQ(XmlText(*policy, "IsAttachable"), "true");
+  EXPECT_EQ(XmlText(*policy, "PolicyId").value_or("").rfind("ANPA", 0), 0u) << created.body;
+  EXPECT_TRUE(XmlText(*policy, "CreateDate"));
+  EXPECT_TRUE(XmlText(*policy, "UpdateDate"));
+
+  EXPECT_TRUE(IsQueryError(Iam("CreatePolicy", {{"PolicyName", "list-clusters"}, {"PolicyDocument", document}}), 409,
+                           "EntityAlreadyExists"));
+  EXPECT_TRUE(IsQueryError(Iam("CreatePolicy", {{"PolicyName", "nores"},
+                                                {"PolicyDocument",
+                                                 R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*"}]})"}}),
+                           400, "MalformedPolicyDocument"));
+
+  Reply got = Iam("GetPolicy", {{"PolicyArn", arn}});
+  ASSERT_TRUE(IsQueryOk(got, "GetPolicy"));
+  EXPECT_EQ(XmlText(got.body, "Arn"), arn);
+  EXPECT_TRUE(IsQueryError(Iam("GetPolicy", {{"PolicyArn", arn + "-missing"}}), 404, "NoSuchEntity"));
+
+  // Attached, the policy grants; detached, it no longer does.
+  User alice = MakeUser("alice");
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), alice.credentials), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsQueryOk(Iam("AttachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", arn}}), "AttachUserPolicy"));
+  // Attaching twice is not a second attachment.
+  MustIam("AttachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", arn}});
+  EXPECT_EQ(XmlText(Iam("GetPolicy", {{"PolicyArn", arn}}).body, "AttachmentCount"), "1");
+  Reply attached = Iam("ListAttachedUserPolicies", {{"UserName", "alice"}});
+  ASSERT_TRUE(IsQueryOk(attached, "ListAttachedUserPolicies"));
+  std::vector<std::string> members = XmlTexts(XmlText(attached.body, "AttachedPolicies").value_or(""), "member");
+  ASSERT_EQ(members.size(), 1u) << attached.body;
+  EXPECT_EQ(XmlText(members[0], "PolicyName"), "list-clusters");
+  EXPECT_EQ(XmlText(members[0], "PolicyArn"), arn);
+  EXPECT_EQ(XmlText(attached.body, "IsTruncated"), "false");
+
+  NewAuditEvents();
+  EXPECT_TRUE(IsJsonOk(Ecs("ListClusters", Json::object(), alice.credentials)));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ListClusters", "*", "Allow", arn, "#0"));
+
+  EXPECT_TRUE(IsQueryOk(Iam("DetachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", arn}}), "DetachUserPolicy"));
+  EXPECT_EQ(XmlText(Iam("GetPolicy", {{"PolicyArn", arn}}).body, "AttachmentCount"), "0");
+  EXPECT_TRUE(XmlTexts(Iam("ListAttachedUserPolicies", {{"UserName", "alice"}}).body, "member").empty());
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), alice.credentials), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsQueryError(Iam("DetachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", arn}}), 404, "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryError(Iam("AttachUserPolicy", {{"UserName", "alice"}, {"PolicyArn", arn + "-missing"}}), 404,
+                           "NoSuchEntity"));
+  EXPECT_TRUE(IsQueryError(Iam("AttachUserPolicy", {{"UserName", "ghost"}, {"PolicyArn", arn}}), 404, "NoSuchEntity"));
+}
+
+// ============================================================== authorization
+
+TEST_F(IamTest, UserWithoutPoliciesIsDeniedIamAndEcs) {
+  User bob = MakeUser("bob");
+  NewAuditEvents();
+
+  Reply iam = Iam("CreateUser", {{"UserName", "carol"}}, bob.credentials);
+  EXPECT_TRUE(IsQueryError(iam, 403, "AccessDenied", NotAuthorized(UserArn("bob"), "iam:CreateUser", UserArn("carol"))));
+  EXPECT_TRUE(AuditedOnce(UserArn("bob"), "iam:CreateUser", UserArn("carol"), "ImplicitDeny", "", ""));
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "carol"}}), 404, "NoSuchEntity")) << "carol was created";
+
+  Reply ecs = Ecs("ListClusters", Json::object(), bob.credentials);
+  EXPECT_TRUE(IsJsonError(ecs, 400, "AccessDeniedException", NotAuthorized(UserArn("bob"), "ecs:ListClusters", "*")));
+  EXPECT_TRUE(AuditedOnce(UserArn("bob"), "ecs:ListClusters", "*", "ImplicitDeny", "", ""));
+
+  // The root's IAM calls are audited as well.
+  MustIam("CreateUser", {{"UserName", "carol"}});
+  EXPECT_TRUE(AuditedOnce(RootArn(), "iam:CreateUser", UserArn("carol"), "Allow", "account root", ""));
+}
+
+TEST_F(IamTest, UserCannotGrantHimselfPermissions) {
+  User bob = MakeUser("bob");
+  Reply reply = Iam("PutUserPolicy",
+                    {{"UserName", "bob"},
+                     {"PolicyName", "all"},
+                     {"PolicyDocument", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})"}},
+                    bob.credentials);
+  EXPECT_TRUE(IsQueryError(reply, 403, "AccessDenied", NotAuthorized(UserArn("bob"), "iam:PutUserPolicy", UserArn("bob"))));
+  EXPECT_TRUE(XmlTexts(Iam("ListUserPolicies", {{"UserName", "bob"}}).body, "member").empty());
+  // Nor make himself a second key.
+  EXPECT_TRUE(IsQueryError(Iam("CreateAccessKey", {}, bob.credentials), 403, "AccessDenied"));
+}
+
+TEST_F(IamTest, ExplicitDenyBeatsAllowInIam) {
+  User admin = MakeUser("admin");
+  PutPolicy(admin, "all", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]})");
+  PutPolicy(admin, "no-keys",
+            R"({"Version":"2012-10-17","Statement":[{"Sid":"NoKeys","Effect":"Deny","Action":"iam:CreateAccessKey","Resource":"*"}]})");
+  NewAuditEvents();
+  EXPECT_TRUE(IsQueryOk(Iam("CreateUser", {{"UserName", "carol"}}, admin.credentials), "CreateUser"));
+  EXPECT_TRUE(AuditedOnce(admin.arn, "iam:CreateUser", UserArn("carol"), "Allow", "user/admin/inline/all", "#0"));
+  EXPECT_TRUE(IsQueryError(Iam("CreateAccessKey", {{"UserName", "carol"}}, admin.credentials), 403, "AccessDenied",
+                           ExplicitlyDenied(admin.arn, "iam:CreateAccessKey", UserArn("carol"))));
+  EXPECT_TRUE(AuditedOnce(admin.arn, "iam:CreateAccessKey", UserArn("carol"), "ExplicitDeny",
+                          "user/admin/inline/no-keys", "NoKeys"));
+}
+
+TEST_F(IamTest, TaskCredentialsCannotCallIam) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  const std::string& node = Node();
+  MustEcs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"enableExecuteCommand", true}});
+  Reply poll = Send(JsonRequest(kNode + "PollTasks", {{"instanceId", node}, {"waitSeconds", 0}}, root_, "ecs"));
+  ASSERT_TRUE(IsJsonOk(poll));
+  std::optional<auth::Credentials> agent;
+  for (const auto& t : poll.json.value("tasks", Json::array()))
+    if (t.contains("agent")) {
+      const Json& c = t["agent"]["credentials"];
+      agent = auth::Credentials{c.value("accessKeyId", ""), c.value("secretAccessKey", ""), c.value("sessionToken", "")};
+    }
+  ASSERT_TRUE(agent) << poll.body;
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "mallory"}}, *agent), 403, "AccessDenied"));
+  EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "mallory"}}), 404, "NoSuchEntity"));
+}
+
+// ---------------------------------------------------------- the seed's policies (E26, E27)
+
+// "users can run commands in containers that are running within tasks with a
+// tag that has an environment key and development value and in a cluster
+// that's named cluster-name" — with region, account and cluster filled in.
+constexpr char kSeedExecuteCommandAllow[] = R"({
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecs:ExecuteCommand",
+                "ecs:DescribeTasks"
+            ],
+            "Resource": "arn:aws:ecs:us-east-1:123456789012:task/demo/*",
+            "Condition": {
+                "StringEquals": {
+                    "ecs:ResourceTag/environment": "development"
+                }
+            }
+        }
+    ]
+})";
+
+// "users can't use the execute-command API when the container name is production-app".
+constexpr char kSeedProductionAppDeny[] = R"({
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Action": [
+                "ecs:ExecuteCommand"
+            ],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "ecs:container-name": "production-app"
+                }
+            }
+        }
+    ]
+})";
+
+// "users can only launch tasks when ECS Exec is turned off".
+constexpr char kSeedRunTaskWithoutExec[] = R"({
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecs:RunTask",
+                "ecs:StartTask",
+                "ecs:CreateService",
+                "ecs:UpdateService"
+            ],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "ecs:enable-execute-command": "false"
+                }
+            }
+        }
+    ]
+})";
+
+// "denies access to the ssm:start-session action for tasks in all Regions
+// with a specified cluster name" (the seed's 111122223333 is our account).
+constexpr char kSeedStartSessionDenyByCluster[] = R"({
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Action": "ssm:StartSession",
+            "Resource": "arn:aws:ecs:*:123456789012:task/demo/*"
+        }
+    ]
+})";
+
+// "denies access to the ssm:start-session action on resources in all Regions
+// tagged with tag key Task-Tag-Key and tag value Exec-Task".
+constexpr char kSeedStartSessionDenyByTag[] = R"({
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Action": "ssm:StartSession",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:ResourceTag/Task-Tag-Key": "Exec-Task"
+                }
+            }
+        }
+    ]
+})";
+
+Json Tags(const std::string& key, const std::string& value) { return Json::array({{{"key", key}, {"value", value}}}); }
+
+TEST_F(IamTest, SeedPoliciesAreAcceptedAsWritten) {
+  User alice = MakeUser("alice");
+  for (const char* document : {kSeedExecuteCommandAllow, kSeedProductionAppDeny, kSeedRunTaskWithoutExec,
+                               kSeedStartSessionDenyByCluster, kSeedStartSessionDenyByTag}) {
+    EXPECT_TRUE(IsQueryOk(Iam("PutUserPolicy", {{"UserName", "alice"}, {"PolicyName", "seed"}, {"PolicyDocument", document}}),
+                          "PutUserPolicy"))
+        << document;
+  }
+}
+
+TEST_F(IamTest, SeedExecuteCommandAllowNeedsTheTagAndTheCluster) {
+  CreateCluster("demo");
+  CreateCluster("other");
+  RegisterFamily("web", {"app"});
+  Json tagged = RunningExecTask("demo", "web", Tags("environment", "development"));
+  Json untagged = RunningExecTask("demo", "web");
+  Json production = RunningExecTask("demo", "web", Tags("environment", "production"));
+  Json elsewhere = RunningExecTask("other", "web", Tags("environment", "development"));
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "exec-dev", kSeedExecuteCommandAllow);
+  NewAuditEvents();
+
+  // Allowed: the tagged task in the named cluster; the session is alice's.
+  Reply allowed = ExecAs(alice, "demo", tagged, "app");
+  ASSERT_TRUE(IsJsonOk(allowed));
+  EXPECT_EQ(allowed.json["taskArn"], tagged["taskArn"]);
+  EXPECT_EQ(allowed.json["session"]["sessionId"], "ecs-execute-command-0123456789abcdef0");
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ExecuteCommand", tagged["taskArn"], "Allow", "user/alice/inline/exec-dev", "#0"));
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].principal_arn, alice.arn);
+  EXPECT_EQ(broker_.requests[0].task_arn, tagged["taskArn"]);
+
+  // Denied: no tag, another value, another cluster.
+  for (const auto& [task, cluster] : {std::pair<Json, std::string>{untagged, "demo"},
+                                      {production, "demo"},
+                                      {elsewhere, "other"}}) {
+    std::string arn = task["taskArn"];
+    EXPECT_TRUE(IsJsonError(ExecAs(alice, cluster, task, "app"), 400, "AccessDeniedException",
+                            NotAuthorized(alice.arn, "ecs:ExecuteCommand", arn)));
+    EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ExecuteCommand", arn, "ImplicitDeny", "", ""));
+  }
+  EXPECT_EQ(broker_.requests.size(), 1u) << "a denied ExecuteCommand reached the gateway";
+}
+
+TEST_F(IamTest, SeedExecuteCommandAllowCountsClusterTagsAndTaskTagsWin) {
+  // The cluster carries the tag; a task without it inherits the match ...
+  CreateCluster("demo", Tags("environment", "development"));
+  RegisterFamily("web", {"app"});
+  Json plain = RunningExecTask("demo", "web");
+  // ... a task's own tag of that key overrides the cluster's.
+  Json overriding = RunningExecTask("demo", "web", Tags("environment", "production"));
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "exec-dev", kSeedExecuteCommandAllow);
+  EXPECT_TRUE(IsJsonOk(ExecAs(alice, "demo", plain, "app")));
+  EXPECT_TRUE(IsJsonError(ExecAs(alice, "demo", overriding, "app"), 400, "AccessDeniedException"));
+
+  // Tags added later count (TagResource on the task, by root).
+  std::string overriding_arn = overriding["taskArn"];
+  MustEcs("TagResource", {{"resourceArn", overriding_arn}, {"tags", Tags("environment", "development")}});
+  EXPECT_TRUE(IsJsonOk(ExecAs(alice, "demo", overriding, "app")));
+}
+
+// The same statement allows ecs:DescribeTasks, also on tagged tasks of the
+// cluster only.
+TEST_F(IamTest, SeedExecuteCommandAllowAlsoAllowsDescribeTasksOfTaggedTasks) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json tagged = RunningExecTask("demo", "web", Tags("environment", "development"));
+  Json untagged = RunningExecTask("demo", "web");
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "exec-dev", kSeedExecuteCommandAllow);
+  std::string tagged_arn = tagged["taskArn"], untagged_arn = untagged["taskArn"];
+  NewAuditEvents();
+
+  Reply described = Ecs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({tagged_arn})}}, alice.credentials);
+  ASSERT_TRUE(IsJsonOk(described));
+  ASSERT_EQ(described.json["tasks"].size(), 1u) << described.body;
+  EXPECT_EQ(described.json["tasks"][0]["taskArn"], tagged_arn);
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:DescribeTasks", tagged_arn, "Allow", "user/alice/inline/exec-dev", "#0"));
+
+  EXPECT_TRUE(IsJsonError(Ecs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({untagged_arn})}},
+                              alice.credentials),
+                          400, "AccessDeniedException", NotAuthorized(alice.arn, "ecs:DescribeTasks", untagged_arn)));
+  // One untagged task among those asked for denies the call.
+  EXPECT_TRUE(IsJsonError(Ecs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({tagged_arn, untagged_arn})}},
+                              alice.credentials),
+                          400, "AccessDeniedException"));
+}
+
+TEST_F(IamTest, SeedProductionAppDenyWinsOverTheAllow) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app", "production-app"});
+  Json task = RunningExecTask("demo", "web", Tags("environment", "development"));
+  std::string arn = task["taskArn"];
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "exec-dev", kSeedExecuteCommandAllow);
+  PutPolicy(alice, "no-production-app", kSeedProductionAppDeny);
+  NewAuditEvents();
+
+  EXPECT_TRUE(IsJsonError(ExecAs(alice, "demo", task, "production-app"), 400, "AccessDeniedException",
+                          ExplicitlyDenied(alice.arn, "ecs:ExecuteCommand", arn)));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ExecuteCommand", arn, "ExplicitDeny", "user/alice/inline/no-production-app",
+                          "#0"));
+  EXPECT_TRUE(broker_.requests.empty());
+
+  Reply app = ExecAs(alice, "demo", task, "app");
+  ASSERT_TRUE(IsJsonOk(app));
+  EXPECT_EQ(app.json["containerName"], "app");
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ExecuteCommand", arn, "Allow", "user/alice/inline/exec-dev", "#0"));
+  ASSERT_EQ(broker_.requests.size(), 1u);
+  EXPECT_EQ(broker_.requests[0].container_name, "app");
+
+  // The deny holds even for a user allowed everything (and names its Sid).
+  User admin = MakeUser("admin");
+  PutPolicy(admin, "all", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})");
+  std::string with_sid = kSeedProductionAppDeny;
+  with_sid.replace(with_sid.find("\"Effect\": \"Deny\""), 0, "\"Sid\": \"NoProductionApp\", ");
+  PutPolicy(admin, "no-production-app", with_sid);
+  NewAuditEvents();
+  EXPECT_TRUE(IsJsonError(ExecAs(admin, "demo", task, "production-app"), 400, "AccessDeniedException",
+                          ExplicitlyDenied(admin.arn, "ecs:ExecuteCommand", arn)));
+  EXPECT_TRUE(AuditedOnce(admin.arn, "ecs:ExecuteCommand", arn, "ExplicitDeny", "user/admin/inline/no-production-app",
+                          "NoProductionApp"));
+}
+
+TEST_F(IamTest, SeedRunTaskOnlyWithExecTurnedOff) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Node();
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "no-exec", kSeedRunTaskWithoutExec);
+  const std::string definition = std::string("arn:aws:ecs:") + kRegion + ":" + kAccount + ":task-definition/web:1";
+  NewAuditEvents();
+
+  Reply off = Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"enableExecuteCommand", false}},
+                  alice.credentials);
+  ASSERT_TRUE(IsJsonOk(off));
+  EXPECT_EQ(off.json["tasks"].size(), 1u) << off.body;
+  EXPECT_EQ(off.json["tasks"][0]["enableExecuteCommand"], false);
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:RunTask", definition, "Allow", "user/alice/inline/no-exec", "#0"));
+
+  // Not asking for exec is asking for it off.
+  EXPECT_TRUE(IsJsonOk(Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}}, alice.credentials)));
+  NewAuditEvents();
+
+  Reply on = Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"enableExecuteCommand", true}},
+                 alice.credentials);
+  EXPECT_TRUE(IsJsonError(on, 400, "AccessDeniedException", NotAuthorized(alice.arn, "ecs:RunTask", definition)));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:RunTask", definition, "ImplicitDeny", "", ""));
+
+  // Only the two allowed RunTasks started tasks.
+  Json listed = MustEcs("ListTasks", {{"cluster", "demo"}});
+  EXPECT_EQ(listed["taskArns"].size(), 2u) << listed.dump();
+}
+
+TEST_F(IamTest, RunTaskKeysNameTheCluster) {
+  CreateCluster("demo");
+  CreateCluster("other");
+  RegisterFamily("web", {"app"});
+  Node();
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "demo-only",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:RunTask","Resource":"*",)"
+            R"("Condition":{"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/demo"}}}]})");
+  EXPECT_TRUE(IsJsonOk(Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}}, alice.credentials)));
+  EXPECT_TRUE(IsJsonError(Ecs("RunTask", {{"cluster", "other"}, {"taskDefinition", "web"}}, alice.credentials), 400,
+                          "AccessDeniedException"));
+}
+
+TEST_F(IamTest, ExecuteCommandConditionKeys) {
+  // ecs:cluster, ecs:task and ecs:container-name (E26), with ARN and string operators.
+  CreateCluster("demo");
+  RegisterFamily("web", {"app", "sidecar"});
+  Json first = RunningExecTask("demo", "web");
+  Json second = RunningExecTask("demo", "web");
+  std::string first_arn = first["taskArn"];
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "keys",
+            R"({"Version":"2012-10-17","Statement":[{"Sid":"OneTaskSidecar","Effect":"Allow","Action":"ecs:ExecuteCommand",)"
+            R"("Resource":"*","Condition":{)"
+            R"("ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/demo"},)"
+            R"("StringEquals":{"ecs:task":")" +
+                first_arn + R"(","ecs:container-name":"sidecar"}}}]})");
+  NewAuditEvents();
+  EXPECT_TRUE(IsJsonOk(ExecAs(alice, "demo", first, "sidecar")));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ecs:ExecuteCommand", first_arn, "Allow", "user/alice/inline/keys", "OneTaskSidecar"));
+  EXPECT_TRUE(IsJsonError(ExecAs(alice, "demo", first, "app"), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonError(ExecAs(alice, "demo", second, "sidecar"), 400, "AccessDeniedException"));
+}
+
+// ---------------------------------------------------------- ssm:StartSession (E28)
+
+TEST_F(IamTest, SeedStartSessionDenyByClusterWildcard) {
+  CreateCluster("demo");
+  CreateCluster("other");
+  RegisterFamily("web", {"app"});
+  Json in_demo = RunningExecTask("demo", "web");
+  Json in_other = RunningExecTask("other", "web");
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "sessions",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:StartSession","ecs:ExecuteCommand"],"Resource":"*"}]})");
+  PutPolicy(alice, "no-demo-sessions", kSeedStartSessionDenyByCluster);
+  NewAuditEvents();
+
+  std::string demo_arn = in_demo["taskArn"];
+  EXPECT_TRUE(IsJsonError(StartSessionAs(alice, "demo", in_demo, "app"), 400, "AccessDeniedException",
+                          ExplicitlyDenied(alice.arn, "ssm:StartSession", demo_arn)));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ssm:StartSession", demo_arn, "ExplicitDeny", "user/alice/inline/no-demo-sessions",
+                          "#0"));
+  EXPECT_TRUE(broker_.requests.empty());
+
+  std::string other_arn = in_other["taskArn"];
+  Reply other = StartSessionAs(alice, "other", in_other, "app");
+  ASSERT_TRUE(IsJsonOk(other));
+  EXPECT_EQ(other.json.value("SessionId", ""), "ecs-execute-command-0123456789abcdef0") << other.body;
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ssm:StartSession", other_arn, "Allow", "user/alice/inline/sessions", "#0"));
+
+  // ExecuteCommand on the same task is not affected: only the side door is shut.
+  EXPECT_TRUE(IsJsonOk(ExecAs(alice, "demo", in_demo, "app")));
+}
+
+TEST_F(IamTest, SeedStartSessionDenyByResourceTag) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json tagged = RunningExecTask("demo", "web", Tags("Task-Tag-Key", "Exec-Task"));
+  Json untagged = RunningExecTask("demo", "web");
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "sessions", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:StartSession","Resource":"*"}]})");
+  PutPolicy(alice, "no-exec-task-sessions", kSeedStartSessionDenyByTag);
+  NewAuditEvents();
+
+  std::string tagged_arn = tagged["taskArn"];
+  EXPECT_TRUE(IsJsonError(StartSessionAs(alice, "demo", tagged, "app"), 400, "AccessDeniedException",
+                          ExplicitlyDenied(alice.arn, "ssm:StartSession", tagged_arn)));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ssm:StartSession", tagged_arn, "ExplicitDeny",
+                          "user/alice/inline/no-exec-task-sessions", "#0"));
+
+  std::string untagged_arn = untagged["taskArn"];
+  EXPECT_TRUE(IsJsonOk(StartSessionAs(alice, "demo", untagged, "app")));
+  EXPECT_TRUE(AuditedOnce(alice.arn, "ssm:StartSession", untagged_arn, "Allow", "user/alice/inline/sessions", "#0"));
+
+  // A cluster tag of that key makes every task in it match.
+  MustEcs("TagResource", {{"resourceArn", std::string("arn:aws:ecs:") + kRegion + ":" + kAccount + ":cluster/demo"},
+                          {"tags", Tags("Task-Tag-Key", "Exec-Task")}});
+  EXPECT_TRUE(IsJsonError(StartSessionAs(alice, "demo", untagged, "app"), 400, "AccessDeniedException",
+                          ExplicitlyDenied(alice.arn, "ssm:StartSession", untagged_arn)));
+}
+
+TEST_F(IamTest, StartSessionWithoutAnAllowIsImplicitlyDenied) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json task = RunningExecTask("demo", "web");
+  User alice = MakeUser("alice");
+  // ecs:ExecuteCommand does not grant ssm:StartSession.
+  PutPolicy(alice, "exec", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ExecuteCommand","Resource":"*"}]})");
+  std::string arn = task["taskArn"];
+  EXPECT_TRUE(IsJsonError(StartSessionAs(alice, "demo", task, "app"), 400, "AccessDeniedException",
+                          NotAuthorized(alice.arn, "ssm:StartSession", arn)));
+  EXPECT_TRUE(broker_.requests.empty());
+}
+
+}  // namespace
+}  // namespace porthole::api
