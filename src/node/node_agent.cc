@@ -167,7 +167,6 @@ class Node {
   }
 
   Status Loop(const std::atomic<bool>& stop) {
-    this->stop = &stop;
     std::string generation;
     while (!stop) {
       auto out = client_->Call("PortholeNodeService.PollTasks",
@@ -437,6 +436,7 @@ void TaskRunner::Run() {
 
 Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop) {
   Node node(options);
+  node.stop = &stop;  // before any task thread starts
   Status s = node.Init();
   if (!s) return s;
   for (int attempt = 0;; attempt++) {
