@@ -137,17 +137,29 @@ Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& i
   std::string op = target.substr(dot + 1);
   std::string service = prefix == "AmazonSSM" ? "ssm" : "ecs";
   if (op == "ExecuteCommand" || op == "RunTask" || op == "StartSession") return OkStatus();
-  if (caller.type == "root") return OkStatus();  // nothing to record beyond the call itself
   // The resource AWS names for the operation, where the request names one.
   std::vector<std::string> resources;
   std::string cluster = ClusterNameFrom(StringOr(input, "cluster"));
+  // Task resources are decided with their cluster's and their own tags and
+  // ecs:cluster / ecs:task, as for ExecuteCommand, so that statements
+  // conditioned on them (the seed's ExecuteCommand+DescribeTasks allow, E27)
+  // decide as written. A task that does not exist has no keys.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> task_keys;  // by task ARN
+  auto add_task = [&](const std::string& task) {
+    std::string arn = TaskArn(cluster, TaskIdFrom(task));
+    resources.push_back(arn);
+    auto cluster_record = store_.Get(store::kind::kCluster, cluster);
+    auto task_record = LoadTask(cluster, task);
+    if (cluster_record.ok() && *cluster_record && task_record.ok() && *task_record)
+      task_keys[arn] = EcsResourceKeys((*cluster_record)->body, (*task_record)->body, "");
+  };
   if (input.contains("resourceArn") && input["resourceArn"].is_string()) {
     resources.push_back(input["resourceArn"]);
   } else if (op == "StopTask" && input.contains("task") && input["task"].is_string()) {
-    resources.push_back(TaskArn(cluster, TaskIdFrom(input["task"].get<std::string>())));
+    add_task(input["task"].get<std::string>());
   } else if (op == "DescribeTasks" && input.contains("tasks") && input["tasks"].is_array()) {
     for (const auto& t : input["tasks"])
-      if (t.is_string()) resources.push_back(TaskArn(cluster, TaskIdFrom(t.get<std::string>())));
+      if (t.is_string()) add_task(t.get<std::string>());
   } else if (input.contains("taskDefinition") && input["taskDefinition"].is_string()) {
     auto ref = ParseTaskDefinitionRef(input["taskDefinition"].get<std::string>());
     resources.push_back(ref && ref->revision
@@ -161,7 +173,9 @@ Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& i
     resources.push_back("*");
   }
   for (const auto& resource : resources) {
-    auto d = Authorize(caller, service + ":" + op, resource);
+    auto keys = task_keys.find(resource);
+    auto d = Authorize(caller, service + ":" + op, resource,
+                       keys == task_keys.end() ? std::map<std::string, std::vector<std::string>>() : keys->second);
     if (!d) return d.error();
   }
   return OkStatus();

@@ -197,7 +197,13 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
   std::string role_name = params.count("RoleName") ? params.at("RoleName") : "";
   std::string resource = "*";
   if (role_op && !role_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":role/" + role_name;
-  else if (!role_op && !user_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":user/" + user_name;
+  else if (!role_op && !user_name.empty()) {
+    // The user's real ARN (it carries the user's path); for CreateUser, the path asked for.
+    std::string path = params.count("Path") ? params.at("Path") : "/";
+    resource = "arn:aws:iam::" + config_.account_id + ":user" + path + user_name;
+    if (auto existing = store_.Get(store::kind::kIamUser, user_name); existing && *existing)
+      resource = (*existing)->body.value("Arn", resource);
+  }
   if (auto p = params.find("PolicyArn"); p != params.end() && action.find("User") == std::string::npos)
     resource = p->second;
   auto allowed = Authorize(caller, "iam:" + action, resource);

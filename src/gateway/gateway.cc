@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <deque>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -82,6 +83,9 @@ struct Gateway::Session {
   std::shared_ptr<net::WebSocket> agent;
   std::deque<std::string> to_client;
   std::deque<std::string> to_agent;
+  // Sequence numbers of the stream messages in to_client / to_agent.
+  std::set<int64_t> queued_to_client;
+  std::set<int64_t> queued_to_agent;
   size_t pending_bytes = 0;
   double started_at = 0;
   uint64_t disconnects = 0;  // generation for grace timers
@@ -313,6 +317,7 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
     ws->Send(std::move(frame), true);
   }
   backlog.clear();
+  (is_agent ? session->queued_to_agent : session->queued_to_client).clear();
   if (is_client) RecordSession(*session, "Connected", "");
 
   const std::string_view expected_type = is_agent ? protocol::kOutputStreamData : protocol::kInputStreamData;
@@ -338,6 +343,11 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
       peer->Send(std::move(message->data), true);
     } else {
       auto& queue = is_agent ? session->to_client : session->to_agent;
+      // The sender re-sends every unacknowledged message (each RTO, and all
+      // of them after a reconnect) while the other end is away: queue one
+      // copy of each, or the retransmissions fill the queue within a second.
+      auto& queued = is_agent ? session->queued_to_client : session->queued_to_agent;
+      if (type == expected_type && !queued.insert(decoded->sequence_number).second) continue;
       session->pending_bytes += message->data.size();
       if (session->pending_bytes > options_.max_pending_bytes) {
         problem = "Too much data queued for the other end of the session.";

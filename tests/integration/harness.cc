@@ -7,14 +7,22 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -494,6 +502,255 @@ std::unique_ptr<PtyProcess> RunInPty(const std::vector<std::string>& argv, const
   return std::make_unique<PtyProcess>(argv, env, rows, cols);
 }
 
+// --- TcpProxy -------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t kRelayBuffer = 256 * 1024;  // per direction; reading stops while full
+
+// Closes `fd` so the peer gets an RST (not a FIN): a broken connection.
+void ResetSocket(int fd) {
+  if (fd < 0) return;
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(fd);
+}
+
+int ConnectLoopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void SetNonBlocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// One relayed connection: `fd[0]` the accepted end, `fd[1]` the upstream end;
+// `pending[i]` holds what was read from fd[i] and is still to be written to
+// fd[1 - i].
+struct Relay {
+  int fd[2] = {-1, -1};
+  std::string pending[2];
+  bool eof[2] = {false, false};      // fd[i] sent FIN
+  bool shut_wr[2] = {false, false};  // FIN passed on to fd[i]
+  bool broken = false;
+
+  bool Done() const {
+    return broken || (eof[0] && eof[1] && pending[0].empty() && pending[1].empty());
+  }
+  void Close() {
+    for (int& f : fd) {
+      if (f >= 0) (broken ? ResetSocket(f) : (void)::close(f));
+      f = -1;
+    }
+  }
+};
+
+}  // namespace
+
+struct TcpProxy::State {
+  int listen_fd = -1;
+  int wake_fd = -1;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> refusing{false};
+  std::atomic<size_t> accepted{0};
+  std::atomic<size_t> open{0};
+  std::atomic<size_t> cut{0};
+  std::mutex mutex;
+  std::condition_variable cv;
+  uint64_t cut_requested = 0;  // guarded by mutex
+  uint64_t cut_done = 0;       // guarded by mutex
+  size_t last_cut_count = 0;   // guarded by mutex
+};
+
+TcpProxy::TcpProxy(uint16_t target_port) : target_port_(target_port), state_(std::make_unique<State>()) {}
+
+TcpProxy::~TcpProxy() {
+  state_->stop = true;
+  if (state_->wake_fd >= 0) {
+    uint64_t one = 1;
+    (void)!::write(state_->wake_fd, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  if (state_->listen_fd >= 0) ::close(state_->listen_fd);
+  if (state_->wake_fd >= 0) ::close(state_->wake_fd);
+}
+
+std::string TcpProxy::Start() {
+  if (thread_.joinable()) return "the proxy is already running";
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::string e = std::strerror(errno);
+    ::close(fd);
+    return "proxy listen: " + e;
+  }
+  state_->listen_fd = fd;
+  state_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (state_->wake_fd < 0) return std::string("eventfd: ") + std::strerror(errno);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Run(); });
+  return "";
+}
+
+size_t TcpProxy::CutAll() {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  if (!thread_.joinable()) return 0;
+  uint64_t wanted = ++state_->cut_requested;
+  uint64_t one = 1;
+  (void)!::write(state_->wake_fd, &one, sizeof one);
+  state_->cv.wait_for(lock, seconds(10), [&] { return state_->cut_done >= wanted; });
+  return state_->last_cut_count;
+}
+
+void TcpProxy::SetRefusing(bool refusing) { state_->refusing = refusing; }
+size_t TcpProxy::accepted() const { return state_->accepted; }
+size_t TcpProxy::open_connections() const { return state_->open; }
+size_t TcpProxy::cut() const { return state_->cut; }
+
+void TcpProxy::Run() {
+  State& st = *state_;
+  std::list<Relay> relays;
+  std::vector<pollfd> fds;
+  std::vector<std::pair<Relay*, int>> owners;  // for fds[2...]: which relay and which end
+  char buffer[64 * 1024];
+  while (!st.stop) {
+    fds.clear();
+    owners.clear();
+    fds.push_back({st.listen_fd, POLLIN, 0});
+    fds.push_back({st.wake_fd, POLLIN, 0});
+    for (auto& r : relays) {
+      for (int i = 0; i < 2; i++) {
+        short events = 0;
+        if (!r.eof[i] && r.pending[i].size() < kRelayBuffer) events |= POLLIN;
+        if (!r.pending[1 - i].empty()) events |= POLLOUT;
+        fds.push_back({r.fd[i], events, 0});
+        owners.emplace_back(&r, i);
+      }
+    }
+    if (::poll(fds.data(), fds.size(), 200) < 0 && errno != EINTR) break;
+
+    if (fds[1].revents & POLLIN) {
+      uint64_t count;
+      (void)!::read(st.wake_fd, &count, sizeof count);
+    }
+    {
+      std::lock_guard<std::mutex> lock(st.mutex);
+      if (st.cut_done < st.cut_requested) {
+        size_t n = 0;
+        for (auto& r : relays) {
+          r.broken = true;
+          r.Close();
+          n++;
+        }
+        relays.clear();
+        st.open = 0;
+        st.cut += n;
+        st.last_cut_count = n;
+        st.cut_done = st.cut_requested;
+        st.cv.notify_all();
+        continue;  // the pollfds refer to closed sockets now
+      }
+    }
+
+    for (size_t k = 2; k < fds.size(); k++) {
+      if (!fds[k].revents) continue;
+      auto [r, i] = owners[k - 2];
+      if (r->broken) continue;
+      int fd = r->fd[i];
+      int peer = r->fd[1 - i];
+      if (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (!r->eof[i] && r->pending[i].size() < kRelayBuffer) {
+          ssize_t n = ::recv(fd, buffer, std::min(sizeof buffer, kRelayBuffer - r->pending[i].size()), 0);
+          if (n > 0) {
+            r->pending[i].append(buffer, static_cast<size_t>(n));
+          } else if (n == 0) {
+            r->eof[i] = true;
+          } else if (errno != EAGAIN && errno != EINTR) {
+            r->broken = true;
+            continue;
+          }
+        } else if (fds[k].revents & POLLERR) {
+          r->broken = true;
+          continue;
+        }
+      }
+      // Write what this end's peer sent, as far as this end takes it.
+      std::string& out = r->pending[1 - i];
+      if (!out.empty() && (fds[k].revents & (POLLOUT | POLLERR | POLLHUP))) {
+        ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+          out.erase(0, static_cast<size_t>(n));
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+          r->broken = true;
+          continue;
+        }
+      }
+      (void)peer;
+    }
+    // Pass FINs on once everything before them was written; drop finished relays.
+    for (auto it = relays.begin(); it != relays.end();) {
+      for (int i = 0; i < 2; i++)
+        if (!it->broken && it->eof[i] && it->pending[i].empty() && !it->shut_wr[1 - i]) {
+          ::shutdown(it->fd[1 - i], SHUT_WR);
+          it->shut_wr[1 - i] = true;
+        }
+      if (it->Done()) {
+        it->Close();
+        it = relays.erase(it);
+        st.open = relays.size();
+      } else {
+        ++it;
+      }
+    }
+
+    if (fds[0].revents & POLLIN) {
+      for (;;) {
+        int client = ::accept4(st.listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (client < 0) break;
+        st.accepted++;
+        if (st.refusing) {
+          ResetSocket(client);
+          continue;
+        }
+        int upstream = ConnectLoopback(target_port_);
+        if (upstream < 0) {
+          ResetSocket(client);
+          continue;
+        }
+        SetNonBlocking(client);
+        SetNonBlocking(upstream);
+        Relay r;
+        r.fd[0] = client;
+        r.fd[1] = upstream;
+        relays.push_back(std::move(r));
+        st.open = relays.size();
+      }
+    }
+  }
+  for (auto& r : relays) {
+    r.broken = true;
+    r.Close();
+  }
+}
+
 // --- Stack --------------------------------------------------------------------
 
 Stack::~Stack() { Stop(); }
@@ -525,7 +782,10 @@ void ReapStaleStacks(const fs::path& temp) {
 
 }  // namespace
 
-std::string Stack::Start() {
+std::string Stack::Start() { return Start(StackOptions{}); }
+
+std::string Stack::Start(const StackOptions& options) {
+  options_ = options;
   if (std::string missing = MissingPrerequisite(); !missing.empty()) return missing;
   for (const char* p : {"portholed", "porthole-node", "porthole-exec-agent", "porthole"})
     if (::access(Bin(p).c_str(), X_OK) != 0) return "missing " + Bin(p) + " (build it first)";
@@ -539,9 +799,15 @@ std::string Stack::Start() {
   fs::create_directories(node_dir(), ec);
   if (ec) return "cannot create " + dir_ + ": " + ec.message();
   if (std::string e = StartPortholed(0); !e.empty()) return e;
+  if (options_.node_through_proxy) {
+    node_proxy_ = std::make_unique<TcpProxy>(port_);
+    if (std::string e = node_proxy_->Start(); !e.empty()) return e;
+  }
   if (std::string e = StartNode(); !e.empty()) return e;
   return "";
 }
+
+std::string Stack::node_endpoint() const { return node_proxy_ ? node_proxy_->url() : url_; }
 
 std::string Stack::WaitReady(int read_fd, milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
@@ -643,7 +909,7 @@ std::string Stack::StartNode() {
   setup.stdout_fd = log;
   setup.stderr_fd = log;
   setup.death_signal = SIGTERM;
-  node_ = Spawn({Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", url_}, Env(), setup);
+  node_ = Spawn({Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", node_endpoint()}, Env(), setup);
   ::close(log);
   if (node_ < 0) return "fork failed";
   if (!first_start) return "";
@@ -694,6 +960,7 @@ void Stack::Stop() {
     node_ = -1;
   }
   StopPortholed();
+  node_proxy_.reset();
   RemoveContainers();
   // The containers' supervisors exit with their containers; anything else
   // still working in our directory (none expected) is killed.
@@ -892,12 +1159,14 @@ Stack* StackTest::stack_ = nullptr;
 std::string StackTest::skip_reason_;
 std::string StackTest::start_error_;
 
-void StackTest::StartStack() {
+void StackTest::StartStack() { StartStack(StackOptions{}); }
+
+void StackTest::StartStack(const StackOptions& options) {
   skip_reason_ = MissingPrerequisite();
   start_error_.clear();
   if (!skip_reason_.empty()) return;
   stack_ = new Stack;
-  if (std::string error = stack_->Start(); !error.empty()) SetSuiteError("the stack did not start: " + error);
+  if (std::string error = stack_->Start(options); !error.empty()) SetSuiteError("the stack did not start: " + error);
 }
 
 void StackTest::StopStack() {

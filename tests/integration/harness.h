@@ -135,6 +135,54 @@ class PtyProcess {
 std::unique_ptr<PtyProcess> RunInPty(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                      unsigned short rows, unsigned short cols);
 
+// A TCP relay on 127.0.0.1 for simulating dropped connections: every
+// connection accepted on port() is relayed, by one poll() thread, to
+// 127.0.0.1:<target_port>. TLS passes through untouched (the server
+// certificate names 127.0.0.1 whatever the port), so url() is a working
+// endpoint for anything that would talk to the target.
+class TcpProxy {
+ public:
+  explicit TcpProxy(uint16_t target_port);
+  ~TcpProxy();  // stops the thread and closes every socket
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+
+  // Listens on 127.0.0.1:0 and starts relaying. "" or what went wrong.
+  std::string Start();
+  uint16_t port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  uint16_t target_port() const { return target_port_; }
+
+  // Resets every relayed connection (RST to both ends; whatever the relay
+  // still buffered is lost, as on a broken network). The listener stays
+  // open, so the ends can reconnect. Returns when done: the number of
+  // connections cut.
+  size_t CutAll();
+  // While refusing, new connections are reset as soon as they are accepted
+  // (the ends cannot reconnect); existing ones are left alone.
+  void SetRefusing(bool refusing);
+
+  size_t accepted() const;          // connections accepted so far
+  size_t open_connections() const;  // connections being relayed now
+  size_t cut() const;               // connections reset by CutAll so far
+
+ private:
+  struct State;
+  void Run();
+
+  uint16_t target_port_;
+  uint16_t port_ = 0;
+  std::unique_ptr<State> state_;
+  std::thread thread_;
+};
+
+struct StackOptions {
+  // porthole-node's --endpoint is a TcpProxy in front of portholed (so the
+  // node and the exec agents it starts reach the control plane and gateway
+  // through it: control and data channels). Clients still use url().
+  bool node_through_proxy = false;
+};
+
 // One control plane and one node in a fresh temporary directory.
 class Stack {
  public:
@@ -146,6 +194,7 @@ class Stack {
   // Creates the directory, starts portholed on a free port and the node, and
   // waits for the node to register. Returns "" or what went wrong.
   std::string Start();
+  std::string Start(const StackOptions& options);
   // SIGTERM node, then portholed; removes every leftover runc container
   // under the node's runc root; removes the directory. Idempotent.
   void Stop();
@@ -168,6 +217,11 @@ class Stack {
   bool node_running() const { return node_ > 0; }
 
   const std::string& url() const { return url_; }
+  // What porthole-node was given as --endpoint: url(), or the proxy's URL.
+  std::string node_endpoint() const;
+  // The proxy between the node (and its exec agents) and portholed, if
+  // StackOptions::node_through_proxy; else null.
+  TcpProxy* node_proxy() const { return node_proxy_.get(); }
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
   std::string control_plane_dir() const { return dir_ + "/control-plane"; }
@@ -219,6 +273,8 @@ class Stack {
   std::string WaitReady(int read_fd, milliseconds timeout);
   void RemoveContainers();
 
+  StackOptions options_;
+  std::unique_ptr<TcpProxy> node_proxy_;
   std::string dir_;
   std::string url_;
   uint16_t port_ = 0;
@@ -245,6 +301,7 @@ std::vector<std::string> Tokens(const std::string& text);
 class StackTest : public ::testing::Test {
  protected:
   static void StartStack();
+  static void StartStack(const StackOptions& options);
   static void StopStack();
   static bool stack_ready() { return stack_ != nullptr && skip_reason_.empty() && start_error_.empty(); }
   // Marks the suite's shared set-up as failed (every test then fails with it).

@@ -519,7 +519,6 @@ TEST_F(IamTest, UnsignedQueryIsRefused) {
 
 TEST_F(IamTest, UnknownActionIsInvalidAction) {
   EXPECT_TRUE(IsQueryError(Iam("LaunchRockets"), 400, "InvalidAction"));
-  EXPECT_TRUE(IsQueryError(Sts("AssumeRole"), 400, "InvalidAction", std::nullopt, kStsNs));
 }
 
 // ============================================================== STS
@@ -620,6 +619,22 @@ TEST_F(IamTest, GetUserWithoutNameIsTheCallingUser) {
   MustIam("CreateUser", {{"UserName", "bob"}});
   EXPECT_TRUE(IsQueryError(Iam("GetUser", {{"UserName", "bob"}}, alice.credentials), 403, "AccessDenied",
                            NotAuthorized(UserArn("alice"), "iam:GetUser", UserArn("bob"))));
+}
+
+// IAM decides user actions on the user's ARN, path included
+// ("arn:aws:iam::123456789012:user/eng/bob"). DISABLED: IamOperation builds
+// the resource as ":user/<name>" whatever the path (src/api/iam_operations.cc),
+// so a policy scoped to a path never matches. Enable once fixed.
+TEST_F(IamTest, UserActionsAreAuthorizedOnTheArnWithItsPath) {
+  MustIam("CreateUser", {{"UserName", "bob"}, {"Path", "/eng/"}});
+  User lead = MakeUser("lead");
+  PutPolicy(lead, "eng",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser",)"
+            R"("Resource":"arn:aws:iam::123456789012:user/eng/*"}]})");
+  NewAuditEvents();
+  const std::string bob_arn = std::string("arn:aws:iam::") + kAccount + ":user/eng/bob";
+  EXPECT_TRUE(IsQueryOk(Iam("GetUser", {{"UserName", "bob"}}, lead.credentials), "GetUser"));
+  EXPECT_TRUE(AuditedOnce(lead.arn, "iam:GetUser", bob_arn, "Allow", "user/lead/inline/eng", "#0"));
 }
 
 TEST_F(IamTest, ListUsers) {
@@ -1187,6 +1202,23 @@ TEST_F(IamTest, SeedExecuteCommandAllowAlsoAllowsDescribeTasksOfTaggedTasks) {
   EXPECT_TRUE(IsJsonError(Ecs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({tagged_arn, untagged_arn})}},
                               alice.credentials),
                           400, "AccessDeniedException"));
+}
+
+TEST_F(IamTest, TaskTagConditionsApplyToStopTask) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json tagged = RunningExecTask("demo", "web", Tags("environment", "development"));
+  Json untagged = RunningExecTask("demo", "web");
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "stop-dev",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:StopTask","Resource":"*",)"
+            R"("Condition":{"StringEquals":{"aws:ResourceTag/environment":"development"}}}]})");
+  std::string untagged_arn = untagged["taskArn"];
+  EXPECT_TRUE(IsJsonError(Ecs("StopTask", {{"cluster", "demo"}, {"task", untagged_arn}}, alice.credentials), 400,
+                          "AccessDeniedException", NotAuthorized(alice.arn, "ecs:StopTask", untagged_arn)));
+  Reply stopped = Ecs("StopTask", {{"cluster", "demo"}, {"task", tagged["taskArn"]}}, alice.credentials);
+  ASSERT_TRUE(IsJsonOk(stopped));
+  EXPECT_EQ(stopped.json["task"]["desiredStatus"], "STOPPED") << stopped.body;
 }
 
 TEST_F(IamTest, SeedProductionAppDenyWinsOverTheAllow) {
