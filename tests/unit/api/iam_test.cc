@@ -251,6 +251,9 @@ class IamTest : public ::testing::Test {
   Reply Sts(const std::string& action, std::optional<auth::Credentials> as = {}) {
     return Send(QueryRequest(Form(action, {}, "2011-06-15"), as ? *as : root_, "sts"));
   }
+  Reply StsWith(const std::string& action, const Params& params, std::optional<auth::Credentials> as = {}) {
+    return Send(QueryRequest(Form(action, params, "2011-06-15"), as ? *as : root_, "sts"));
+  }
   Reply Ecs(const std::string& operation, const Json& input, std::optional<auth::Credentials> as = {}) {
     return Send(JsonRequest(kEcs + operation, input, as ? *as : root_, "ecs"));
   }
@@ -1391,6 +1394,79 @@ TEST_F(IamTest, StartSessionWithoutAnAllowIsImplicitlyDenied) {
   EXPECT_TRUE(IsJsonError(StartSessionAs(alice, "demo", task, "app"), 400, "AccessDeniedException",
                           NotAuthorized(alice.arn, "ssm:StartSession", arn)));
   EXPECT_TRUE(broker_.requests.empty());
+}
+
+// ---- roles and AssumeRole ----
+
+std::string TrustAccountRoot() {
+  return std::string(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)") +
+         kAccount + R"(:root"},"Action":"sts:AssumeRole"}]})";
+}
+
+// A trust policy is a policy with a Principal: one without is malformed.
+TEST_F(IamTest, CreateRoleValidatesItsTrustPolicy) {
+  EXPECT_TRUE(IsQueryError(
+      Iam("CreateRole", {{"RoleName", "ops"},
+                         {"AssumeRolePolicyDocument",
+                          R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]})"}}),
+      400, "MalformedPolicyDocument"));
+  std::string created = MustIam("CreateRole", {{"RoleName", "ops"}, {"AssumeRolePolicyDocument", TrustAccountRoot()}});
+  EXPECT_EQ(XmlText(created, "Arn").value_or(""), std::string("arn:aws:iam::") + kAccount + ":role/ops");
+  EXPECT_TRUE(XmlText(created, "RoleId").value_or("").rfind("AROA", 0) == 0);
+  EXPECT_TRUE(IsQueryError(Iam("CreateRole", {{"RoleName", "ops"}, {"AssumeRolePolicyDocument", TrustAccountRoot()}}),
+                           409, "EntityAlreadyExists"));
+  EXPECT_TRUE(IsQueryError(Iam("GetRole", {{"RoleName", "nobody"}}), 404, "NoSuchEntity"));
+  std::string listed = MustIam("ListRoles");
+  EXPECT_EQ(XmlTexts(listed, "RoleName").size(), 1u);
+}
+
+// Role policies decide what the assumed role may do; its session is
+// "arn:aws:sts::<account>:assumed-role/<role>/<session>".
+TEST_F(IamTest, AssumedRoleIsBoundByTheRolePolicies) {
+  MustIam("CreateRole", {{"RoleName", "ops"}, {"AssumeRolePolicyDocument", TrustAccountRoot()}});
+  MustIam("PutRolePolicy",
+          {{"RoleName", "ops"},
+           {"PolicyName", "list"},
+           {"PolicyDocument",
+            R"({"Version":"2012-10-17","Statement":[{"Sid":"List","Effect":"Allow","Action":"ecs:ListClusters","Resource":"*"}]})"}});
+  Reply assumed = StsWith("AssumeRole", {{"RoleArn", std::string("arn:aws:iam::") + kAccount + ":role/ops"},
+                                         {"RoleSessionName", "oncall"}});
+  ASSERT_TRUE(IsQueryOk(assumed, "AssumeRole", kStsNs));
+  auth::Credentials creds{XmlText(assumed.body, "AccessKeyId").value_or(""),
+                          XmlText(assumed.body, "SecretAccessKey").value_or(""),
+                          XmlText(assumed.body, "SessionToken").value_or("")};
+  ASSERT_TRUE(creds.access_key_id.rfind("ASIA", 0) == 0);
+  Reply who = Sts("GetCallerIdentity", creds);
+  EXPECT_EQ(XmlText(who.body, "Arn").value_or(""),
+            std::string("arn:aws:sts::") + kAccount + ":assumed-role/ops/oncall");
+  EXPECT_TRUE(IsJsonOk(Ecs("ListClusters", Json::object(), creds)));
+  EXPECT_TRUE(IsJsonError(Ecs("CreateCluster", {{"clusterName", "x"}}, creds), 400, "AccessDeniedException"));
+  // Without the session token the keys are worthless.
+  auth::Credentials tokenless = creds;
+  tokenless.session_token.clear();
+  EXPECT_EQ(Ecs("ListClusters", Json::object(), tokenless).status, 403);
+}
+
+// AssumeRole needs the role's trust policy to allow the caller, and (for a
+// user) the caller's own policy too.
+TEST_F(IamTest, AssumeRoleNeedsTrustAndPermission) {
+  User alice = MakeUser("alice");
+  std::string role_arn = std::string("arn:aws:iam::") + kAccount + ":role/ops";
+  std::string trust_bob = std::string(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)") +
+                          kAccount + R"(:user/bob"},"Action":"sts:AssumeRole"}]})";
+  MustIam("CreateRole", {{"RoleName", "ops"}, {"AssumeRolePolicyDocument", trust_bob}});
+  PutPolicy(alice, "assume",
+            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]})");
+  EXPECT_TRUE(IsQueryError(StsWith("AssumeRole", {{"RoleArn", role_arn}, {"RoleSessionName", "s1"}}, alice.credentials),
+                           403, "AccessDenied", std::nullopt, kStsNs));
+  std::string trust_alice = std::string(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::)") +
+                            kAccount + R"(:user/alice"},"Action":"sts:AssumeRole"}]})";
+  MustIam("DeleteRole", {{"RoleName", "ops"}});
+  MustIam("CreateRole", {{"RoleName", "ops"}, {"AssumeRolePolicyDocument", trust_alice}});
+  EXPECT_TRUE(IsQueryOk(StsWith("AssumeRole", {{"RoleArn", role_arn}, {"RoleSessionName", "s1"}}, alice.credentials),
+                        "AssumeRole", kStsNs));
+  EXPECT_TRUE(IsQueryError(StsWith("AssumeRole", {{"RoleArn", role_arn + "x"}, {"RoleSessionName", "s1"}}, alice.credentials),
+                           403, "AccessDenied", std::nullopt, kStsNs));
 }
 
 }  // namespace
