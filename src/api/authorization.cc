@@ -41,9 +41,13 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
   AuthorizationDecision d;
   if (caller.type == "root") {
     d = {true, "Allow", "account root", ""};
-  } else if (caller.type == "user" || caller.type == "assumed-role") {
-    // The user's (or the assumed role's) inline and attached managed policies.
-    const bool is_role = caller.type == "assumed-role";
+  } else if (caller.type == "task" && caller.role_name.empty()) {
+    // An EC2/EXTERNAL task without a task role acts as its container
+    // instance, whose credentials are the node's (see ResolveTaskRole).
+    d = {true, "Allow", "container instance role", ""};
+  } else if (caller.type == "user" || caller.type == "assumed-role" || caller.type == "task") {
+    // The user's (or the role's) inline and attached managed policies.
+    const bool is_role = caller.type != "user";
     const std::string& entity_name = is_role ? caller.role_name : caller.user_name;
     std::vector<auth::Policy> policies;
     std::vector<std::string> names;
@@ -130,6 +134,12 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
 }  // namespace porthole::api
 
 namespace porthole::api {
+
+Status ControlPlane::AuthorizeAgentChannel(const Caller& caller, const std::string& action) {
+  auto d = Authorize(caller, action, "*");
+  if (!d) return d.error();
+  return OkStatus();
+}
 
 Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& input, const Caller& caller) {
   size_t dot = target.find('.');

@@ -129,6 +129,8 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
       return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
     caller.user_id = (*role)->body.value("RoleId", "") + ":" + body.value("sessionName", "");
     caller.principal_tags = (*role)->body.value("Tags", Json::array());
+  } else if (caller.type == "task") {
+    caller.role_name = body.value("roleName", "");
   }
   return caller;
 }

@@ -74,7 +74,14 @@ class ControlPlane {
   // `expected_service` ("ecs", "ssm", "ssmmessages", ...).
   Result<Caller> Authenticate(const net::HttpRequest& request, std::string_view expected_service) const;
 
-  // Gateway callbacks: the exec agent of a container connected or went away.
+  // The exec agent's channels are authorized against the task role (E6):
+  // `action` is one of ssmmessages:CreateControlChannel, OpenControlChannel,
+  // CreateDataChannel, OpenDataChannel.
+  Status AuthorizeAgentChannel(const Caller& caller, const std::string& action);
+
+  // Gateway callbacks: the exec agent of a container connected, went away, or
+  // was refused (the reason shows in describe-tasks).
+  void OnAgentRefused(const std::string& task_id, const std::string& container_name, const std::string& reason);
   void OnAgentConnected(const std::string& task_id, const std::string& container_name);
   void OnAgentDisconnected(const std::string& task_id, const std::string& container_name);
 
@@ -145,7 +152,12 @@ class ControlPlane {
   Result<Json> SubmitTaskStateChange(const Json& in);
   Result<Json> TasksForInstance(const std::string& instance_id);
   void WakeInstance(const std::string& instance_id);
-  Result<Json> IssueAgentCredentials(const Json& task);
+  Result<Json> IssueAgentCredentials(const Json& task, const std::string& role_name);
+  // The role a task's exec agent acts as: its taskRoleArn, which must trust
+  // ecs-tasks.amazonaws.com; "" for an EC2/EXTERNAL task without one (the
+  // container instance's identity, as ECS falls back to the instance role).
+  // An error names why the agent cannot get credentials.
+  Result<std::string> ResolveTaskRole(const Json& task, const Json& definition);
 
   // Shared helpers (ecs_model.cc).
   Result<Json> LoadActiveCluster(const std::string& name_or_arn);

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api/control_plane.h"
+#include "auth/policy_engine.h"
 #include "common/arn.h"
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -78,7 +79,31 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const net::
   return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}};
 }
 
-Result<Json> ControlPlane::IssueAgentCredentials(const Json& task) {
+Result<std::string> ControlPlane::ResolveTaskRole(const Json& task, const Json& definition) {
+  std::string role_arn = StringOr(task["overrides"], "taskRoleArn", StringOr(definition, "taskRoleArn"));
+  if (role_arn.empty()) {
+    if (task.value("launchType", "EC2") == "FARGATE")
+      return MakeError("InitFailed", "The task has no task role: the execute command agent needs one that allows "
+                                     "ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and "
+                                     "OpenDataChannel.");
+    return std::string();
+  }
+  std::string role_name = role_arn.substr(role_arn.rfind('/') + 1);
+  auto role = store_.Get(store::kind::kIamRole, role_name);
+  if (!role) return role.error();
+  if (!*role || (*role)->body.value("Arn", "") != role_arn)
+    return MakeError("InitFailed", "The task role " + role_arn + " does not exist.");
+  auto trust = auth::ParsePolicy((*role)->body.value("AssumeRolePolicyDocument", ""), auth::PolicyKind::kTrust, 1 << 20);
+  auth::RequestContext request;
+  request.action = "sts:AssumeRole";
+  request.resource = role_arn;
+  request.principal = std::make_pair(std::string("Service"), std::string("ecs-tasks.amazonaws.com"));
+  if (!trust || auth::Evaluate({{"trust", &*trust}}, request).decision != auth::Decision::kAllow)
+    return MakeError("InitFailed", "The task role " + role_arn + " does not trust ecs-tasks.amazonaws.com.");
+  return role_name;
+}
+
+Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::string& role_name) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string random = crypto::RandomBytes(16);
   std::string akid = "ASIA";
@@ -92,7 +117,10 @@ Result<Json> ControlPlane::IssueAgentCredentials(const Json& task) {
                {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))},
                {"expiration", expiration},
                {"taskId", task_id},
-               {"principalArn", task.value("taskArn", "")},
+               {"principalArn", role_name.empty() ? task.value("taskArn", "")
+                                                  : "arn:aws:sts::" + config_.account_id + ":assumed-role/" +
+                                                        role_name + "/" + task_id},
+               {"roleName", role_name},
                {"status", "Active"}};
   Status s = store_.Put(store::kind::kAccessKey, {akid, "task:" + task_id, body});
   if (!s) return s.error();
@@ -150,8 +178,26 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
         creds = Json::parse(*opened, nullptr, false);
       }
       double half = static_cast<double>(config_.agent_credential_lifetime.count()) / 2;
+      auto role = ResolveTaskRole(task, def);
+      if (!role) {
+        // No credentials, so the agent never connects: say why (E31).
+        Json updated = task;
+        bool changed = false;
+        for (auto& c : updated["containers"]) {
+          if (!c.contains("managedAgents")) continue;
+          for (auto& a : c["managedAgents"]) {
+            if (a.value("reason", "") == role.error().message) continue;
+            a["lastStatus"] = "STOPPED";
+            a["reason"] = role.error().message;
+            changed = true;
+          }
+        }
+        if (changed) (void)store_.Put(store::kind::kTask, {r.key, r.parent, updated});
+        out.push_back(entry);
+        continue;
+      }
       if (!creds.is_object() || creds.value("expiration", 0.0) - static_cast<double>(clock_()) < half) {
-        auto issued = IssueAgentCredentials(task);
+        auto issued = IssueAgentCredentials(task, *role);
         if (!issued) return issued.error();
         creds = *issued;
         Json updated = task;
@@ -267,6 +313,22 @@ void ControlPlane::OnAgentConnected(const std::string& task_id, const std::strin
       a["lastStatus"] = "RUNNING";
       a["lastStartedAt"] = EpochSeconds();
       a.erase("reason");
+    }
+  }
+  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+}
+
+void ControlPlane::OnAgentRefused(const std::string& task_id, const std::string& container_name,
+                                  const std::string& reason) {
+  auto record = store_.Get(store::kind::kTask, task_id);
+  if (!record.ok() || !record->has_value()) return;
+  Json task = (*record)->body;
+  if (task.value("lastStatus", "") == "STOPPED") return;
+  for (auto& c : task["containers"]) {
+    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
+    for (auto& a : c["managedAgents"]) {
+      a["lastStatus"] = "STOPPED";
+      a["reason"] = reason;
     }
   }
   (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});

@@ -125,6 +125,17 @@ asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std
   else if (caller->type != "task" || caller->task_id != task_id)
     refusal = "AccessDeniedException: these credentials do not belong to task " + task_id.substr(0, 64);
   else if (container.empty()) refusal = "InvalidParameterException: the container query parameter is required";
+  if (refusal.empty()) {
+    // The task role must allow the agent's control channel (E6).
+    for (const char* action : {"ssmmessages:CreateControlChannel", "ssmmessages:OpenControlChannel"}) {
+      Status allowed = control_plane_.AuthorizeAgentChannel(*caller, action);
+      if (!allowed) {
+        refusal = allowed.error().code + ": " + allowed.error().message;
+        control_plane_.OnAgentRefused(task_id, container, allowed.error().message);
+        break;
+      }
+    }
+  }
   if (!refusal.empty()) {
     log::Warn("control channel refused: " + refusal);
     ws->Send(Json{{"type", "error"}, {"message", refusal}}.dump(), false);
@@ -303,6 +314,14 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
     if (!caller || caller->type != "task" || caller->task_id != session->task_id) {
       Refuse(ws, session_id, "The agent's credentials do not belong to the session's task.");
       co_return;
+    }
+    for (const char* action : {"ssmmessages:CreateDataChannel", "ssmmessages:OpenDataChannel"}) {
+      Status allowed = control_plane_.AuthorizeAgentChannel(*caller, action);
+      if (!allowed) {
+        Refuse(ws, session_id, allowed.error().message);
+        EndSession(session, "The task role does not allow the agent's data channel.");
+        co_return;
+      }
     }
     session->agent_token_used = true;
     session->agent = ws;
