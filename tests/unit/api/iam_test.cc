@@ -1469,5 +1469,102 @@ TEST_F(IamTest, AssumeRoleNeedsTrustAndPermission) {
                            403, "AccessDenied", std::nullopt, kStsNs));
 }
 
+// ---- task roles (issue 3 item 4, E6) ----
+
+class TaskRoleTest : public IamTest {
+ protected:
+  static std::string TrustEcsTasks() {
+    return R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]})";
+  }
+  static std::string SsmMessages() {
+    return R"({"Version":"2012-10-17","Statement":[{"Sid":"Agent","Effect":"Allow","Action":["ssmmessages:CreateControlChannel","ssmmessages:CreateDataChannel","ssmmessages:OpenControlChannel","ssmmessages:OpenDataChannel"],"Resource":"*"}]})";
+  }
+  std::string MakeRole(const std::string& name, const std::string& trust, bool with_ssmmessages) {
+    std::string created = MustIam("CreateRole", {{"RoleName", name}, {"AssumeRolePolicyDocument", trust}});
+    if (with_ssmmessages)
+      MustIam("PutRolePolicy", {{"RoleName", name}, {"PolicyName", "agent"}, {"PolicyDocument", SsmMessages()}});
+    return XmlText(created, "Arn").value_or("");
+  }
+  // Runs an exec task of a one-container family with `role_arn`, polls as the
+  // node and returns {task, the agent's credentials if any were issued}.
+  std::pair<Json, std::optional<auth::Credentials>> RunWithRole(const std::string& family, const std::string& role_arn,
+                                                                const std::string& launch_type = "EC2") {
+    Json def = {{"family", family}, {"containerDefinitions", Json::array({{{"name", "app"}, {"image", "busybox"}}})}};
+    if (!role_arn.empty()) def["taskRoleArn"] = role_arn;
+    MustEcs("RegisterTaskDefinition", def);
+    const std::string& node = Node();
+    Json task = MustEcs("RunTask", {{"cluster", "demo"}, {"taskDefinition", family}, {"enableExecuteCommand", true},
+                                    {"launchType", launch_type}})["tasks"][0];
+    Reply poll = Send(JsonRequest(kNode + "PollTasks", {{"instanceId", node}, {"waitSeconds", 0}}, root_, "ecs"));
+    for (const auto& t : poll.json.value("tasks", Json::array())) {
+      if (t["taskArn"] != task["taskArn"] || !t.contains("agent")) continue;
+      const Json& c = t["agent"]["credentials"];
+      return {task, auth::Credentials{c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]}};
+    }
+    return {task, std::nullopt};
+  }
+  std::optional<Caller> AgentCaller(const auth::Credentials& creds) {
+    net::HttpRequest request;
+    request.method = "GET";
+    request.target = "/v1/control-channel/x";
+    request.headers.emplace_back("Host", "127.0.0.1:8443");
+    auth::SignRequest(request, creds, kRegion, "ssmmessages", std::time(nullptr));
+    auto caller = plane_->Authenticate(request, "ssmmessages");
+    if (!caller) return std::nullopt;
+    return *caller;
+  }
+  Json AgentOf(const Json& task) {
+    Json described = MustEcs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({task["taskArn"]})}});
+    return described["tasks"][0]["containers"][0]["managedAgents"][0];
+  }
+};
+
+TEST_F(TaskRoleTest, RoleWithTheFourActionsLetsTheAgentConnect) {
+  CreateCluster("demo");
+  auto [task, creds] = RunWithRole("ok", MakeRole("exec-ok", TrustEcsTasks(), true));
+  ASSERT_TRUE(creds.has_value());
+  auto caller = AgentCaller(*creds);
+  ASSERT_TRUE(caller.has_value());
+  for (const char* action : {"ssmmessages:CreateControlChannel", "ssmmessages:OpenControlChannel",
+                             "ssmmessages:CreateDataChannel", "ssmmessages:OpenDataChannel"})
+    EXPECT_TRUE(plane_->AuthorizeAgentChannel(*caller, action).ok()) << action;
+}
+
+TEST_F(TaskRoleTest, RoleWithoutTheActionsIsRefusedAndTheReasonShows) {
+  CreateCluster("demo");
+  auto [task, creds] = RunWithRole("none", MakeRole("exec-none", TrustEcsTasks(), false));
+  ASSERT_TRUE(creds.has_value());
+  auto caller = AgentCaller(*creds);
+  ASSERT_TRUE(caller.has_value());
+  Status refused = plane_->AuthorizeAgentChannel(*caller, "ssmmessages:CreateControlChannel");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("ssmmessages:CreateControlChannel"), std::string::npos);
+  plane_->OnAgentRefused(LastSegment(task["taskArn"]), "app", refused.error().message);
+  Json agent = AgentOf(task);
+  EXPECT_EQ(agent["lastStatus"], "STOPPED");
+  EXPECT_EQ(agent["reason"], refused.error().message);
+}
+
+TEST_F(TaskRoleTest, RoleThatDoesNotTrustEcsTasksGetsNoCredentials) {
+  CreateCluster("demo");
+  auto [task, creds] = RunWithRole("untrusting", MakeRole("not-ecs", TrustAccountRoot(), true));
+  EXPECT_FALSE(creds.has_value());
+  Json agent = AgentOf(task);
+  EXPECT_EQ(agent["lastStatus"], "STOPPED");
+  EXPECT_NE(agent.value("reason", "").find("does not trust ecs-tasks.amazonaws.com"), std::string::npos);
+}
+
+TEST_F(TaskRoleTest, FargateTaskWithoutRoleGetsNoCredentialsButEc2FallsBackToTheInstance) {
+  CreateCluster("demo");
+  auto [fargate, none] = RunWithRole("fargate", "", "FARGATE");
+  EXPECT_FALSE(none.has_value());
+  EXPECT_NE(AgentOf(fargate).value("reason", "").find("no task role"), std::string::npos);
+  auto [ec2, creds] = RunWithRole("ec2", "", "EC2");
+  ASSERT_TRUE(creds.has_value());
+  auto caller = AgentCaller(*creds);
+  ASSERT_TRUE(caller.has_value());
+  EXPECT_TRUE(plane_->AuthorizeAgentChannel(*caller, "ssmmessages:OpenControlChannel").ok());
+}
+
 }  // namespace
 }  // namespace porthole::api
