@@ -16,6 +16,30 @@ namespace {
 constexpr size_t kEvaluationMaxChars = 128 * 1024;
 }  // namespace
 
+Result<std::vector<std::pair<std::string, auth::Policy>>> ControlPlane::IdentityPolicies(
+    bool role, const std::string& name) {
+  std::vector<std::pair<std::string, auth::Policy>> out;
+  auto entity = store_.Get(role ? store::kind::kIamRole : store::kind::kIamUser, name);
+  if (!entity) return entity.error();
+  if (!*entity) return out;
+  const Json& body = (*entity)->body;
+  const Json inline_policies = body.value("InlinePolicies", Json::object());
+  for (auto it = inline_policies.begin(); it != inline_policies.end(); ++it) {
+    if (!it.value().is_string()) continue;
+    auto parsed = auth::ParsePolicy(it.value().get<std::string>(), auth::PolicyKind::kIdentity, kEvaluationMaxChars);
+    if (parsed) out.emplace_back((role ? "role/" : "user/") + name + "/inline/" + it.key(), *parsed);
+  }
+  for (const auto& arn : body.value("AttachedPolicies", Json::array())) {
+    if (!arn.is_string()) continue;
+    auto managed = store_.Get(store::kind::kIamPolicy, arn.get<std::string>());
+    if (!managed || !*managed) continue;
+    auto parsed =
+        auth::ParsePolicy((*managed)->body.value("Document", ""), auth::PolicyKind::kIdentity, kEvaluationMaxChars);
+    if (parsed) out.emplace_back(arn.get<std::string>(), *parsed);
+  }
+  return out;
+}
+
 std::map<std::string, std::vector<std::string>> ControlPlane::EcsResourceKeys(const Json& cluster, const Json& task,
                                                                               const std::string& container_name) const {
   std::map<std::string, std::vector<std::string>> keys;
@@ -49,35 +73,10 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
     // The user's (or the role's) inline and attached managed policies.
     const bool is_role = caller.type != "user";
     const std::string& entity_name = is_role ? caller.role_name : caller.user_name;
-    std::vector<auth::Policy> policies;
-    std::vector<std::string> names;
-    auto user = store_.Get(is_role ? store::kind::kIamRole : store::kind::kIamUser, entity_name);
-    if (!user) return user.error();
-    if (*user) {
-      const Json& body = (*user)->body;
-      const Json inline_policies = body.value("InlinePolicies", Json::object());
-      for (auto it = inline_policies.begin(); it != inline_policies.end(); ++it) {
-        if (!it.value().is_string()) continue;
-        auto parsed = auth::ParsePolicy(it.value().get<std::string>(), auth::PolicyKind::kIdentity, kEvaluationMaxChars);
-        if (parsed) {
-          policies.push_back(*parsed);
-          names.push_back((is_role ? "role/" : "user/") + entity_name + "/inline/" + it.key());
-        }
-      }
-      for (const auto& arn : body.value("AttachedPolicies", Json::array())) {
-        if (!arn.is_string()) continue;
-        auto managed = store_.Get(store::kind::kIamPolicy, arn.get<std::string>());
-        if (!managed || !*managed) continue;
-        auto parsed = auth::ParsePolicy((*managed)->body.value("Document", ""), auth::PolicyKind::kIdentity,
-                                        kEvaluationMaxChars);
-        if (parsed) {
-          policies.push_back(*parsed);
-          names.push_back(arn.get<std::string>());
-        }
-      }
-    }
+    auto identity = IdentityPolicies(is_role, entity_name);
+    if (!identity) return identity.error();
     std::vector<auth::NamedPolicy> named;
-    for (size_t i = 0; i < policies.size(); i++) named.push_back({names[i], &policies[i]});
+    for (const auto& [name, policy] : *identity) named.push_back({name, &policy});
 
     auth::RequestContext request;
     request.action = action;

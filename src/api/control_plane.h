@@ -21,6 +21,7 @@
 #include "api/aws_json.h"
 #include "api/query_protocol.h"
 #include "api/session_broker.h"
+#include "auth/policy_engine.h"
 #include "auth/sigv4.h"
 #include "net/http.h"
 #include "net/https_server.h"
@@ -131,6 +132,10 @@ class ControlPlane {
   Result<AuthorizationDecision> Authorize(const Caller& caller, const std::string& action,
                                           const std::string& resource,
                                           std::map<std::string, std::vector<std::string>> keys = {});
+  // A user's or role's inline and attached policies, named for reports.
+  Result<std::vector<std::pair<std::string, auth::Policy>>> IdentityPolicies(bool role, const std::string& name);
+  // IAM's policy simulator (SimulatePrincipalPolicy, SimulateCustomPolicy).
+  Result<std::string> Simulate(const std::string& action, const QueryParams& params);
   // The generic check in Handle for operations that do not authorize
   // themselves against a specific resource (ExecuteCommand, RunTask,
   // StartSession do, once they know it).

@@ -177,6 +177,61 @@ Result<std::string> ControlPlane::AssumeRole(const QueryParams& params, const Ca
          XmlElement("Arn", assumed_arn) + "</AssumedRoleUser>";
 }
 
+Result<std::string> ControlPlane::Simulate(const std::string& action, const QueryParams& params) {
+  std::vector<std::pair<std::string, auth::Policy>> policies;
+  if (action == "SimulatePrincipalPolicy") {
+    auto source = Param(params, "PolicySourceArn");
+    if (!source) return source.error();
+    bool role = source->find(":role/") != std::string::npos;
+    if (!role && source->find(":user/") == std::string::npos)
+      return MakeError("InvalidInput", "PolicySourceArn must be a user or role ARN.");
+    std::string name = source->substr(source->rfind('/') + 1);
+    auto exists = store_.Get(role ? store::kind::kIamRole : store::kind::kIamUser, name);
+    if (!exists) return exists.error();
+    if (!*exists)
+      return NoSuchEntity("The " + std::string(role ? "role" : "user") + " " + *source + " cannot be found.");
+    auto identity = IdentityPolicies(role, name);
+    if (!identity) return identity.error();
+    policies = std::move(*identity);
+  }
+  auto inputs = MemberList(params, "PolicyInputList");
+  for (size_t i = 0; i < inputs.size(); i++) {
+    auto parsed = auth::ParsePolicy(inputs[i], auth::PolicyKind::kIdentity, 1 << 20);
+    if (!parsed) return parsed.error();
+    policies.emplace_back("PolicyInputList." + std::to_string(i + 1), *parsed);
+  }
+  auto actions = MemberList(params, "ActionNames");
+  if (actions.empty()) return MakeError("ValidationError", "ActionNames must not be empty.");
+  auto resources = MemberList(params, "ResourceArns");
+  if (resources.empty()) resources.push_back("*");
+  std::map<std::string, std::vector<std::string>> keys;
+  for (int i = 1;; i++) {
+    std::string base = "ContextEntries.member." + std::to_string(i);
+    auto name = params.find(base + ".ContextKeyName");
+    if (name == params.end()) break;
+    keys[name->second] = MemberList(params, base + ".ContextKeyValues");
+  }
+  std::vector<auth::NamedPolicy> named;
+  for (const auto& [n, p] : policies) named.push_back({n, &p});
+  std::string xml = "<EvaluationResults>";
+  for (const auto& a : actions) {
+    for (const auto& r : resources) {
+      auth::RequestContext request{a, r, keys, std::nullopt};
+      auth::EvaluationResult result = auth::Evaluate(named, request);
+      const char* decision = result.decision == auth::Decision::kAllow          ? "allowed"
+                             : result.decision == auth::Decision::kExplicitDeny ? "explicitDeny"
+                                                                                : "implicitDeny";
+      xml += "<member>" + XmlElement("EvalActionName", a) + XmlElement("EvalResourceName", r) +
+             XmlElement("EvalDecision", decision) + "<MatchedStatements>";
+      if (!result.policy_name.empty())
+        xml += "<member>" + XmlElement("SourcePolicyId", result.policy_name) +
+               XmlElement("SourcePolicyType", "IAM Policy") + "</member>";
+      xml += "</MatchedStatements><MissingContextValues/></member>";
+    }
+  }
+  return xml + "</EvaluationResults><IsTruncated>false</IsTruncated>";
+}
+
 Result<std::string> ControlPlane::IamOperation(const std::string& action, const QueryParams& params,
                                                const Caller& caller) {
   static const std::vector<std::string> kKnown = {
@@ -184,7 +239,8 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
       "DeleteAccessKey", "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "CreatePolicy",
       "GetPolicy", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser", "CreateRole",
       "GetRole", "ListRoles", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy",
-      "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole"};
+      "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole", "SimulatePrincipalPolicy",
+      "SimulateCustomPolicy"};
   if (std::find(kKnown.begin(), kKnown.end(), action) == kKnown.end())
     return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
 
@@ -208,6 +264,8 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     resource = p->second;
   auto allowed = Authorize(caller, "iam:" + action, resource);
   if (!allowed) return allowed.error();
+
+  if (action == "SimulatePrincipalPolicy" || action == "SimulateCustomPolicy") return Simulate(action, params);
 
   auto load_user = [&](const std::string& name) -> Result<Json> {
     if (name.empty()) return MakeError("ValidationError", "UserName is required for the account root.");

@@ -675,7 +675,6 @@ void TcpProxy::Run() {
       auto [r, i] = owners[k - 2];
       if (r->broken) continue;
       int fd = r->fd[i];
-      int peer = r->fd[1 - i];
       if (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!r->eof[i] && r->pending[i].size() < kRelayBuffer) {
           ssize_t n = ::recv(fd, buffer, std::min(sizeof buffer, kRelayBuffer - r->pending[i].size()), 0);
@@ -703,7 +702,6 @@ void TcpProxy::Run() {
           continue;
         }
       }
-      (void)peer;
     }
     // Pass FINs on once everything before them was written; drop finished relays.
     for (auto it = relays.begin(); it != relays.end();) {

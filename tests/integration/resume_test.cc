@@ -235,7 +235,7 @@ TEST_F(ResumeTest, ClientAwayForSeveralSeconds) {
 }
 
 TEST_F(ResumeTest, AgentAwayForSeveralSeconds) {
-  Run run = RunWithCuts(PortholeArgv(stack_->url()), stack_->Env(), {stack_->node_proxy()}, {1000000}, seconds(8));
+  Run run = RunWithCuts(PortholeArgv(stack_->url()), stack_->Env(), {stack_->node_proxy()}, {1000000}, seconds(5));
   ASSERT_FALSE(run.result.timed_out) << run.result.err;
   ASSERT_EQ(run.cut.size(), 1u) << "the output ended before the cut: " << run.result.err;
   EXPECT_EQ(run.result.exit_code, 0) << run.result.err;

@@ -1566,5 +1566,33 @@ TEST_F(TaskRoleTest, FargateTaskWithoutRoleGetsNoCredentialsButEc2FallsBackToThe
   EXPECT_TRUE(plane_->AuthorizeAgentChannel(*caller, "ssmmessages:OpenControlChannel").ok());
 }
 
+// The policy simulator answers as IAM's does, for the exec checker (check 2a).
+TEST_F(IamTest, SimulatePrincipalPolicyReportsDecisionAndStatement) {
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "exec", R"({"Version":"2012-10-17","Statement":[
+    {"Sid":"Exec","Effect":"Allow","Action":"ecs:ExecuteCommand","Resource":"*","Condition":{"StringEquals":{"ecs:ResourceTag/env":"dev"}}},
+    {"Sid":"NoSsm","Effect":"Deny","Action":"ssm:StartSession","Resource":"*"}]})");
+  Reply reply = Iam("SimulatePrincipalPolicy", {{"PolicySourceArn", alice.arn},
+                                                {"ActionNames.member.1", "ecs:ExecuteCommand"},
+                                                {"ActionNames.member.2", "ssm:StartSession"},
+                                                {"ActionNames.member.3", "ecs:RunTask"},
+                                                {"ContextEntries.member.1.ContextKeyName", "ecs:ResourceTag/env"},
+                                                {"ContextEntries.member.1.ContextKeyValues.member.1", "dev"},
+                                                {"ContextEntries.member.1.ContextKeyType", "string"}});
+  ASSERT_TRUE(IsQueryOk(reply, "SimulatePrincipalPolicy"));
+  EXPECT_EQ(XmlTexts(reply.body, "EvalDecision"),
+            (std::vector<std::string>{"allowed", "explicitDeny", "implicitDeny"}));
+  EXPECT_EQ(XmlTexts(reply.body, "SourcePolicyId").size(), 2u);
+  Reply custom = Iam("SimulateCustomPolicy",
+                     {{"PolicyInputList.member.1",
+                       R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]})"},
+                      {"ActionNames.member.1", "ecs:ListTasks"}});
+  ASSERT_TRUE(IsQueryOk(custom, "SimulateCustomPolicy"));
+  EXPECT_EQ(XmlTexts(custom.body, "EvalDecision"), std::vector<std::string>{"allowed"});
+  EXPECT_TRUE(IsQueryError(Iam("SimulatePrincipalPolicy", {{"PolicySourceArn", UserArn("nobody")},
+                                                           {"ActionNames.member.1", "ecs:ListTasks"}}),
+                           404, "NoSuchEntity"));
+}
+
 }  // namespace
 }  // namespace porthole::api
