@@ -88,12 +88,14 @@ class Client {
   // re-send what the agent has not acknowledged. Sequence numbers continue.
   asio::awaitable<bool> Resume() {
     if (!options_.resume) co_return false;
+    // As long as the gateway keeps the session (its reconnect grace, 60 s).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(65);
     std::chrono::milliseconds backoff(200);
-    for (int attempt = 0; attempt < 6 && !finished_; attempt++) {
+    while (!finished_ && std::chrono::steady_clock::now() < deadline) {
       asio::steady_timer t(ioc_, backoff);
       boost::system::error_code ec;
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      backoff *= 2;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       auto token = options_.resume();
       if (!token) continue;
       if (!*token) {
