@@ -99,7 +99,9 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
   Status files = WriteAwsCliFiles(dir, *root, config.region);
   if (!files) return files;
 
-  gateway::Gateway gateway(ioc.get_executor(), control_plane, **store);
+  gateway::GatewayOptions gateway_options;
+  gateway_options.max_sessions_per_container = options.sessions_per_container;
+  gateway::Gateway gateway(ioc.get_executor(), control_plane, **store, gateway_options);
   control_plane.SetSessionBroker(&gateway);
 
   net::HttpsServerOptions server_options;

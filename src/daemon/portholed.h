@@ -17,6 +17,7 @@ struct PortholedOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;
   std::string region = "us-east-1";
+  size_t sessions_per_container = 10;
 };
 
 // Runs until SIGINT/SIGTERM. Calls `on_ready` with the bound URL once the

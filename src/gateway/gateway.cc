@@ -173,6 +173,12 @@ Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& reque
   auto it = agents_.find(request.task_id + "/" + request.container_name);
   if (it == agents_.end() || !it->second->ws->IsOpen())
     return MakeError("TargetNotConnectedException", "The execute command failed due to an internal error. Try again later.");
+  size_t open = 0;
+  for (const auto& [id, s] : sessions_)
+    if (!s->ended && s->task_id == request.task_id && s->container == request.container_name) open++;
+  if (open >= options_.max_sessions_per_container)
+    return MakeError("ClientException", "The container " + request.container_name + " already has " +
+                                            std::to_string(open) + " sessions, the most allowed. End one and try again.");
   auto session = std::make_shared<Session>();
   session->id = "ecs-execute-command-" + ids::RandomHex(9).substr(0, 17);
   session->task_id = request.task_id;

@@ -31,6 +31,9 @@ struct GatewayOptions {
   // How long a session outlives a dropped client or agent connection,
   // waiting for it to come back (ResumeSession / the agent re-dialling).
   std::chrono::seconds reconnect_grace{60};
+  // Concurrent sessions per container, however they were started
+  // (ExecuteCommand or ssm:StartSession): the exec agent's session workers.
+  size_t max_sessions_per_container = 10;
 };
 
 class Gateway final : public api::SessionBroker {

@@ -14,12 +14,18 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "state, certificates and credentials")->capture_default_str();
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--region", region, "region chosen on first start")->capture_default_str();
+  size_t sessions_per_container = 10;
+  app.add_option("--sessions-per-container", sessions_per_container,
+                 "concurrent sessions allowed per container (ExecuteCommand and StartSession alike)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
   porthole::log::SetProgram("portholed");
 
   porthole::daemon::PortholedOptions options;
   options.data_dir = data_dir;
   options.region = region;
+  options.sessions_per_container = sessions_per_container;
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "portholed: --listen must be HOST:PORT\n";

@@ -839,9 +839,10 @@ std::string Stack::StartPortholed(uint16_t port) {
   setup.stdout_fd = out[1];
   setup.stderr_fd = log;
   setup.death_signal = SIGTERM;
-  portholed_ = Spawn({Bin("portholed"), "--data-dir", control_plane_dir(), "--listen",
-                      "127.0.0.1:" + std::to_string(port)},
-                     {}, setup);
+  std::vector<std::string> argv = {Bin("portholed"), "--data-dir", control_plane_dir(), "--listen",
+                                   "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), options_.portholed_args.begin(), options_.portholed_args.end());
+  portholed_ = Spawn(argv, {}, setup);
   ::close(out[1]);
   if (portholed_ < 0) {
     ::close(out[0]);

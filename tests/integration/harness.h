@@ -181,6 +181,8 @@ struct StackOptions {
   // node and the exec agents it starts reach the control plane and gateway
   // through it: control and data channels). Clients still use url().
   bool node_through_proxy = false;
+  // Extra portholed arguments, e.g. {"--sessions-per-container", "1"}.
+  std::vector<std::string> portholed_args;
 };
 
 // One control plane and one node in a fresh temporary directory.
