@@ -145,7 +145,7 @@ Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& i
   std::string prefix = target.substr(0, dot);
   std::string op = target.substr(dot + 1);
   std::string service = prefix == "AmazonSSM" ? "ssm" : "ecs";
-  if (op == "ExecuteCommand" || op == "RunTask" || op == "StartSession") return OkStatus();
+  if (op == "ExecuteCommand" || op == "RunTask" || op == "StartTask" || op == "StartSession") return OkStatus();
   // The resource AWS names for the operation, where the request names one.
   std::vector<std::string> resources;
   std::string cluster = ClusterNameFrom(StringOr(input, "cluster"));

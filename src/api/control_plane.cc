@@ -52,6 +52,8 @@ void ControlPlane::RegisterOperations() {
   operations_[e + "DeregisterTaskDefinition"] = simple(&ControlPlane::DeregisterTaskDefinition, this);
   operations_[e + "RunTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
                                       const net::HttpRequest&) { return RunTask(in, c); };
+  operations_[e + "StartTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                        const net::HttpRequest&) { return RunTask(in, c, true); };
   operations_[e + "DescribeTasks"] = simple(&ControlPlane::DescribeTasks, this);
   operations_[e + "ListTasks"] = simple(&ControlPlane::ListTasks, this);
   operations_[e + "StopTask"] = simple(&ControlPlane::StopTask, this);

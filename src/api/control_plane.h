@@ -108,7 +108,8 @@ class ControlPlane {
   Result<Json> DescribeTaskDefinition(const Json& in);
   Result<Json> ListTaskDefinitions(const Json& in);
   Result<Json> DeregisterTaskDefinition(const Json& in);
-  Result<Json> RunTask(const Json& in, const Caller& caller);
+  // RunTask places tasks itself; StartTask (`start_task`) on the named container instances.
+  Result<Json> RunTask(const Json& in, const Caller& caller, bool start_task = false);
   Result<Json> DescribeTasks(const Json& in);
   Result<Json> ListTasks(const Json& in);
   Result<Json> StopTask(const Json& in);

@@ -258,7 +258,7 @@ Result<Json> ControlPlane::DeregisterTaskDefinition(const Json& in) {
 
 // ---------------------------------------------------------------- tasks
 
-Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
+Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool start_task) {
   TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
   TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
   std::string cluster_name = cluster["clusterName"];
@@ -272,11 +272,18 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
   TRY(ExpectType(in, "overrides", Json::value_t::object));
   int64_t count = count_opt.value_or(1);
   if (count < 1 || count > 10) return MakeError("InvalidParameterException", "count must be between 1 and 10.");
+  // StartTask: one task on each named container instance.
+  TRY_ASSIGN(requested_instances, StringList(in, "containerInstances"));
+  if (start_task) {
+    if (requested_instances.empty() || requested_instances.size() > 10)
+      return MakeError("InvalidParameterException", "containerInstances must name 1 to 10 container instances.");
+    count = static_cast<int64_t>(requested_instances.size());
+  }
   TRY_ASSIGN(definition, LoadTaskDefinition(reference));
   if (definition.value("status", "") != "ACTIVE")
     return MakeError("ClientException", "TaskDefinition is inactive");
   bool exec = exec_opt.value_or(false);
-  auto allowed = Authorize(caller, "ecs:RunTask", definition["taskDefinitionArn"],
+  auto allowed = Authorize(caller, start_task ? "ecs:StartTask" : "ecs:RunTask", definition["taskDefinitionArn"],
                            {{"ecs:cluster", {cluster["clusterArn"].get<std::string>()}},
                             {"ecs:enable-execute-command", {exec ? "true" : "false"}}});
   if (!allowed) return allowed.error();
@@ -315,7 +322,18 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
   std::vector<std::string> live;
   for (const auto& n : nodes)
     if (n.body.value("status", "") == "ACTIVE" && now - n.body.value("_lastSeen", 0.0) < 60) live.push_back(n.key);
-  if (live.empty()) return MakeError("InvalidParameterException", "No Container Instances were found in your cluster.");
+  Json failures = Json::array();
+  std::vector<std::string> placements;  // StartTask: the named instances that are live
+  if (start_task) {
+    for (const auto& requested : requested_instances) {
+      std::string id = requested.substr(requested.rfind('/') + 1);
+      if (std::find(live.begin(), live.end(), id) != live.end()) placements.push_back(id);
+      else failures.push_back({{"arn", requested}, {"reason", "MISSING"}});
+    }
+    count = static_cast<int64_t>(placements.size());
+  } else if (live.empty()) {
+    return MakeError("InvalidParameterException", "No Container Instances were found in your cluster.");
+  }
   std::map<std::string, int> load;
   for (const auto& id : live) load[id] = 0;
   if (auto tasks = store_.List(store::kind::kTask, std::nullopt); tasks.ok())
@@ -326,9 +344,10 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
   std::vector<std::string> woken;
   Status s = store_.Transaction([&]() -> Status {
     for (int64_t i = 0; i < count; i++) {
-      std::string instance = live[0];
-      for (const auto& id : live)
-        if (load[id] < load[instance]) instance = id;
+      std::string instance = start_task ? placements[static_cast<size_t>(i)] : live[0];
+      if (!start_task)
+        for (const auto& id : live)
+          if (load[id] < load[instance]) instance = id;
       load[instance]++;
       std::string task_id = ids::NewTaskId();
       std::string task_arn = TaskArn(cluster_name, task_id);
@@ -377,7 +396,7 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller) {
   });
   TRY(s);
   for (const auto& id : woken) WakeInstance(id);
-  return Json{{"tasks", tasks_out}, {"failures", Json::array()}};
+  return Json{{"tasks", tasks_out}, {"failures", failures}};
 }
 
 Result<Json> ControlPlane::DescribeTasks(const Json& in) {

@@ -1290,6 +1290,32 @@ TEST_F(IamTest, SeedRunTaskOnlyWithExecTurnedOff) {
   EXPECT_EQ(listed["taskArns"].size(), 2u) << listed.dump();
 }
 
+// The same seed policy governs StartTask, which places on named container instances.
+TEST_F(IamTest, SeedStartTaskOnlyWithExecTurnedOff) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  const std::string node = Node();
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "no-exec", kSeedRunTaskWithoutExec);
+  const std::string definition = std::string("arn:aws:ecs:") + kRegion + ":" + kAccount + ":task-definition/web:1";
+
+  Reply off = Ecs("StartTask", {{"cluster", "demo"}, {"taskDefinition", "web"},
+                                {"containerInstances", Json::array({node, "no-such-instance"})}},
+                  alice.credentials);
+  ASSERT_TRUE(IsJsonOk(off));
+  ASSERT_EQ(off.json["tasks"].size(), 1u) << off.body;
+  EXPECT_NE(off.json["tasks"][0]["containerInstanceArn"].get<std::string>().find(node), std::string::npos);
+  ASSERT_EQ(off.json["failures"].size(), 1u) << off.body;
+  EXPECT_EQ(off.json["failures"][0]["reason"], "MISSING");
+
+  Reply on = Ecs("StartTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"enableExecuteCommand", true},
+                               {"containerInstances", Json::array({node})}},
+                 alice.credentials);
+  EXPECT_TRUE(IsJsonError(on, 400, "AccessDeniedException", NotAuthorized(alice.arn, "ecs:StartTask", definition)));
+  EXPECT_TRUE(IsJsonError(Ecs("StartTask", {{"cluster", "demo"}, {"taskDefinition", "web"}}), 400,
+                          "InvalidParameterException"));
+}
+
 TEST_F(IamTest, RunTaskKeysNameTheCluster) {
   CreateCluster("demo");
   CreateCluster("other");
