@@ -40,6 +40,9 @@ asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_e
   beast::get_lowest_layer(*stream).expires_after(timeout);
   auto [cec] = co_await beast::get_lowest_layer(*stream).async_connect(*endpoint, kUseTuple);
   if (cec) co_return ConnectionError(url, "connect", cec);
+  // Interactive traffic is many small frames: no Nagle delay.
+  beast::error_code nodelay_ec;
+  beast::get_lowest_layer(*stream).socket().set_option(tcp::no_delay(true), nodelay_ec);
   SSL* ssl = stream->native_handle();
   beast::error_code ignored;
   asio::ip::make_address(url.host, ignored);

@@ -86,6 +86,8 @@ class Server final : public HttpsServer {
     beast::error_code ec;
     auto remote = socket.remote_endpoint(ec);
     context.peer_ip = ec ? "" : remote.address().to_string();
+    // Interactive traffic is many small frames: no Nagle delay.
+    socket.set_option(tcp::no_delay(true), ec);
     TlsTcpStream stream(beast::tcp_stream(std::move(socket)), tls_->native());
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
