@@ -54,6 +54,13 @@ void ControlPlane::RegisterOperations() {
                                       const net::HttpRequest&) { return RunTask(in, c); };
   operations_[e + "StartTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
                                         const net::HttpRequest&) { return RunTask(in, c, true); };
+  operations_[e + "CreateService"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                            const net::HttpRequest&) { return CreateService(in, c); };
+  operations_[e + "UpdateService"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
+                                            const net::HttpRequest&) { return UpdateService(in, c); };
+  operations_[e + "DescribeServices"] = simple(&ControlPlane::DescribeServices, this);
+  operations_[e + "ListServices"] = simple(&ControlPlane::ListServices, this);
+  operations_[e + "DeleteService"] = simple(&ControlPlane::DeleteService, this);
   operations_[e + "DescribeTasks"] = simple(&ControlPlane::DescribeTasks, this);
   operations_[e + "ListTasks"] = simple(&ControlPlane::ListTasks, this);
   operations_[e + "StopTask"] = simple(&ControlPlane::StopTask, this);

@@ -86,6 +86,10 @@ class ControlPlane {
   void OnAgentConnected(const std::string& task_id, const std::string& container_name);
   void OnAgentDisconnected(const std::string& task_id, const std::string& container_name);
 
+  // Keeps every ACTIVE service at its desired count (service_operations.cc);
+  // portholed runs it every few seconds and after each service change.
+  void ReconcileServices();
+
   // Creates the root access key on first start (no-op if one exists).
   Result<auth::Credentials> EnsureRootCredentials();
 
@@ -108,6 +112,32 @@ class ControlPlane {
   Result<Json> DescribeTaskDefinition(const Json& in);
   Result<Json> ListTaskDefinitions(const Json& in);
   Result<Json> DeregisterTaskDefinition(const Json& in);
+  // Services (service_operations.cc).
+  Result<Json> CreateService(const Json& in, const Caller& caller);
+  Result<Json> UpdateService(const Json& in, const Caller& caller);
+  Result<Json> DescribeServices(const Json& in);
+  Result<Json> ListServices(const Json& in);
+  Result<Json> DeleteService(const Json& in);
+  std::string ServiceArn(const std::string& cluster, const std::string& name) const;
+
+  // What CreateTasks needs: RunTask, StartTask and the service scheduler.
+  struct TaskLaunch {
+    Json cluster;
+    Json definition;
+    int64_t count = 1;
+    bool exec = false;
+    Json container_overrides = Json::array();
+    Json tags = Json::array();
+    std::string launch_type = "EC2";
+    std::optional<std::string> started_by;
+    std::string group;
+    std::string principal;
+    bool start_task = false;                       // place on requested_instances
+    std::vector<std::string> requested_instances;
+    std::string deployment_id;                     // a service deployment's tasks
+  };
+  // Places and records `launch.count` tasks; {"tasks", "failures"}.
+  Result<Json> CreateTasks(const TaskLaunch& launch);
   // RunTask places tasks itself; StartTask (`start_task`) on the named container instances.
   Result<Json> RunTask(const Json& in, const Caller& caller, bool start_task = false);
   Result<Json> DescribeTasks(const Json& in);

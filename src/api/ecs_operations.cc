@@ -316,6 +316,29 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool st
                        "Member 'containerOverrides.environment' must be a list of string name/value pairs.");
   }
 
+  TaskLaunch launch;
+  launch.cluster = cluster;
+  launch.definition = definition;
+  launch.count = count;
+  launch.exec = exec;
+  launch.container_overrides = container_overrides;
+  launch.tags = tags;
+  launch.launch_type = launch_type.value_or("EC2");
+  launch.started_by = started_by;
+  launch.group = group.value_or("family:" + definition["family"].get<std::string>());
+  launch.principal = caller.principal_arn;
+  launch.start_task = start_task;
+  launch.requested_instances = requested_instances;
+  return CreateTasks(launch);
+}
+
+Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
+  const Json& cluster = launch.cluster;
+  const Json& definition = launch.definition;
+  const std::string cluster_name = cluster["clusterName"];
+  const bool start_task = launch.start_task;
+  const bool exec = launch.exec;
+  int64_t count = launch.count;
   // Place on the least loaded node seen recently.
   TRY_ASSIGN(nodes, store_.List(store::kind::kContainerInstance, std::nullopt));
   double now = EpochSeconds();
@@ -325,7 +348,7 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool st
   Json failures = Json::array();
   std::vector<std::string> placements;  // StartTask: the named instances that are live
   if (start_task) {
-    for (const auto& requested : requested_instances) {
+    for (const auto& requested : launch.requested_instances) {
       std::string id = requested.substr(requested.rfind('/') + 1);
       if (std::find(live.begin(), live.end(), id) != live.end()) placements.push_back(id);
       else failures.push_back({{"arn", requested}, {"reason", "MISSING"}});
@@ -372,19 +395,20 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool st
                    {"lastStatus", "PROVISIONING"},
                    {"desiredStatus", "RUNNING"},
                    {"enableExecuteCommand", exec},
-                   {"launchType", launch_type.value_or("EC2")},
+                   {"launchType", launch.launch_type},
                    {"createdAt", now},
-                   {"group", group.value_or("family:" + definition["family"].get<std::string>())},
+                   {"group", launch.group},
                    {"containers", containers},
-                   {"overrides", {{"containerOverrides", container_overrides},
+                   {"overrides", {{"containerOverrides", launch.container_overrides},
                                   {"inferenceAcceleratorOverrides", Json::array()}}},
-                   {"tags", tags},
+                   {"tags", launch.tags},
                    {"attachments", Json::array()},
                    {"connectivity", "CONNECTED"},
                    {"version", 1},
                    {"_instanceId", instance},
-                   {"_startedByPrincipal", caller.principal_arn}};
-      if (started_by) task["startedBy"] = *started_by;
+                   {"_startedByPrincipal", launch.principal}};
+      if (launch.started_by) task["startedBy"] = *launch.started_by;
+      if (!launch.deployment_id.empty()) task["_deploymentId"] = launch.deployment_id;
       if (definition.contains("cpu")) task["cpu"] = definition["cpu"];
       if (definition.contains("memory")) task["memory"] = definition["memory"];
       Status put = store_.Put(store::kind::kTask, {task_id, cluster_name, task});

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -119,10 +120,24 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
   if (!server) return server.error();
   (*server)->Start();
 
+  // The service scheduler: services back at their desired count every 2 s
+  // (tasks that stopped are replaced, new deployments roll in).
+  boost::asio::steady_timer scheduler(ioc);
+  std::function<void()> schedule = [&] {
+    scheduler.expires_after(std::chrono::seconds(2));
+    scheduler.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      control_plane.ReconcileServices();
+      schedule();
+    });
+  };
+  schedule();
+
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int signal) {
     log::Info("signal " + std::to_string(signal) + ": shutting down");
     (*server)->Stop();
+    scheduler.cancel();
     ioc.stop();
   });
 

@@ -26,6 +26,7 @@ inline constexpr const char* kContainerInstance = "container-instance";  // key:
 inline constexpr const char* kAccessKey = "access-key";            // key: access key id
 inline constexpr const char* kSetting = "setting";                 // key: name
 inline constexpr const char* kSession = "session";                 // key: session id, parent: task id
+inline constexpr const char* kService = "service";                 // key: cluster/name, parent: cluster
 inline constexpr const char* kIamUser = "iam-user";                // key: user name
 inline constexpr const char* kIamRole = "iam-role";                // key: role name
 inline constexpr const char* kIamPolicy = "iam-policy";            // key: policy ARN

@@ -1620,5 +1620,94 @@ TEST_F(IamTest, SimulatePrincipalPolicyReportsDecisionAndStatement) {
                            404, "NoSuchEntity"));
 }
 
+// ---- services (E7: exec set on a service applies to the tasks it starts next) ----
+
+class ServiceTest : public IamTest {
+ protected:
+  // Reports every PROVISIONING/PENDING task of the node RUNNING, and every
+  // task the control plane wants stopped STOPPED, as a node would.
+  void ActAsNode() {
+    Reply poll = Send(JsonRequest(kNode + "PollTasks", {{"instanceId", Node()}, {"waitSeconds", 0}}, root_, "ecs"));
+    for (const auto& t : poll.json.value("tasks", Json::array())) {
+      std::string status = t["desiredStatus"] == "STOPPED" ? "STOPPED" : "RUNNING";
+      Json containers = Json::array();
+      for (const auto& c : t["containers"]) containers.push_back({{"name", c["name"]}, {"status", status}});
+      Send(JsonRequest(kNode + "SubmitTaskStateChange",
+                       {{"taskArn", t["taskArn"]}, {"status", status}, {"containers", containers}}, root_, "ecs"));
+    }
+  }
+  std::vector<Json> ServiceTasks(const std::string& status) {
+    Json listed = MustEcs("ListTasks", {{"cluster", "demo"}, {"desiredStatus", status}});
+    std::vector<Json> out;
+    for (const auto& arn : listed["taskArns"]) {
+      Json d = MustEcs("DescribeTasks", {{"cluster", "demo"}, {"tasks", Json::array({arn})}});
+      if (d["tasks"][0].value("group", "") == "service:web") out.push_back(d["tasks"][0]);
+    }
+    return out;
+  }
+};
+
+TEST_F(ServiceTest, ServiceKeepsItsCountAndAnExecUpdateReplacesItsTasks) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Node();
+  Json created = MustEcs("CreateService", {{"cluster", "demo"}, {"serviceName", "web"}, {"taskDefinition", "web"},
+                                           {"desiredCount", 2}});
+  EXPECT_EQ(created["service"]["serviceArn"],
+            std::string("arn:aws:ecs:") + kRegion + ":" + kAccount + ":service/demo/web");
+  ActAsNode();
+  auto running = ServiceTasks("RUNNING");
+  ASSERT_EQ(running.size(), 2u);
+  for (const auto& t : running) EXPECT_EQ(t["enableExecuteCommand"], false);
+
+  // Turning exec on starts new tasks with it; the old ones stop once they run.
+  MustEcs("UpdateService", {{"cluster", "demo"}, {"service", "web"}, {"enableExecuteCommand", true}});
+  ActAsNode();                  // the new tasks run
+  plane_->ReconcileServices();  // ...so the old ones are told to stop
+  ActAsNode();
+  running = ServiceTasks("RUNNING");
+  ASSERT_EQ(running.size(), 2u);
+  for (const auto& t : running) EXPECT_EQ(t["enableExecuteCommand"], true);
+  EXPECT_EQ(ServiceTasks("STOPPED").size(), 2u);
+
+  // A stopped task is replaced.
+  MustEcs("StopTask", {{"cluster", "demo"}, {"task", running[0]["taskArn"]}});
+  ActAsNode();
+  plane_->ReconcileServices();
+  EXPECT_EQ(ServiceTasks("RUNNING").size(), 2u);
+  ActAsNode();  // the replacement runs
+  plane_->ReconcileServices();
+
+  Json described = MustEcs("DescribeServices", {{"cluster", "demo"}, {"services", Json::array({"web", "nope"})}});
+  EXPECT_EQ(described["services"][0]["runningCount"], 2);
+  EXPECT_EQ(described["failures"][0]["reason"], "MISSING");
+  EXPECT_TRUE(IsJsonError(Ecs("DeleteService", {{"cluster", "demo"}, {"service", "web"}}), 400,
+                          "InvalidParameterException"));
+  MustEcs("DeleteService", {{"cluster", "demo"}, {"service", "web"}, {"force", true}});
+  EXPECT_EQ(ServiceTasks("RUNNING").size(), 0u);
+  EXPECT_TRUE(MustEcs("ListServices", {{"cluster", "demo"}})["serviceArns"].empty());
+}
+
+// The seed's RunTask policy also covers CreateService and UpdateService.
+TEST_F(ServiceTest, SeedPolicyAllowsServicesOnlyWithExecTurnedOff) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Node();
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "no-exec", kSeedRunTaskWithoutExec);
+  EXPECT_TRUE(IsJsonOk(Ecs("CreateService", {{"cluster", "demo"}, {"serviceName", "web"}, {"taskDefinition", "web"},
+                                             {"desiredCount", 0}},
+                           alice.credentials)));
+  EXPECT_TRUE(IsJsonError(Ecs("CreateService", {{"cluster", "demo"}, {"serviceName", "web2"}, {"taskDefinition", "web"},
+                                                {"enableExecuteCommand", true}},
+                              alice.credentials),
+                          400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("UpdateService", {{"cluster", "demo"}, {"service", "web"}, {"desiredCount", 1}},
+                           alice.credentials)));
+  EXPECT_TRUE(IsJsonError(Ecs("UpdateService", {{"cluster", "demo"}, {"service", "web"}, {"enableExecuteCommand", true}},
+                              alice.credentials),
+                          400, "AccessDeniedException"));
+}
+
 }  // namespace
 }  // namespace porthole::api
