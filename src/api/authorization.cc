@@ -172,6 +172,15 @@ Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& i
   } else if (op == "DescribeTasks" && input.contains("tasks") && input["tasks"].is_array()) {
     for (const auto& t : input["tasks"])
       if (t.is_string()) add_task(t.get<std::string>());
+  } else if ((op == "DescribeServices" && input.contains("services") && input["services"].is_array()) ||
+             (op == "DeleteService" && input.contains("service") && input["service"].is_string())) {
+    // Services are authorized on their own ARNs.
+    Json names = op == "DeleteService" ? Json::array({input["service"]}) : input["services"];
+    for (const auto& n : names)
+      if (n.is_string()) {
+        std::string name = n.get<std::string>();
+        resources.push_back(ServiceArn(cluster, name.substr(name.rfind('/') + 1)));
+      }
   } else if (input.contains("taskDefinition") && input["taskDefinition"].is_string()) {
     auto ref = ParseTaskDefinitionRef(input["taskDefinition"].get<std::string>());
     resources.push_back(ref && ref->revision

@@ -1709,5 +1709,24 @@ TEST_F(ServiceTest, SeedPolicyAllowsServicesOnlyWithExecTurnedOff) {
                           400, "AccessDeniedException"));
 }
 
+// DescribeServices and DeleteService are authorized on the services' own ARNs.
+TEST_F(ServiceTest, ServiceCallsAreAuthorizedOnTheServiceArn) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  MustEcs("CreateService", {{"cluster", "demo"}, {"serviceName", "web"}, {"taskDefinition", "web"}, {"desiredCount", 0}});
+  MustEcs("CreateService", {{"cluster", "demo"}, {"serviceName", "api"}, {"taskDefinition", "web"}, {"desiredCount", 0}});
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "web-only",
+            std::string(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecs:DescribeServices","ecs:DeleteService"],"Resource":"arn:aws:ecs:)") +
+                kRegion + ":" + kAccount + R"(:service/demo/web"}]})");
+  EXPECT_TRUE(IsJsonOk(Ecs("DescribeServices", {{"cluster", "demo"}, {"services", Json::array({"web"})}}, alice.credentials)));
+  EXPECT_TRUE(IsJsonError(Ecs("DescribeServices", {{"cluster", "demo"}, {"services", Json::array({"web", "api"})}},
+                              alice.credentials),
+                          400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonError(Ecs("DeleteService", {{"cluster", "demo"}, {"service", "api"}}, alice.credentials), 400,
+                          "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("DeleteService", {{"cluster", "demo"}, {"service", "web"}}, alice.credentials)));
+}
+
 }  // namespace
 }  // namespace porthole::api
