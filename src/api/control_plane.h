@@ -194,9 +194,14 @@ class ControlPlane {
   // container instance's identity, as ECS falls back to the instance role).
   // An error names why the agent cannot get credentials.
   Result<std::string> ResolveTaskRole(const Json& task, const Json& definition);
+  // Sets every ExecuteCommandAgent of the container (not on a stopped task).
+  void SetManagedAgentState(const std::string& task_id, const std::string& container_name, const std::string& status,
+                            const std::string& reason);
 
   // Shared helpers (ecs_model.cc).
   Result<Json> LoadActiveCluster(const std::string& name_or_arn);
+  // The active cluster named by the request's optional "cluster" member ("default" when absent).
+  Result<Json> ClusterOf(const Json& in);
   Result<std::optional<store::Record>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
   Result<Json> LoadTaskDefinition(const std::string& reference);
   Json PublicView(const Json& record) const;  // strips internal "_" members

@@ -303,50 +303,36 @@ Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
   return Json::object();
 }
 
-void ControlPlane::OnAgentConnected(const std::string& task_id, const std::string& container_name) {
+void ControlPlane::SetManagedAgentState(const std::string& task_id, const std::string& container_name,
+                                        const std::string& status, const std::string& reason) {
   auto record = store_.Get(store::kind::kTask, task_id);
   if (!record.ok() || !record->has_value()) return;
   Json task = (*record)->body;
+  if (task.value("lastStatus", "") == "STOPPED") return;  // a stopped task's agents stay STOPPED
   for (auto& c : task["containers"]) {
     if (c["name"] != container_name || !c.contains("managedAgents")) continue;
     for (auto& a : c["managedAgents"]) {
-      a["lastStatus"] = "RUNNING";
-      a["lastStartedAt"] = EpochSeconds();
-      a.erase("reason");
+      a["lastStatus"] = status;
+      if (status == "RUNNING") a["lastStartedAt"] = EpochSeconds();
+      if (reason.empty()) a.erase("reason");
+      else a["reason"] = reason;
     }
   }
   (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+}
+
+void ControlPlane::OnAgentConnected(const std::string& task_id, const std::string& container_name) {
+  SetManagedAgentState(task_id, container_name, "RUNNING", "");
 }
 
 void ControlPlane::OnAgentRefused(const std::string& task_id, const std::string& container_name,
                                   const std::string& reason) {
-  auto record = store_.Get(store::kind::kTask, task_id);
-  if (!record.ok() || !record->has_value()) return;
-  Json task = (*record)->body;
-  if (task.value("lastStatus", "") == "STOPPED") return;
-  for (auto& c : task["containers"]) {
-    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
-    for (auto& a : c["managedAgents"]) {
-      a["lastStatus"] = "STOPPED";
-      a["reason"] = reason;
-    }
-  }
-  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+  SetManagedAgentState(task_id, container_name, "STOPPED", reason);
 }
 
 void ControlPlane::OnAgentDisconnected(const std::string& task_id, const std::string& container_name) {
-  auto record = store_.Get(store::kind::kTask, task_id);
-  if (!record.ok() || !record->has_value()) return;
-  Json task = (*record)->body;
-  if (task.value("lastStatus", "") == "STOPPED") return;
-  for (auto& c : task["containers"]) {
-    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
-    for (auto& a : c["managedAgents"]) {
-      a["lastStatus"] = "PENDING";
-      a["reason"] = "The execute command agent lost its connection and is reconnecting.";
-    }
-  }
-  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+  SetManagedAgentState(task_id, container_name, "PENDING",
+                       "The execute command agent lost its connection and is reconnecting.");
 }
 
 }  // namespace porthole::api

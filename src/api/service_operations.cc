@@ -26,14 +26,18 @@ Status ValidServiceName(const std::string& name) {
 
 }  // namespace
 
+Result<Json> ControlPlane::ClusterOf(const Json& in) {
+  auto cluster_param = OptionalString(in, "cluster");
+  if (!cluster_param) return cluster_param.error();
+  return LoadActiveCluster(cluster_param->value_or("default"));
+}
+
 std::string ControlPlane::ServiceArn(const std::string& cluster, const std::string& name) const {
   return "arn:aws:ecs:" + config_.region + ":" + config_.account_id + ":service/" + cluster + "/" + name;
 }
 
 Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  auto cluster = LoadActiveCluster(cluster_param->value_or("default"));
+  auto cluster = ClusterOf(in);
   if (!cluster) return cluster.error();
   std::string cluster_name = (*cluster)["clusterName"];
   auto name = RequiredString(in, "serviceName");
@@ -95,9 +99,7 @@ Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller) {
 }
 
 Result<Json> ControlPlane::UpdateService(const Json& in, const Caller& caller) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  auto cluster = LoadActiveCluster(cluster_param->value_or("default"));
+  auto cluster = ClusterOf(in);
   if (!cluster) return cluster.error();
   std::string cluster_name = (*cluster)["clusterName"];
   auto name = RequiredString(in, "service");
@@ -154,9 +156,7 @@ Result<Json> ControlPlane::UpdateService(const Json& in, const Caller& caller) {
 }
 
 Result<Json> ControlPlane::DescribeServices(const Json& in) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  auto cluster = LoadActiveCluster(cluster_param->value_or("default"));
+  auto cluster = ClusterOf(in);
   if (!cluster) return cluster.error();
   std::string cluster_name = (*cluster)["clusterName"];
   auto names = StringList(in, "services");
@@ -175,9 +175,7 @@ Result<Json> ControlPlane::DescribeServices(const Json& in) {
 }
 
 Result<Json> ControlPlane::ListServices(const Json& in) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  auto cluster = LoadActiveCluster(cluster_param->value_or("default"));
+  auto cluster = ClusterOf(in);
   if (!cluster) return cluster.error();
   auto all = store_.List(store::kind::kService, (*cluster)["clusterName"].get<std::string>());
   if (!all) return all.error();
@@ -188,9 +186,7 @@ Result<Json> ControlPlane::ListServices(const Json& in) {
 }
 
 Result<Json> ControlPlane::DeleteService(const Json& in) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  auto cluster = LoadActiveCluster(cluster_param->value_or("default"));
+  auto cluster = ClusterOf(in);
   if (!cluster) return cluster.error();
   std::string cluster_name = (*cluster)["clusterName"];
   auto name = RequiredString(in, "service");
