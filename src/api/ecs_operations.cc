@@ -506,9 +506,33 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   if (!*interactive) return MakeError("InvalidParameterException", std::string(text::kInteractiveOnly));
   if (command.size() > 4096)
     return MakeError("InvalidParameterException", "command must be at most 4096 characters.");
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
-  std::string cluster_name = cluster["clusterName"];
-  TRY_ASSIGN(record, LoadTask(cluster_name, task_param));
+  // Authorize before saying anything about what exists: a caller without
+  // access learns nothing about clusters, tasks or containers from the errors.
+  std::string cluster_name = ClusterNameFrom(cluster_param.value_or("default"));
+  auto cluster_found = LoadActiveCluster(cluster_name);
+  std::optional<store::Record> record;
+  if (cluster_found) {
+    TRY_ASSIGN(loaded, LoadTask(cluster_name, task_param));
+    record = std::move(loaded);
+  }
+  // The container the request means: the named one, or a single-container task's only one.
+  std::string container_name = container_param.value_or("");
+  if (!container_param && record && record->body["containers"].size() == 1)
+    container_name = record->body["containers"][0]["name"];
+  std::string task_arn = record ? record->body["taskArn"].get<std::string>() : TaskArn(cluster_name, TaskIdFrom(task_param));
+  std::map<std::string, std::vector<std::string>> keys;
+  if (cluster_found && record) {
+    keys = EcsResourceKeys(*cluster_found, record->body, container_name);
+  } else {
+    keys["ecs:cluster"] = {ClusterArn(cluster_name)};
+    keys["ecs:task"] = {task_arn};
+    if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
+  }
+  // Authorized on the task with the cluster's and the task's tags (E26).
+  auto allowed = Authorize(caller, authorize_action, task_arn, keys);
+  if (!allowed) return allowed.error();
+  if (!cluster_found) return cluster_found.error();
+  const Json& cluster = *cluster_found;
   if (!record) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
   const Json& task = record->body;
   const Json& containers = task["containers"];
@@ -524,17 +548,12 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   } else {
     return MakeError("InvalidParameterException", std::string(text::kContainerRequired));
   }
-  // Authorized on the task with the cluster's and the task's tags (E26).
-  auto allowed = Authorize(caller, authorize_action, task["taskArn"],
-                           EcsResourceKeys(cluster, task, (*container)["name"].get<std::string>()));
-  if (!allowed) return allowed.error();
   bool agent_running = false;
   if (container->contains("managedAgents"))
     for (const auto& a : (*container)["managedAgents"])
       agent_running = agent_running || (a.value("name", "") == "ExecuteCommandAgent" && a.value("lastStatus", "") == "RUNNING");
   if (!task.value("enableExecuteCommand", false) || task.value("lastStatus", "") != "RUNNING" || !agent_running)
     return MakeError("InvalidParameterException", std::string(text::kExecNotEnabledOrAgentNotRunning));
-  std::string container_name = (*container)["name"];
   if (!broker_ || !broker_->AgentConnected(record->key, container_name))
     return MakeError("TargetNotConnectedException", std::string(text::kTargetNotConnected));
 

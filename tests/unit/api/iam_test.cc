@@ -1728,5 +1728,25 @@ TEST_F(ServiceTest, ServiceCallsAreAuthorizedOnTheServiceArn) {
   EXPECT_TRUE(IsJsonOk(Ecs("DeleteService", {{"cluster", "demo"}, {"service", "web"}}, alice.credentials)));
 }
 
+// A caller without access learns nothing from ExecuteCommand's errors: missing
+// clusters, tasks and containers all answer AccessDeniedException first.
+TEST_F(IamTest, ExecuteCommandDeniesBeforeRevealingWhatExists) {
+  CreateCluster("demo");
+  User mallory = MakeUser("mallory");
+  auto exec = [&](const std::string& cluster, const std::string& task) {
+    return Ecs("ExecuteCommand", {{"cluster", cluster}, {"task", task}, {"command", "sh"}, {"interactive", true}},
+               mallory.credentials);
+  };
+  EXPECT_TRUE(IsJsonError(exec("no-such-cluster", "0123456789abcdef0123456789abcdef"), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonError(exec("demo", "0123456789abcdef0123456789abcdef"), 400, "AccessDeniedException"));
+  // Root (allowed everything) gets the real answers.
+  EXPECT_TRUE(IsJsonError(Ecs("ExecuteCommand", {{"cluster", "no-such-cluster"}, {"task", "x"}, {"command", "sh"},
+                                                 {"interactive", true}}),
+                          400, "ClusterNotFoundException"));
+  EXPECT_TRUE(IsJsonError(Ecs("ExecuteCommand", {{"cluster", "demo"}, {"task", "x"}, {"command", "sh"},
+                                                 {"interactive", true}}),
+                          400, "InvalidParameterException"));
+}
+
 }  // namespace
 }  // namespace porthole::api
