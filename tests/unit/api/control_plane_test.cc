@@ -3,6 +3,7 @@
 // checked for the AWS error type, HTTP status and, where ECS's wording is
 // fixed, the message (shared/ecs-exec.md, src/api/ecs_text.h).
 #include "api/control_plane.h"
+#include "api_test_support.h"
 #include "common/files.h"
 
 #include <gtest/gtest.h>
@@ -126,33 +127,14 @@ class ControlPlaneTest : public ::testing::Test {
   // A POST as the AWS CLI sends it; signed with `credentials` when given.
   static net::HttpRequest BuildRequest(const std::string& target, const std::string& body,
                                        const std::optional<auth::Credentials>& credentials) {
-    net::HttpRequest request;
-    request.method = "POST";
-    request.target = "/";
-    request.headers.emplace_back("Host", kHost);
-    request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
-    if (!target.empty()) request.headers.emplace_back("X-Amz-Target", target);
-    request.body = body;
-    if (credentials) auth::SignRequest(request, *credentials, kRegion, "ecs", std::time(nullptr));
-    return request;
+    return test::SignedPost(kHost, "application/x-amz-json-1.1", target, body, credentials, kRegion, "ecs");
   }
 
   // Runs Handle() to completion on the test's io_context.
   ApiReply Send(net::HttpRequest request) {
-    std::optional<net::HttpResponse> response;
-    std::exception_ptr failure;
-    boost::asio::co_spawn(io_, plane_->Handle(std::move(request), net::RequestContext{"127.0.0.1", true}),
-                          [&](std::exception_ptr e, net::HttpResponse r) {
-                            failure = e;
-                            response = std::move(r);
-                          });
-    io_.restart();
-    io_.run();
     ApiReply reply;
-    if (failure || !response) {
-      ADD_FAILURE() << "Handle did not complete normally";
-      return reply;
-    }
+    auto response = test::RunHandle(io_, *plane_, std::move(request));
+    if (!response) return reply;
     reply.status = response->status;
     reply.body = Json::parse(response->body, nullptr, false);
     return reply;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/control_plane.h"
+#include "api_test_support.h"
 #include "api/query_protocol.h"
 #include "auth/sigv4.h"
 #include "store/store.h"
@@ -196,47 +197,22 @@ class IamTest : public ::testing::Test {
   // A query-protocol POST as the AWS CLI sends it, signed for `service`.
   static net::HttpRequest QueryRequest(const std::string& body, const std::optional<auth::Credentials>& credentials,
                                        const std::string& service) {
-    net::HttpRequest request;
-    request.method = "POST";
-    request.target = "/";
-    request.headers.emplace_back("Host", kHost);
-    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
-    request.body = body;
-    if (credentials) auth::SignRequest(request, *credentials, kRegion, service, std::time(nullptr));
-    return request;
+    return test::SignedPost(kHost, "application/x-www-form-urlencoded; charset=utf-8", "", body, credentials, kRegion,
+                            service);
   }
 
   // An AWS JSON 1.1 POST, signed for `service`.
   static net::HttpRequest JsonRequest(const std::string& target, const Json& input,
                                       const std::optional<auth::Credentials>& credentials,
                                       const std::string& service) {
-    net::HttpRequest request;
-    request.method = "POST";
-    request.target = "/";
-    request.headers.emplace_back("Host", kHost);
-    request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
-    request.headers.emplace_back("X-Amz-Target", target);
-    request.body = input.dump();
-    if (credentials) auth::SignRequest(request, *credentials, kRegion, service, std::time(nullptr));
-    return request;
+    return test::SignedPost(kHost, "application/x-amz-json-1.1", target, input.dump(), credentials, kRegion, service);
   }
 
   // Runs Handle() to completion on the test's io_context.
   Reply Send(net::HttpRequest request) {
-    std::optional<net::HttpResponse> response;
-    std::exception_ptr failure;
-    boost::asio::co_spawn(io_, plane_->Handle(std::move(request), net::RequestContext{"127.0.0.1", true}),
-                          [&](std::exception_ptr e, net::HttpResponse r) {
-                            failure = e;
-                            response = std::move(r);
-                          });
-    io_.restart();
-    io_.run();
     Reply reply;
-    if (failure || !response) {
-      ADD_FAILURE() << "Handle did not complete normally";
-      return reply;
-    }
+    auto response = test::RunHandle(io_, *plane_, std::move(request));
+    if (!response) return reply;
     reply.status = response->status;
     reply.body = response->body;
     for (const auto& [name, value] : response->headers)
