@@ -19,6 +19,9 @@ std::string Truncate(const std::string& s, size_t n) { return s.size() <= n ? s 
 ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& store, ControlPlaneConfig config)
     : executor_(executor), store_(store), config_(std::move(config)), clock_([] { return std::time(nullptr); }) {
   if (config_.secret_key.size() != 32) throw std::invalid_argument("ControlPlaneConfig::secret_key must be 32 bytes");
+  std::string random = crypto::RandomBytes(4);
+  for (unsigned char c : random) generation_base_ = generation_base_ << 8 | c;
+  generation_base_ <<= 16;
   RegisterOperations();
 }
 

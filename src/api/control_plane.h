@@ -188,6 +188,8 @@ class ControlPlane {
   Result<Json> SubmitTaskStateChange(const Json& in);
   Result<Json> TasksForInstance(const std::string& instance_id);
   void WakeInstance(const std::string& instance_id);
+  // The long poll's change counter of an instance (see PollTasks' "generation").
+  uint64_t Generation(const std::string& instance_id);
   Result<Json> IssueAgentCredentials(const Json& task, const std::string& role_name);
   // The role a task's exec agent acts as: its taskRoleArn, which must trust
   // ecs-tasks.amazonaws.com; "" for an EC2/EXTERNAL task without one (the
@@ -220,6 +222,10 @@ class ControlPlane {
   std::map<std::string, Operation> operations_;
   struct Waiter;
   std::multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // instance id → parked PollTasks
+  // Per-instance change counts for the long poll; the random base makes a
+  // control-plane restart look like a change to every node.
+  std::map<std::string, uint64_t> generations_;
+  uint64_t generation_base_ = 0;
 };
 
 }  // namespace porthole::api

@@ -20,25 +20,6 @@ struct ControlPlane::Waiter {
 };
 
 namespace {
-// Per-instance change counters for the long poll; a random base makes a
-// control-plane restart look like a change to every node.
-std::map<std::string, uint64_t>& Generations() {
-  static std::map<std::string, uint64_t> g;
-  return g;
-}
-uint64_t GenerationOf(const std::string& id) {
-  static const uint64_t base = [] {
-    std::string r = crypto::RandomBytes(4);
-    return (static_cast<uint64_t>(static_cast<unsigned char>(r[0])) << 24 | static_cast<unsigned char>(r[1]) << 16 |
-            static_cast<unsigned char>(r[2]) << 8 | static_cast<unsigned char>(r[3]))
-           << 16;
-  }();
-  auto& g = Generations();
-  auto it = g.find(id);
-  if (it == g.end()) it = g.emplace(id, base).first;
-  return it->second;
-}
-
 bool ValidInstanceId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id)
@@ -47,10 +28,14 @@ bool ValidInstanceId(const std::string& id) {
 }
 }  // namespace
 
+uint64_t ControlPlane::Generation(const std::string& instance_id) {
+  auto it = generations_.find(instance_id);
+  return generation_base_ + (it == generations_.end() ? 0 : it->second);
+}
+
 void ControlPlane::WakeInstance(const std::string& instance_id) {
   if (instance_id.empty()) return;
-  GenerationOf(instance_id);
-  Generations()[instance_id]++;
+  generations_[instance_id]++;
   auto range = waiters_.equal_range(instance_id);
   for (auto it = range.first; it != range.second; ++it) it->second->timer.cancel();
 }
@@ -224,7 +209,7 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in) {
   int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
   std::string since = StringOr(in, "generation");
 
-  if (wait_seconds > 0 && since == std::to_string(GenerationOf(*id))) {
+  if (wait_seconds > 0 && since == std::to_string(Generation(*id))) {
     auto waiter = std::make_shared<Waiter>(executor_);
     waiter->timer.expires_after(std::chrono::seconds(wait_seconds));
     auto it = waiters_.emplace(*id, waiter);
@@ -240,7 +225,7 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in) {
     body["agentConnected"] = true;
     (void)store_.Put(store::kind::kContainerInstance, {*id, "", body});
   }
-  std::string generation = std::to_string(GenerationOf(*id));
+  std::string generation = std::to_string(Generation(*id));
   auto tasks = TasksForInstance(*id);
   if (!tasks) co_return tasks.error();
   co_return Json{{"generation", generation}, {"tasks", *tasks}};
