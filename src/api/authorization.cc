@@ -40,9 +40,9 @@ Result<std::vector<std::pair<std::string, auth::Policy>>> ControlPlane::Identity
   return out;
 }
 
-std::map<std::string, std::vector<std::string>> ControlPlane::EcsResourceKeys(const Json& cluster, const Json& task,
-                                                                              const std::string& container_name) const {
-  std::map<std::string, std::vector<std::string>> keys;
+ConditionKeys ControlPlane::EcsResourceKeys(const Json& cluster, const Json& task,
+                                             const std::string& container_name) const {
+  ConditionKeys keys;
   keys["ecs:cluster"] = {cluster.value("clusterArn", "")};
   keys["ecs:task"] = {task.value("taskArn", "")};
   if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
@@ -59,43 +59,117 @@ std::map<std::string, std::vector<std::string>> ControlPlane::EcsResourceKeys(co
   return keys;
 }
 
+const char* PrincipalKindName(PrincipalKind kind) {
+  switch (kind) {
+    case PrincipalKind::kAnonymous: return "anonymous";
+    case PrincipalKind::kRoot: return "root";
+    case PrincipalKind::kUser: return "user";
+    case PrincipalKind::kAssumedRole: return "assumed-role";
+    case PrincipalKind::kTaskAgent: return "task";
+    case PrincipalKind::kContainerInstance: return "container-instance";
+  }
+  return "unknown";
+}
+
+namespace {
+// A tag in either of AWS's spellings: ECS {"key","value"}, IAM {"Key","Value"}.
+std::optional<std::pair<std::string, std::string>> TagPair(const Json& tag) {
+  if (!tag.is_object()) return std::nullopt;
+  for (auto [k, v] : {std::pair{"key", "value"}, std::pair{"Key", "Value"}})
+    if (tag.contains(k) && tag[k].is_string())
+      return std::make_pair(tag[k].get<std::string>(), tag.contains(v) && tag[v].is_string() ? tag[v].get<std::string>() : "");
+  return std::nullopt;
+}
+}  // namespace
+
+ConditionKeys RequestTagKeys(const Json& tags) {
+  ConditionKeys keys;
+  if (!tags.is_array() || tags.empty()) return keys;
+  auto& names = keys["aws:TagKeys"];
+  for (const auto& tag : tags)
+    if (auto kv = TagPair(tag)) {
+      keys["aws:RequestTag/" + kv->first] = {kv->second};
+      names.push_back(kv->first);
+    }
+  return keys;
+}
+
+ConditionKeys ResourceTagKeys(const Json& tags) {
+  ConditionKeys keys;
+  if (!tags.is_array()) return keys;
+  for (const auto& tag : tags)
+    if (auto kv = TagPair(tag)) keys["aws:ResourceTag/" + kv->first] = {kv->second};
+  return keys;
+}
+
+void MergeKeys(ConditionKeys& into, const ConditionKeys& from) {
+  for (const auto& [k, v] : from) into[k] = v;
+}
+
+namespace {
+// What a container instance's credentials allow: the node protocol on its own
+// instance ARN only. Node operations resolve a task to the instance it is
+// placed on, so a node can poll and report only its own tasks.
+Result<auth::Policy> InstancePolicy(const std::string& instance_arn) {
+  Json document = {{"Version", "2012-10-17"},
+                   {"Statement", Json::array({{{"Sid", "OwnInstance"},
+                                               {"Effect", "Allow"},
+                                               {"Action", Json::array({"ecs:Poll", "ecs:SubmitTaskStateChange", "ecs:RegisterContainerInstance"})},
+                                               {"Resource", instance_arn}}})}};
+  return auth::ParsePolicy(document.dump(), auth::PolicyKind::kIdentity, 1 << 16);
+}
+}  // namespace
+
 Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, const std::string& action,
                                                       const std::string& resource,
-                                                      std::map<std::string, std::vector<std::string>> keys) {
+                                                      ConditionKeys keys) {
   AuthorizationDecision d;
-  if (caller.type == "root") {
+  const PrincipalKind kind = caller.kind;
+  if (kind == PrincipalKind::kRoot) {
     d = {true, "Allow", "account root", ""};
-  } else if (caller.type == "task" && caller.role_name.empty()) {
+  } else if (kind == PrincipalKind::kAnonymous) {
+    // A verified join token allows exactly one thing: joining.
+    bool joins = !caller.join_token.empty() && action == "ecs:RegisterContainerInstance";
+    d = {joins, joins ? "Allow" : "ImplicitDeny", joins ? "join token" : "", ""};
+  } else if (kind == PrincipalKind::kTaskAgent && caller.role_name.empty()) {
     // An EC2/EXTERNAL task without a task role acts as its container
-    // instance, whose credentials are the node's (see ResolveTaskRole).
+    // instance (see ResolveTaskRole), for its own channels only.
     d = {true, "Allow", "container instance role", ""};
-  } else if (caller.type == "user" || caller.type == "assumed-role" || caller.type == "task") {
-    // The user's (or the role's) inline and attached managed policies.
-    const bool is_role = caller.type != "user";
-    const std::string& entity_name = is_role ? caller.role_name : caller.user_name;
-    auto identity = IdentityPolicies(is_role, entity_name);
-    if (!identity) return identity.error();
+  } else if (kind == PrincipalKind::kUser || kind == PrincipalKind::kAssumedRole || kind == PrincipalKind::kTaskAgent ||
+             kind == PrincipalKind::kContainerInstance) {
+    const bool is_role = kind == PrincipalKind::kAssumedRole || kind == PrincipalKind::kTaskAgent;
+    std::vector<std::pair<std::string, auth::Policy>> policies;
+    if (kind == PrincipalKind::kContainerInstance) {
+      auto own = InstancePolicy(ContainerInstanceArn(caller.instance_id));
+      if (!own) return own.error();
+      policies.emplace_back("container-instance/" + caller.instance_id, std::move(*own));
+    } else {
+      // The user's (or the role's) inline and attached managed policies.
+      auto identity = IdentityPolicies(is_role, is_role ? caller.role_name : caller.user_name);
+      if (!identity) return identity.error();
+      policies = std::move(*identity);
+    }
     std::vector<auth::NamedPolicy> named;
-    for (const auto& [name, policy] : *identity) named.push_back({name, &policy});
+    for (const auto& [name, policy] : policies) named.push_back({name, &policy});
 
     auth::RequestContext request;
     request.action = action;
     request.resource = resource;
     request.keys = std::move(keys);
     std::time_t now = clock_();
-    if (!is_role) request.keys["aws:username"] = {caller.user_name};
+    if (kind == PrincipalKind::kUser) request.keys["aws:username"] = {caller.user_name};
     request.keys["aws:userid"] = {caller.user_id};
     request.keys["aws:PrincipalArn"] = {caller.principal_arn};
     request.keys["aws:PrincipalAccount"] = {config_.account_id};
     request.keys["aws:PrincipalType"] = {is_role ? "AssumedRole" : "User"};
+    if (kind == PrincipalKind::kAssumedRole) request.keys["sts:RoleSessionName"] = {caller.session_name};
     request.keys["aws:CurrentTime"] = {IsoTime(static_cast<double>(now))};
     request.keys["aws:EpochTime"] = {std::to_string(now)};
     request.keys["aws:SecureTransport"] = {"true"};  // the listener is TLS only
     request.keys["aws:RequestedRegion"] = {config_.region};
     if (!caller.source_ip.empty()) request.keys["aws:SourceIp"] = {caller.source_ip};
     for (const auto& tag : caller.principal_tags)
-      if (tag.is_object() && tag.contains("Key"))
-        request.keys["aws:PrincipalTag/" + tag.value("Key", "")] = {tag.value("Value", "")};
+      if (auto kv = TagPair(tag)) request.keys["aws:PrincipalTag/" + kv->first] = {kv->second};
     request.principal = std::make_pair(std::string("AWS"), caller.principal_arn);
 
     auth::EvaluationResult result = auth::Evaluate(named, request);
@@ -119,10 +193,18 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
                 {"decision", d.decision},
                 {"decidingPolicy", d.policy},
                 {"decidingStatement", d.statement}};
-  (void)store_.Put(store::kind::kAuditEvent,
-                   {IsoTime(EpochSeconds()) + "-" + ids::RandomHex(8), caller.principal_arn, event});
+  // A decision that cannot be recorded is not made (DESIGN.md §4): the call
+  // fails before its handler runs, so nothing it would change is changed.
+  Status recorded =
+      store_.Put(store::kind::kAuditEvent, {IsoTime(EpochSeconds()) + "-" + ids::RandomHex(8), caller.principal_arn, event});
+  if (!recorded) {
+    log::Error("audit trail write failed; refusing " + action + " for " + caller.principal_arn + ": " +
+               recorded.error().message);
+    return MakeError("InternalFailure", "The request could not be recorded in the audit trail; it was not carried out.",
+                     500);
+  }
   // Root's routine calls go to the audit records; the log keeps the rest.
-  (caller.type == "root" ? log::Debug : log::Info)("authz " + d.decision + " " + caller.principal_arn + " " + action + " on " + resource +
+  (kind == PrincipalKind::kRoot ? log::Debug : log::Info)("authz " + d.decision + " " + caller.principal_arn + " " + action + " on " + resource +
             (d.policy.empty() ? "" : " by " + d.policy + (d.statement.empty() ? "" : " " + d.statement)));
   if (d.allowed) return d;
   std::string why = d.decision == "ExplicitDeny" ? "with an explicit deny in an identity-based policy"
@@ -138,67 +220,6 @@ namespace porthole::api {
 Status ControlPlane::AuthorizeAgentChannel(const Caller& caller, const std::string& action) {
   auto d = Authorize(caller, action, "*");
   if (!d) return d.error();
-  return OkStatus();
-}
-
-Status ControlPlane::AuthorizeOperation(const std::string& target, const Json& input, const Caller& caller) {
-  size_t dot = target.find('.');
-  std::string prefix = target.substr(0, dot);
-  std::string op = target.substr(dot + 1);
-  std::string service = prefix == "AmazonSSM" ? "ssm" : "ecs";
-  if (op == "ExecuteCommand" || op == "RunTask" || op == "StartTask" || op == "StartSession" ||
-      op == "CreateService" || op == "UpdateService")
-    return OkStatus();
-  // The resource AWS names for the operation, where the request names one.
-  std::vector<std::string> resources;
-  std::string cluster = ClusterNameFrom(StringOr(input, "cluster"));
-  // Task resources are decided with their cluster's and their own tags and
-  // ecs:cluster / ecs:task, as for ExecuteCommand, so that statements
-  // conditioned on them (the seed's ExecuteCommand+DescribeTasks allow, E27)
-  // decide as written. A task that does not exist has no keys.
-  std::map<std::string, std::map<std::string, std::vector<std::string>>> task_keys;  // by task ARN
-  auto add_task = [&](const std::string& task) {
-    std::string arn = TaskArn(cluster, TaskIdFrom(task));
-    resources.push_back(arn);
-    auto cluster_record = store_.Get(store::kind::kCluster, cluster);
-    auto task_record = LoadTask(cluster, task);
-    if (cluster_record.ok() && *cluster_record && task_record.ok() && *task_record)
-      task_keys[arn] = EcsResourceKeys((*cluster_record)->body, (*task_record)->body, "");
-  };
-  if (input.contains("resourceArn") && input["resourceArn"].is_string()) {
-    resources.push_back(input["resourceArn"]);
-  } else if (op == "StopTask" && input.contains("task") && input["task"].is_string()) {
-    add_task(input["task"].get<std::string>());
-  } else if (op == "DescribeTasks" && input.contains("tasks") && input["tasks"].is_array()) {
-    for (const auto& t : input["tasks"])
-      if (t.is_string()) add_task(t.get<std::string>());
-  } else if ((op == "DescribeServices" && input.contains("services") && input["services"].is_array()) ||
-             (op == "DeleteService" && input.contains("service") && input["service"].is_string())) {
-    // Services are authorized on their own ARNs.
-    Json names = op == "DeleteService" ? Json::array({input["service"]}) : input["services"];
-    for (const auto& n : names)
-      if (n.is_string()) {
-        std::string name = n.get<std::string>();
-        resources.push_back(ServiceArn(cluster, name.substr(name.rfind('/') + 1)));
-      }
-  } else if (input.contains("taskDefinition") && input["taskDefinition"].is_string()) {
-    auto ref = ParseTaskDefinitionRef(input["taskDefinition"].get<std::string>());
-    resources.push_back(ref && ref->revision
-                            ? porthole::TaskDefinitionArn(config_.region, config_.account_id, ref->family, *ref->revision)
-                            : "*");
-  } else if (op == "CreateCluster") {
-    resources.push_back(ClusterArn(ClusterNameFrom(StringOr(input, "clusterName"))));
-  } else if (input.contains("cluster") || op == "ListTasks" || op == "DeleteCluster") {
-    resources.push_back(ClusterArn(cluster));
-  } else {
-    resources.push_back("*");
-  }
-  for (const auto& resource : resources) {
-    auto keys = task_keys.find(resource);
-    auto d = Authorize(caller, service + ":" + op, resource,
-                       keys == task_keys.end() ? std::map<std::string, std::vector<std::string>>() : keys->second);
-    if (!d) return d.error();
-  }
   return OkStatus();
 }
 

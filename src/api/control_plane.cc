@@ -22,7 +22,11 @@ ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& 
   std::string random = crypto::RandomBytes(4);
   for (unsigned char c : random) generation_base_ = generation_base_ << 8 | c;
   generation_base_ <<= 16;
-  RegisterOperations();
+  DeclareEcsOperations();
+  DeclareSsmOperations();
+  DeclareNodeOperations();
+  DeclareIamOperations();
+  DeclareStsOperations();
 }
 
 ControlPlane::~ControlPlane() = default;
@@ -38,56 +42,10 @@ std::optional<std::string> ControlPlane::Unseal(const Json& sealed) const {
   return crypto::AesGcmOpen(config_.secret_key, *raw);
 }
 
-void ControlPlane::RegisterOperations() {
-  auto simple = [](Result<Json> (ControlPlane::*fn)(const Json&), ControlPlane* self) -> Operation {
-    return [self, fn](const Json& in, const Caller&, const net::RequestContext&, const net::HttpRequest&) {
-      return (self->*fn)(in);
-    };
-  };
-  std::string e(kEcsPrefix);
-  operations_[e + "CreateCluster"] = simple(&ControlPlane::CreateCluster, this);
-  operations_[e + "DescribeClusters"] = simple(&ControlPlane::DescribeClusters, this);
-  operations_[e + "ListClusters"] = simple(&ControlPlane::ListClusters, this);
-  operations_[e + "DeleteCluster"] = simple(&ControlPlane::DeleteCluster, this);
-  operations_[e + "RegisterTaskDefinition"] = simple(&ControlPlane::RegisterTaskDefinition, this);
-  operations_[e + "DescribeTaskDefinition"] = simple(&ControlPlane::DescribeTaskDefinition, this);
-  operations_[e + "ListTaskDefinitions"] = simple(&ControlPlane::ListTaskDefinitions, this);
-  operations_[e + "DeregisterTaskDefinition"] = simple(&ControlPlane::DeregisterTaskDefinition, this);
-  operations_[e + "RunTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                      const net::HttpRequest&) { return RunTask(in, c); };
-  operations_[e + "StartTask"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                        const net::HttpRequest&) { return RunTask(in, c, true); };
-  operations_[e + "CreateService"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                            const net::HttpRequest&) { return CreateService(in, c); };
-  operations_[e + "UpdateService"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                            const net::HttpRequest&) { return UpdateService(in, c); };
-  operations_[e + "DescribeServices"] = simple(&ControlPlane::DescribeServices, this);
-  operations_[e + "ListServices"] = simple(&ControlPlane::ListServices, this);
-  operations_[e + "DeleteService"] = simple(&ControlPlane::DeleteService, this);
-  operations_[e + "DescribeTasks"] = simple(&ControlPlane::DescribeTasks, this);
-  operations_[e + "ListTasks"] = simple(&ControlPlane::ListTasks, this);
-  operations_[e + "StopTask"] = simple(&ControlPlane::StopTask, this);
-  operations_[e + "ExecuteCommand"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                             const net::HttpRequest& r) { return ExecuteCommand(in, c, r); };
-  operations_[e + "TagResource"] = simple(&ControlPlane::TagResource, this);
-  operations_[e + "UntagResource"] = simple(&ControlPlane::UntagResource, this);
-  operations_[e + "ListTagsForResource"] = simple(&ControlPlane::ListTagsForResource, this);
-  std::string ssm = "AmazonSSM.";
-  operations_[ssm + "StartSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                             const net::HttpRequest& r) { return SsmStartSession(in, c, r); };
-  operations_[ssm + "ResumeSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                              const net::HttpRequest& r) { return SsmResumeSession(in, c, r); };
-  operations_[ssm + "TerminateSession"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                                 const net::HttpRequest&) { return SsmTerminateSession(in, c); };
-  operations_[ssm + "DescribeSessions"] = [this](const Json& in, const Caller& c, const net::RequestContext&,
-                                                 const net::HttpRequest&) { return SsmDescribeSessions(in, c); };
-  std::string n(kNodePrefix);
-  operations_[n + "RegisterContainerInstance"] = [this](const Json& in, const Caller&,
-                                                        const net::RequestContext& ctx,
-                                                        const net::HttpRequest&) {
-    return RegisterContainerInstance(in, ctx);
-  };
-  operations_[n + "SubmitTaskStateChange"] = simple(&ControlPlane::SubmitTaskStateChange, this);
+void ControlPlane::Add(const std::string& service, Operation operation) {
+  std::string key = service + "." + operation.name;
+  if (!operations_.emplace(key, std::move(operation)).second)
+    throw std::logic_error("operation declared twice: " + key);
 }
 
 Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::string_view expected_service) const {
@@ -124,25 +82,44 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
   }
   Caller caller;
   caller.access_key_id = verified->access_key_id;
+  caller.credential_expiration = body.value("expiration", 0.0);
   caller.principal_arn = body.value("principalArn", "");
-  caller.type = body.value("type", "");
-  caller.task_id = body.value("taskId", "");
-  if (caller.type == "user") {
+  const std::string type = body.value("type", "");
+  auto invalid = [] {
+    return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
+  };
+  if (type == "root") {
+    caller.kind = PrincipalKind::kRoot;
+    caller.user_id = config_.account_id;
+  } else if (type == "user") {
+    caller.kind = PrincipalKind::kUser;
     caller.user_name = body.value("userName", "");
     auto user = store_.Get(store::kind::kIamUser, caller.user_name);
-    if (!user || !*user)
-      return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
+    if (!user || !*user) return invalid();
+    caller.principal_arn = (*user)->body.value("Arn", caller.principal_arn);
     caller.user_id = (*user)->body.value("UserId", "");
     caller.principal_tags = (*user)->body.value("Tags", Json::array());
-  } else if (caller.type == "assumed-role") {
+  } else if (type == "assumed-role") {
+    caller.kind = PrincipalKind::kAssumedRole;
     caller.role_name = body.value("roleName", "");
+    caller.session_name = body.value("sessionName", "");
     auto role = store_.Get(store::kind::kIamRole, caller.role_name);
-    if (!role || !*role)
-      return MakeError("UnrecognizedClientException", "The security token included in the request is invalid.", 403);
-    caller.user_id = (*role)->body.value("RoleId", "") + ":" + body.value("sessionName", "");
+    if (!role || !*role) return invalid();
+    caller.user_id = (*role)->body.value("RoleId", "") + ":" + caller.session_name;
     caller.principal_tags = (*role)->body.value("Tags", Json::array());
-  } else if (caller.type == "task") {
+  } else if (type == "task") {
+    caller.kind = PrincipalKind::kTaskAgent;
+    caller.task_id = body.value("taskId", "");
+    caller.container_name = body.value("containerName", "");
     caller.role_name = body.value("roleName", "");
+    // Credentials issued before they were bound to a container are void.
+    if (caller.task_id.empty() || caller.container_name.empty()) return invalid();
+  } else if (type == "instance") {
+    caller.kind = PrincipalKind::kContainerInstance;
+    caller.instance_id = body.value("instanceId", "");
+    if (caller.instance_id.empty()) return invalid();
+  } else {
+    return invalid();
   }
   return caller;
 }
@@ -171,75 +148,148 @@ Result<auth::Credentials> ControlPlane::EnsureRootCredentials() {
   return creds;
 }
 
+namespace {
+
+// Where a request goes: its service's table and the operation's name there.
+struct Route {
+  std::string service;        // table: ecs, ssm, node, iam, sts
+  std::string scope_service;  // the SigV4 credential scope it must be signed for
+  std::string name;
+  bool query = false;         // the query protocol (form body, XML answers)
+};
+
+constexpr std::string_view kIamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
+constexpr std::string_view kStsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+std::optional<Route> RouteOf(const net::HttpRequest& request, const QueryParams& params) {
+  std::string target = request.Header("X-Amz-Target").value_or("");
+  if (target.empty()) {
+    if (request.Header("Content-Type").value_or("").rfind("application/x-www-form-urlencoded", 0) != 0)
+      return std::nullopt;
+    auto action = params.find("Action");
+    std::string name = action == params.end() ? "" : action->second;
+    bool sts = name == "GetCallerIdentity" || name == "AssumeRole" || name == "GetSessionToken";
+    return Route{sts ? "sts" : "iam", sts ? "sts" : "iam", name, true};
+  }
+  size_t dot = target.find('.');
+  if (dot == std::string::npos) return Route{"", "ecs", target, false};
+  std::string prefix = target.substr(0, dot + 1), name = target.substr(dot + 1);
+  if (prefix == kEcsPrefix) return Route{"ecs", "ecs", name, false};
+  if (prefix == "AmazonSSM.") return Route{"ssm", "ssm", name, false};
+  if (prefix == kNodePrefix) return Route{"node", "ecs", name, false};
+  return Route{"", "ecs", target, false};
+}
+
+bool Signed(const net::HttpRequest& request) {
+  return request.Header("Authorization").has_value() || request.target.find("X-Amz-Signature=") != std::string::npos;
+}
+
+}  // namespace
+
+Status ControlPlane::AuthorizeChecks(const Caller& caller, const std::vector<AccessCheck>& checks) {
+  for (const auto& check : checks) {
+    auto d = Authorize(caller, check.action, check.resource, check.keys);
+    if (!d) return d.error();
+  }
+  return OkStatus();
+}
+
 boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest request,
                                                                net::RequestContext context) {
-  std::string target = request.Header("X-Amz-Target").value_or("");
   if (request.method != "POST") {
     co_return ErrorResponse(MakeError("UnknownOperationException", "Only POST requests are supported.", 404));
   }
-  // IAM and STS speak the query protocol (no X-Amz-Target, a form body).
-  if (target.empty() && request.Header("Content-Type").value_or("").rfind("application/x-www-form-urlencoded", 0) == 0) {
-    std::string_view service = "iam";
-    auto params = ParseQuery(request.body);
-    if (params.ok()) {
-      const std::string& action = (*params)["Action"];
-      if (action == "GetCallerIdentity" || action == "AssumeRole" || action == "GetSessionToken") service = "sts";
+  QueryParams params;
+  bool form = request.Header("X-Amz-Target").value_or("").empty();
+  if (form) {
+    auto parsed = ParseQuery(request.body);
+    if (parsed) params = std::move(*parsed);
+  }
+  std::optional<Route> route = RouteOf(request, params);
+  if (!route) co_return ErrorResponse(MakeError("UnknownOperationException", "The request names no operation."));
+  std::string_view ns = route->service == "sts" ? kStsNamespace : kIamNamespace;
+  // One error answer per protocol: the query protocol's names for the common ones.
+  auto fail = [&](Error e) {
+    if (!route->query) return ErrorResponse(e);
+    if (e.code == "InvalidSignatureException") e.code = "SignatureDoesNotMatch";
+    if (e.code == "UnrecognizedClientException") e.code = "InvalidClientTokenId";
+    if (e.code == "AccessDeniedException") e = MakeError("AccessDenied", e.message, 403);
+    return QueryErrorResponse(ns, e);
+  };
+  const std::string shown = Truncate(route->name, 100);
+  auto found = operations_.find(route->service + "." + route->name);
+
+  // Authenticate. Only joining with a join token is done unsigned.
+  Caller caller;
+  bool anonymous_join = route->service == "node" && route->name == "RegisterContainerInstance" && !Signed(request);
+  if (anonymous_join) {
+    // The join token is the proof: single-use, unexpired, kept as a digest.
+    Json body = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
+    std::string token = body.is_object() ? StringOr(body, "joinToken") : "";
+    if (token.empty() || token.size() > 256)
+      co_return fail(MakeError("MissingAuthenticationTokenException",
+                               "Request is missing Authentication Token: sign it, or pass a joinToken.", 403));
+    std::string digest = crypto::HexEncode(crypto::Sha256(token));
+    auto record = store_.Get(store::kind::kJoinToken, digest);
+    if (!record) co_return fail(record.error());
+    if (!*record || (*record)->body.value("expiration", 0.0) < static_cast<double>(clock_())) {
+      log::Info("refused a join from " + context.peer_ip + ": unknown, used or expired join token");
+      co_return fail(MakeError("AccessDeniedException",
+                               "The join token is not valid: it is unknown, has expired or was already used.", 400));
     }
-    auto caller = Authenticate(request, service);
-    if (!caller) {
-      Error e = caller.error();
-      if (e.code == "InvalidSignatureException") e.code = "SignatureDoesNotMatch";
-      if (e.code == "UnrecognizedClientException") e.code = "InvalidClientTokenId";
-      co_return QueryErrorResponse(service == "sts" ? "https://sts.amazonaws.com/doc/2011-06-15/"
-                                                    : "https://iam.amazonaws.com/doc/2010-05-08/",
-                                   e);
+    caller.kind = PrincipalKind::kAnonymous;
+    caller.join_token = digest;
+    caller.principal_arn = "join-token/" + digest.substr(0, 12);
+  } else {
+    auto authenticated = Authenticate(request, route->scope_service);
+    if (!authenticated) {
+      log::Info("denied " + shown + " from " + context.peer_ip + ": " + authenticated.error().code);
+      co_return fail(authenticated.error());
     }
-    if (caller->type == "task")
-      co_return QueryErrorResponse("https://iam.amazonaws.com/doc/2010-05-08/",
-                                   MakeError("AccessDenied", "Task credentials may only open exec agent channels.", 403));
-    caller->source_ip = context.peer_ip;
-    co_return HandleQuery(request, *caller, service);
+    caller = std::move(*authenticated);
   }
-  // The service in the credential scope follows the target, as AWS's endpoints require.
-  std::string_view service = target.rfind("AmazonSSM.", 0) == 0 ? "ssm" : "ecs";
-  auto caller = Authenticate(request, service);
-  if (!caller) {
-    log::Info("denied " + Truncate(target, 100) + " from " + context.peer_ip + ": " + caller.error().code);
-    co_return ErrorResponse(caller.error());
+  caller.source_ip = context.peer_ip;
+  if (found == operations_.end()) {
+    if (route->query)
+      co_return fail(MakeError("InvalidAction", "The action " + shown + " is not valid for this endpoint."));
+    co_return fail(MakeError("UnknownOperationException", "Unknown operation " + shown));
   }
-  caller->source_ip = context.peer_ip;
-  // Task credentials exist only for the exec agent's channels; node
-  // operations are for the account root (the node's credentials).
-  bool node_operation = target.rfind(kNodePrefix, 0) == 0;
-  if (caller->type == "task" || (node_operation && caller->type != "root")) {
-    co_return ErrorResponse(MakeError("AccessDeniedException",
-                                      "User: " + caller->principal_arn + " is not authorized to perform: " +
-                                          Truncate(target, 100),
-                                      400));
+  const Operation& operation = found->second;
+  // Before any policy: the kinds of principal the operation is for at all.
+  if (!operation.callers.Contains(caller.kind)) {
+    std::string why = caller.kind == PrincipalKind::kTaskAgent ? " (task credentials may only open exec agent channels)"
+                      : caller.kind == PrincipalKind::kContainerInstance
+                          ? " (container instance credentials may only report their own tasks)"
+                          : "";
+    std::string who = caller.kind == PrincipalKind::kAnonymous ? "anonymous" : caller.principal_arn;
+    log::Info("refused " + shown + " for " + who + why);
+    co_return fail(MakeError("AccessDeniedException",
+                             "User: " + who + " is not authorized to perform: " + operation.action + why, 400));
   }
-  Json input = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
-  if (input.is_discarded() || !input.is_object()) {
-    co_return ErrorResponse(MakeError("SerializationException", "The request body is not a valid JSON object."));
+  Json input = Json::object();
+  if (!route->query) {
+    input = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
+    if (input.is_discarded() || !input.is_object())
+      co_return fail(MakeError("SerializationException", "The request body is not a valid JSON object."));
+  } else if (auto parsed = ParseQuery(request.body); !parsed) {
+    co_return fail(parsed.error());
   }
-  Result<Json> output = MakeError("UnknownOperationException", "Unknown operation " + Truncate(target, 100));
-  if (!node_operation && operations_.count(target)) {
-    auto allowed = AuthorizeOperation(target, input, *caller);
-    if (!allowed) co_return ErrorResponse(allowed.error());
-  }
+  Call call{input, params, caller, context, request};
+  Authorizer authorize = [this, &caller](const std::vector<AccessCheck>& checks) {
+    return AuthorizeChecks(caller, checks);
+  };
+  Result<Json> output = MakeError("ServerException", "Internal error while handling " + shown, 500);
   try {
-    if (target == std::string(kNodePrefix) + "PollTasks") {
-      output = co_await PollTasks(input);
-    } else if (auto it = operations_.find(target); it != operations_.end()) {
-      output = it->second(input, *caller, context, request);
-    }
+    output = co_await operation.run(call, authorize);
   } catch (const std::exception& e) {
-    log::Error("operation " + target + " failed: " + e.what());
-    output = MakeError("ServerException", "Internal error while handling " + Truncate(target, 100), 500);
+    log::Error("operation " + route->service + "." + shown + " failed: " + e.what());
+    output = MakeError("ServerException", "Internal error while handling " + shown, 500);
   }
   if (!output) {
-    log::Debug(target + " -> " + output.error().code + ": " + output.error().message);
-    co_return ErrorResponse(output.error());
+    log::Debug(route->service + "." + shown + " -> " + output.error().code + ": " + output.error().message);
+    co_return fail(output.error());
   }
+  if (route->query) co_return QueryResponse(route->name, ns, output->is_string() ? output->get<std::string>() : "");
   co_return JsonResponse(*output);
 }
 

@@ -1,11 +1,13 @@
 #pragma once
-// The control plane's API: authenticates every request (SigV4), dispatches
-// AWS JSON 1.1 operations by X-Amz-Target, and keeps ECS state in the Store.
+// The control plane's API: authenticates every request (SigV4), routes it to
+// its service's operation table (AWS JSON 1.1 by X-Amz-Target; IAM and STS by
+// the query protocol's Action), and keeps state in the Store.
 //   AmazonEC2ContainerServiceV20141113.*  the ECS subset (shared/ecs-exec.md)
 //   AmazonSSM.*                           session APIs on ECS targets (StartSession,
 //                                         ResumeSession, TerminateSession, DescribeSessions)
-//   PortholeNodeService.*                 what porthole-node calls: register,
-//                                         long-poll for tasks, report state
+//   PortholeNodeService.*                 what porthole-node calls: join, long-poll
+//                                         for its tasks, report their state; and
+//                                         CreateJoinToken for operators
 // Single-threaded: all calls run on the executor given at construction.
 #include <ctime>
 #include <functional>
@@ -19,6 +21,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/aws_json.h"
+#include "api/operation.h"
 #include "api/query_protocol.h"
 #include "api/session_broker.h"
 #include "auth/policy_engine.h"
@@ -37,19 +40,9 @@ struct ControlPlaneConfig {
   std::string secret_key;
   // Lifetime of the credentials handed to a task's exec agent.
   std::chrono::seconds agent_credential_lifetime{6 * 3600};
-};
-
-// Who signed a request.
-struct Caller {
-  std::string access_key_id;
-  std::string principal_arn;
-  std::string type;  // "root", "user" or "task"
-  std::string task_id;    // for "task" credentials
-  std::string user_name;  // for "user" credentials
-  std::string role_name;  // for "assumed-role" credentials (STS AssumeRole)
-  std::string user_id;    // aws:userid: the user's id, or "<role id>:<session name>"
-  Json principal_tags = Json::array();  // [{"Key","Value"}] of the user
-  std::string source_ip;
+  // Lifetime of a container instance's credentials; PollTasks hands the node
+  // fresh ones once half of it has passed.
+  std::chrono::seconds instance_credential_lifetime{12 * 3600};
 };
 
 // What an authorization decided, for the answer and the audit trail.
@@ -99,25 +92,36 @@ class ControlPlane {
   void SetClock(std::function<std::time_t()> clock) { clock_ = std::move(clock); }
 
  private:
-  using Operation = std::function<Result<Json>(const Json& input, const Caller& caller, const net::RequestContext&,
-                                               const net::HttpRequest&)>;
-  void RegisterOperations();
+  // The operation tables, one per service (api/<service>/*_table.cc), keyed
+  // "<service>.<name>": ecs, ssm, node (PortholeNodeService), iam, sts.
+  void DeclareEcsOperations();
+  void DeclareSsmOperations();
+  void DeclareNodeOperations();
+  void DeclareIamOperations();
+  void DeclareStsOperations();
+  void Add(const std::string& service, Operation operation);
+  // Passes each check through Authorize (audited), or answers the first denial.
+  Status AuthorizeChecks(const Caller& caller, const std::vector<AccessCheck>& checks);
 
-  // ECS operations (ecs_operations.cc).
-  Result<Json> CreateCluster(const Json& in);
-  Result<Json> DescribeClusters(const Json& in);
+  // ---- ECS (api/ecs). Handlers act on what their resolver resolved
+  // (ecs/ecs_table.cc); they read other members of `in` only for what the
+  // operation does, never to choose what it acts on.
+  Result<Json> CreateCluster(const Json& in, const std::string& name);
+  Result<Json> DescribeClusters(const Json& in, const std::vector<std::string>& names);
   Result<Json> ListClusters(const Json& in);
-  Result<Json> DeleteCluster(const Json& in);
+  Result<Json> DeleteCluster(const std::string& cluster_name);
   Result<Json> RegisterTaskDefinition(const Json& in);
-  Result<Json> DescribeTaskDefinition(const Json& in);
+  Result<Json> DescribeTaskDefinition(const Json& in, const Json& definition);
   Result<Json> ListTaskDefinitions(const Json& in);
-  Result<Json> DeregisterTaskDefinition(const Json& in);
-  // Services (service_operations.cc).
-  Result<Json> CreateService(const Json& in, const Caller& caller);
-  Result<Json> UpdateService(const Json& in, const Caller& caller);
-  Result<Json> DescribeServices(const Json& in);
-  Result<Json> ListServices(const Json& in);
-  Result<Json> DeleteService(const Json& in);
+  Result<Json> DeregisterTaskDefinition(const Json& definition);
+  // Services (ecs/service_operations.cc).
+  Result<Json> CreateService(const Json& in, const Caller& caller, const std::string& cluster_name,
+                             const std::string& service_name, const Json& definition);
+  Result<Json> UpdateService(const Json& in, const std::string& cluster_name, const std::string& service_name,
+                             const std::string& definition_arn);
+  Result<Json> DescribeServices(const std::string& cluster_name, const std::vector<std::string>& service_names);
+  Result<Json> ListServices(const std::string& cluster_name);
+  Result<Json> DeleteService(const Json& in, const std::string& cluster_name, const std::string& service_name);
   std::string ServiceArn(const std::string& cluster, const std::string& name) const;
 
   // What CreateTasks needs: RunTask, StartTask and the service scheduler.
@@ -139,58 +143,91 @@ class ControlPlane {
   // Places and records `launch.count` tasks; {"tasks", "failures"}.
   Result<Json> CreateTasks(const TaskLaunch& launch);
   // RunTask places tasks itself; StartTask (`start_task`) on the named container instances.
-  Result<Json> RunTask(const Json& in, const Caller& caller, bool start_task = false);
-  Result<Json> DescribeTasks(const Json& in);
-  Result<Json> ListTasks(const Json& in);
-  Result<Json> StopTask(const Json& in);
-  // `authorize_action` is the action checked on the task ("ecs:ExecuteCommand",
-  // or "ssm:StartSession" when SSM's StartSession takes this path).
+  Result<Json> RunTask(const Json& in, const Caller& caller, const std::string& cluster_name, const Json& definition,
+                       bool start_task);
+  Result<Json> DescribeTasks(const Json& in, const std::string& cluster_name, const std::vector<std::string>& tasks);
+  Result<Json> ListTasks(const Json& in, const std::string& cluster_name);
+  Result<Json> StopTask(const Json& in, const std::string& cluster_name, const std::string& task_id);
+
+  // What ExecuteCommand (and SSM StartSession) act on, resolved before
+  // authorizing: the check names the task ARN with the cluster's and the
+  // task's tags (E26) whether or not the task exists, so that a caller
+  // without access learns nothing from the errors.
+  struct ExecTarget {
+    std::string cluster_name;
+    std::optional<Json> cluster;        // when ACTIVE
+    std::optional<store::Record> task;  // when it exists in that cluster
+    std::string container_name;         // named, or a single-container task's only one
+    bool container_named = false;
+  };
+  Result<Resolved<ExecTarget>> ResolveExec(const std::string& cluster, const std::string& task,
+                                           const std::optional<std::string>& container, const std::string& action);
   Result<Json> ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request,
-                              const std::string& authorize_action = "ecs:ExecuteCommand");
-  Result<Json> TagResource(const Json& in);
-  Result<Json> UntagResource(const Json& in);
-  Result<Json> ListTagsForResource(const Json& in);
+                              const ExecTarget& target, const std::string& session_id_prefix = "ecs-execute-command-");
 
-  // IAM and STS over the query protocol (iam_operations.cc).
-  net::HttpResponse HandleQuery(const net::HttpRequest& request, const Caller& caller, std::string_view service);
+  // A taggable ECS resource named by an ARN of this account and region.
+  struct TagTarget {
+    std::string arn;  // canonical
+    std::string kind;
+    std::string key;
+    std::string parent;
+    const char* member;  // where the tags live in the document
+    std::optional<store::Record> record;
+  };
+  Result<TagTarget> ResolveTagTarget(const std::string& arn_text);
+  Result<Json> TagResource(const Json& in, const TagTarget& target);
+  Result<Json> UntagResource(const Json& in, const TagTarget& target);
+  Result<Json> ListTagsForResource(const TagTarget& target);
+
+  // iam:PassRole on a role named in a request (taskRoleArn, executionRoleArn),
+  // on its stored ARN when it exists, as ECS checks it.
+  AccessCheck PassRoleCheck(const std::string& role_arn);
+
+  // ---- IAM and STS over the query protocol (api/iam, api/sts).
   Result<std::string> IamOperation(const std::string& action, const QueryParams& params, const Caller& caller);
-  Result<std::string> StsOperation(const std::string& action, const QueryParams& params, const Caller& caller);
-  Result<std::string> AssumeRole(const QueryParams& params, const Caller& caller);
+  Result<std::string> GetCallerIdentity(const Caller& caller);
+  Result<std::string> AssumeRole(const QueryParams& params, const Caller& caller, const Json& role);
 
-  // Authorization (authorization.cc). Root is allowed everything; users by
-  // their identity policies, evaluated with the global condition keys plus
-  // `keys`. Every decision is logged and recorded as an audit event.
+  // Authorization (authorization.cc). Root is allowed everything; users and
+  // roles by their identity policies; container instances by their own
+  // instance's policy; evaluated with the global condition keys plus `keys`.
+  // Every decision is logged and recorded as an audit event; a decision that
+  // cannot be recorded is an error (audit fails closed).
   Result<AuthorizationDecision> Authorize(const Caller& caller, const std::string& action,
-                                          const std::string& resource,
-                                          std::map<std::string, std::vector<std::string>> keys = {});
+                                          const std::string& resource, ConditionKeys keys = {});
   // A user's or role's inline and attached policies, named for reports.
   Result<std::vector<std::pair<std::string, auth::Policy>>> IdentityPolicies(bool role, const std::string& name);
   // IAM's policy simulator (SimulatePrincipalPolicy, SimulateCustomPolicy).
   Result<std::string> Simulate(const std::string& action, const QueryParams& params);
-  // The generic check in Handle for operations that do not authorize
-  // themselves against a specific resource (ExecuteCommand, RunTask,
-  // StartSession do, once they know it).
-  Status AuthorizeOperation(const std::string& target, const Json& input, const Caller& caller);
   // The ecs:ResourceTag/ and aws:ResourceTag/ keys from cluster and task tags (E26).
-  std::map<std::string, std::vector<std::string>> EcsResourceKeys(const Json& cluster, const Json& task,
-                                                                  const std::string& container_name) const;
+  ConditionKeys EcsResourceKeys(const Json& cluster, const Json& task, const std::string& container_name) const;
 
-  // SSM session operations on ECS targets (ssm_operations.cc).
-  Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request);
-  Result<Json> SsmResumeSession(const Json& in, const Caller& caller, const net::HttpRequest& request);
-  Result<Json> SsmTerminateSession(const Json& in, const Caller& caller);
+  // ---- SSM session operations on ECS targets (api/ssm).
+  Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request,
+                               const ExecTarget& target, const std::string& command);
+  Result<Json> SsmResumeSession(const Json& session, const Caller& caller, const net::HttpRequest& request);
+  Result<Json> SsmTerminateSession(const Json& session, const Caller& caller);
   Result<Json> SsmDescribeSessions(const Json& in, const Caller& caller);
-  Result<Json> LoadOwnedSession(const std::string& session_id, const Caller& caller);
+  std::string SessionArn(const std::string& session_id) const;
+  // The caller's unique identity, as a session's owner is recorded: the user
+  // id, or the role id and session name (aws:userid); the account id for root.
+  std::string OwnerIdentity(const Caller& caller) const;
 
-  // Node operations (node_operations.cc).
-  Result<Json> RegisterContainerInstance(const Json& in, const net::RequestContext& context);
-  boost::asio::awaitable<Result<Json>> PollTasks(const Json& in);
-  Result<Json> SubmitTaskStateChange(const Json& in);
+  // ---- Node operations (api/node).
+  Result<Json> RegisterContainerInstance(const Json& in, const Caller& caller, const net::RequestContext& context);
+  boost::asio::awaitable<Result<Json>> PollTasks(const Json& in, const Caller& caller);
+  Result<Json> SubmitTaskStateChange(const Json& in, const store::Record& task);
+  Result<Json> CreateJoinToken(const Json& in, const Caller& caller);
   Result<Json> TasksForInstance(const std::string& instance_id);
   void WakeInstance(const std::string& instance_id);
   // The long poll's change counter of an instance (see PollTasks' "generation").
   uint64_t Generation(const std::string& instance_id);
-  Result<Json> IssueAgentCredentials(const Json& task, const std::string& role_name);
+  // Credentials bound to (task, container) for that container's exec agent.
+  Result<Json> IssueAgentCredentials(const Json& task, const std::string& container_name,
+                                     const std::string& role_name);
+  // Credentials bound to a container instance: what its node signs with.
+  Result<Json> IssueInstanceCredentials(const std::string& instance_id);
+  std::string ContainerInstanceArn(const std::string& instance_id) const;
   // The role a task's exec agent acts as: its taskRoleArn, which must trust
   // ecs-tasks.amazonaws.com; "" for an EC2/EXTERNAL task without one (the
   // container instance's identity, as ECS falls back to the instance role).
@@ -200,10 +237,8 @@ class ControlPlane {
   void SetManagedAgentState(const std::string& task_id, const std::string& container_name, const std::string& status,
                             const std::string& reason);
 
-  // Shared helpers (ecs_model.cc).
+  // ---- Shared helpers (ecs_model.cc).
   Result<Json> LoadActiveCluster(const std::string& name_or_arn);
-  // The active cluster named by the request's optional "cluster" member ("default" when absent).
-  Result<Json> ClusterOf(const Json& in);
   Result<std::optional<store::Record>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
   Result<Json> LoadTaskDefinition(const std::string& reference);
   Json PublicView(const Json& record) const;  // strips internal "_" members

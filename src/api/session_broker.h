@@ -16,6 +16,8 @@ struct SessionRequest {
   std::string command;
   bool interactive = true;
   std::string principal_arn;  // who asked, for the audit trail and the session record
+  std::string owner;          // the asker's unique identity (aws:userid): only it may resume or end the session
+  std::string id_prefix = "ecs-execute-command-";  // session ids are <prefix><random>
   std::string stream_host;    // host:port the client reached us on; the stream URL uses it
 };
 

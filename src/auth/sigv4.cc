@@ -38,6 +38,11 @@ constexpr std::string_view kUnrecognizedClientMessage = "The security token incl
 constexpr std::string_view kSignatureMismatchMessage =
     "The request signature we calculated does not match the signature you provided. Check your AWS "
     "Secret Access Key and signing method. Consult the service documentation for details.";
+constexpr std::string_view kPresignNotAcceptedMessage = "Presigned requests are not accepted for this operation.";
+
+// Headers with this prefix must all be signed (see CheckAmzHeadersSigned). Note that
+// "x-amzn-" (x-amzn-trace-id, which the SDKs leave unsigned) does not have it.
+constexpr std::string_view kAmzHeaderPrefix = "x-amz-";
 
 Error Incomplete(std::string message) { return MakeError(std::string(kIncomplete), std::move(message), 400); }
 Error InvalidSignature(std::string message) {
@@ -415,6 +420,23 @@ bool IsSigned(const ParsedAuth& auth, std::string_view lowercase_name) {
   return std::find(auth.signed_headers.begin(), auth.signed_headers.end(), lowercase_name) != auth.signed_headers.end();
 }
 
+// Every x-amz-* header present must be in SignedHeaders. Otherwise a header that steers
+// the request could be added or replaced after signing without breaking the signature:
+// X-Amz-Target selects the operation, so an unsigned one would let anyone holding a
+// captured signature for one call run another. AWS's S3 refuses the same requests
+// ("There were headers present in the request which were not signed"); botocore signs
+// every x-amz-* header it sends, so real clients are unaffected. Applies to both forms:
+// a presigned request's parameters are in the signed query, its headers are not.
+Status CheckAmzHeadersSigned(const HttpRequest& request, const ParsedAuth& auth) {
+  for (const auto& header : request.headers) {
+    const std::string name = Lowercase(header.first);
+    if (name.compare(0, kAmzHeaderPrefix.size(), kAmzHeaderPrefix) != 0 || IsSigned(auth, name)) continue;
+    return Incomplete("The request signature does not cover the header '" + name +
+                      "'; every x-amz-* header present must be signed.");
+  }
+  return OkStatus();
+}
+
 // Scope date, then the +/-5 minute window (or, presigned, the expiry).
 Status CheckTime(const ParsedAuth& auth, std::time_t now, std::optional<std::int64_t> presign_expires) {
   const std::string date8 = auth.amz_date.substr(0, 8);
@@ -581,6 +603,7 @@ Result<VerifiedSignature> VerifyHeaderAuth(const HttpRequest& request, const Key
     }
     session_token = *request.Header("x-amz-security-token");
   }
+  if (Status s = CheckAmzHeadersSigned(request, auth); !s.ok()) return s.error();
 
   if (Status s = CheckTime(auth, now, std::nullopt); !s.ok()) return s.error();
   return CheckSignature(request, lookup, auth, path, params, std::move(session_token));
@@ -638,12 +661,16 @@ Result<VerifiedSignature> VerifyQueryAuth(const HttpRequest& request, const KeyL
   auth.time = *time;
   auth.amz_date = date;
 
+  // X-Amz-Expires: decimal digits only, 1..604800, and at most the caller's maximum.
   const std::int64_t max_expires = std::min(options.max_presign_expires_seconds, kMaxPresignExpiresSeconds);
+  std::string_view digits = expires;
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+  const bool numeric =
+      !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric || digits == "0") return Incomplete("X-Amz-Expires must be a whole number of seconds, at least 1.");
+  // More than 7 significant digits is more than a week: refused unparsed, so the parse cannot overflow.
   int expires_seconds = 0;
-  if (expires.size() > 7 || !ParseDigits(expires, expires_seconds) || expires_seconds < 1) {
-    return Incomplete("X-Amz-Expires must be a whole number of seconds, at least 1.");
-  }
-  if (expires_seconds > max_expires) {
+  if (digits.size() > 7 || (ParseDigits(digits, expires_seconds) && expires_seconds > max_expires)) {
     return Incomplete(max_expires == kMaxPresignExpiresSeconds
                           ? std::string("X-Amz-Expires must be less than a week (in seconds) that is 604800")
                           : "X-Amz-Expires must be at most " + std::to_string(max_expires) + " seconds.");
@@ -662,6 +689,7 @@ Result<VerifiedSignature> VerifyQueryAuth(const HttpRequest& request, const KeyL
     }
     session_token = *request.Header("x-amz-security-token");
   }
+  if (Status s = CheckAmzHeadersSigned(request, auth); !s.ok()) return s.error();
 
   if (Status s = CheckTime(auth, now, expires_seconds); !s.ok()) return s.error();
 
@@ -824,7 +852,11 @@ Result<VerifiedSignature> VerifyRequest(const HttpRequest& request, const KeyLoo
         "should be specified.");
   }
   if (has_header_auth) return VerifyHeaderAuth(request, lookup, now, std::move(params), target.path);
-  if (has_query_auth) return VerifyQueryAuth(request, lookup, now, options, std::move(params), target.path);
+  if (has_query_auth) {
+    // Refused before anything is parsed or looked up: no key or signature oracle here.
+    if (!options.allow_presigned) return Incomplete(std::string(kPresignNotAcceptedMessage));
+    return VerifyQueryAuth(request, lookup, now, options, std::move(params), target.path);
+  }
   return MakeError(std::string(kMissingToken), std::string(kMissingTokenMessage), 403);
 }
 

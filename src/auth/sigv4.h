@@ -4,7 +4,9 @@
 // (tests/fixtures/sigv4). Verification rules on top of the suite, from
 // shared/reference/security-and-reliability.md ("SigV4 ... server-side rules"):
 // a +/-5 minute window around `now`, credential-scope date == X-Amz-Date date,
-// constant-time signature comparison.
+// constant-time signature comparison, and a signature that covers Host and every
+// x-amz-* header present (an unsigned X-Amz-Target would let a captured signature
+// for one operation run another).
 #include <cstdint>
 #include <ctime>
 #include <functional>
@@ -41,7 +43,7 @@ struct HttpRequest {
 
 // Adds X-Amz-Date, X-Amz-Security-Token (when the credentials have one) and
 // Authorization to `request`, signing every header present (the caller must
-// have set Host). S3-style services are not needed: paths are normalized.
+// have set Host; VerifyRequest refuses any x-amz-* header added afterwards). S3-style services are not needed: paths are normalized.
 void SignRequest(HttpRequest& request, const Credentials& credentials, std::string_view region,
                  std::string_view service, std::time_t now);
 
@@ -68,23 +70,41 @@ struct KeyLookupResult {
 using KeyLookup = std::function<std::optional<KeyLookupResult>(std::string_view access_key_id)>;
 
 // Verifies the Authorization header (or presigned X-Amz-* query parameters)
-// of `request` at time `now`. Errors use the AWS error type the JSON API
-// answers with:
+// of `request` at time `now`. Both forms must sign Host and every header whose
+// name starts with "x-amz-" (any case) that is present — X-Amz-Target, X-Amz-Date,
+// X-Amz-Security-Token and x-amz-content-sha256 included; "x-amzn-trace-id" and
+// other headers may be unsigned. Presigned requests need X-Amz-Expires in
+// 1..604800 and at most `options.max_presign_expires_seconds`, and are refused
+// outright when `!options.allow_presigned`. Errors use the AWS error type the
+// JSON API answers with:
 //   MissingAuthenticationTokenException (403)  no Authorization at all
-//   IncompleteSignatureException (400)         malformed Authorization / missing X-Amz-Date
+//   IncompleteSignatureException (400)         malformed Authorization / missing X-Amz-Date,
+//                                              Host or an x-amz-* header present but unsigned
+//                                              ("The request signature does not cover the header
+//                                              'x-amz-target'; every x-amz-* header present must be
+//                                              signed."), bad X-Amz-Expires, presigned request when
+//                                              not allowed
 //   UnrecognizedClientException (403)          unknown access key id
 //   InvalidSignatureException (403)            signature mismatch, skew > 5 min,
 //                                              scope date != X-Amz-Date date, presign expired
 // Messages name the cause as AWS does (e.g. "Signature expired: 20150830T123600Z is now
 // earlier than 20150830T124100Z (20150830T124600Z - 5 min.)").
 // The caller still checks that the scope's region and service are its own.
+// This overload uses the default VerifyOptions (presigned requests accepted, up to 7 days).
 Result<VerifiedSignature> VerifyRequest(const HttpRequest& request, const KeyLookup& lookup,
                                         std::time_t now);
 
 struct VerifyOptions {
-  // Largest X-Amz-Expires accepted on presigned requests (AWS's ceiling is 7 days;
-  // callers handing out short-lived URLs should lower it).
+  // Largest X-Amz-Expires accepted on presigned requests (AWS's ceiling is 7 days and
+  // always applies; callers handing out short-lived URLs should lower it; below 1,
+  // every presigned request is refused).
   std::int64_t max_presign_expires_seconds = 604800;
+  // When false, a request authenticated by query parameters is refused
+  // (IncompleteSignatureException, "Presigned requests are not accepted for this
+  // operation.") before its key is looked up or its signature computed. Endpoints
+  // that only header-signing clients call (the JSON API) should set it false, so a
+  // URL presigned for one purpose cannot be replayed against them.
+  bool allow_presigned = true;
 };
 Result<VerifiedSignature> VerifyRequest(const HttpRequest& request, const KeyLookup& lookup,
                                         std::time_t now, const VerifyOptions& options);

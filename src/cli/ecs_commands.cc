@@ -285,6 +285,34 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
       exit_code = RunSession(grant, tls, session_options);
     });
   }
+
+  // porthole node-token create: a single-use token a new node joins with.
+  auto* node_token = app.add_subcommand("node-token", "join tokens for porthole-node");
+  node_token->require_subcommand(1);
+  node_token->fallthrough();
+  auto* create = node_token->add_subcommand("create", "create a single-use join token (printed as JSON)");
+  create->fallthrough();
+  auto expires = std::make_shared<int64_t>(3600);
+  auto instance = std::make_shared<std::string>();
+  create->add_option("--expires-in", *expires, "seconds the token stays valid (60 to 604800)")->capture_default_str();
+  create->add_option("--instance-id", *instance, "re-register this existing container instance (and no other)");
+  create->callback([=, &exit_code] {
+    std::shared_ptr<net::TlsContext> tls;
+    auto client = MakeClient(*globals, &tls);
+    if (!client) {
+      exit_code = PrintError(client.error(), "CreateJoinToken");
+      return;
+    }
+    Json input = {{"expiresInSeconds", *expires}};
+    if (!instance->empty()) input["instanceId"] = *instance;
+    auto output = (*client)->Call("PortholeNodeService.CreateJoinToken", input);
+    if (!output) {
+      exit_code = PrintError(output.error(), "CreateJoinToken");
+      return;
+    }
+    std::cout << output->dump(4) << "\n";
+    exit_code = 0;
+  });
 }
 
 }  // namespace porthole::cli

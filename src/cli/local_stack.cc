@@ -15,6 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "common/aws_config.h"
+#include "common/files.h"
+#include "net/aws_json_client.h"
+
 namespace porthole::cli {
 namespace fs = std::filesystem;
 
@@ -78,6 +84,40 @@ void Stop(pid_t pid, std::chrono::seconds grace) {
   }
 }
 
+// A join token for the local node, made with the operator's root key (which
+// stays with the operator: the node never sees it). A node that joined
+// before re-registers the same instance.
+Result<std::string> CreateLocalJoinToken(const fs::path& cp, const fs::path& node_dir, const std::string& url) {
+  ResolveOptions resolve;
+  resolve.endpoint_url = url;
+  resolve.profile = "default";
+  resolve.env = [cp](std::string_view name) -> std::optional<std::string> {
+    if (name == "AWS_SHARED_CREDENTIALS_FILE") return (cp / "credentials").string();
+    if (name == "AWS_CONFIG_FILE") return (cp / "config").string();
+    if (name == "AWS_CA_BUNDLE") return (cp / "ca.pem").string();
+    return std::nullopt;
+  };
+  auto settings = ResolveAwsSettings(resolve);
+  if (!settings) return settings.error();
+  auto parsed = net::ParseUrl(url);
+  if (!parsed) return parsed.error();
+  auto ca = net::ReadCaBundle(settings->ca_bundle);
+  if (!ca) return ca.error();
+  auto tls = net::TlsContext::ForClient(*ca);
+  if (!tls) return tls.error();
+  net::AwsJsonClient client(*parsed, {settings->access_key_id, settings->secret_access_key, ""}, settings->region,
+                            "ecs", *tls);
+  nlohmann::json input = {{"expiresInSeconds", 600}};
+  if (auto text = ReadFile((node_dir / "node.json").string())) {
+    auto saved = nlohmann::json::parse(*text, nullptr, false);
+    if (saved.is_object() && saved.contains("instanceId") && saved["instanceId"].is_string())
+      input["instanceId"] = saved["instanceId"];
+  }
+  auto out = client.Call("PortholeNodeService.CreateJoinToken", input);
+  if (!out) return out.error();
+  return out->value("joinToken", "");
+}
+
 }  // namespace
 
 int RunUp(const std::string& data_dir_arg, uint16_t port) {
@@ -112,14 +152,33 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
     std::ofstream(data_dir / "endpoint") << url << "\n";
   }
   fs::path cp = data_dir / "control-plane";
-  std::vector<std::string> aws_env = {"AWS_SHARED_CREDENTIALS_FILE=" + (cp / "credentials").string(),
-                                      "AWS_CONFIG_FILE=" + (cp / "config").string(),
-                                      "AWS_CA_BUNDLE=" + (cp / "ca.pem").string(), "AWS_PROFILE=default"};
+  auto token = CreateLocalJoinToken(cp, data_dir / "node", url);
+  if (!token) {
+    std::cerr << "porthole up: cannot create a join token for the node: " << token.error().message << "\n";
+    Stop(control_plane, std::chrono::seconds(10));
+    return 1;
+  }
+  // The node gets the region, the CA and a single-use join token, and no
+  // account credentials at all.
+  std::vector<std::string> node_env = {"PORTHOLE_JOIN_TOKEN=" + *token,
+                                       "AWS_CONFIG_FILE=" + (cp / "config").string(),
+                                       "AWS_CA_BUNDLE=" + (cp / "ca.pem").string(),
+                                       "AWS_PROFILE=default",
+                                       "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+                                       "AWS_ACCESS_KEY_ID=",
+                                       "AWS_SECRET_ACCESS_KEY=",
+                                       "AWS_SESSION_TOKEN="};
+  fs::path node_state = data_dir / "node" / "node.json";
+  auto started = fs::file_time_type::clock::now();
   pid_t node = Spawn({(bin / "porthole-node").string(), "--data-dir", (data_dir / "node").string(), "--endpoint", url,
                       "--stop-tasks-on-exit"},
-                     aws_env, -1);
-  // Ready once the node has registered (its id file appears).
-  for (int i = 0; i < 600 && !fs::exists(data_dir / "node" / "node.json") && !g_signal; i++) {
+                     node_env, -1);
+  // Ready once the node has registered (its state file is rewritten).
+  auto registered = [&] {
+    std::error_code e;
+    return fs::exists(node_state, e) && fs::last_write_time(node_state, e) >= started;
+  };
+  for (int i = 0; i < 600 && !registered() && !g_signal; i++) {
     int status;
     if (::waitpid(node, &status, WNOHANG) == node) {
       std::cerr << "porthole up: porthole-node exited before registering\n";
@@ -128,7 +187,7 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (!fs::exists(data_dir / "node" / "node.json")) {
+  if (!registered()) {
     std::cerr << "porthole up: porthole-node did not register\n";
     Stop(node, std::chrono::seconds(10));
     Stop(control_plane, std::chrono::seconds(10));

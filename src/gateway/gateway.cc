@@ -73,6 +73,7 @@ struct Gateway::Session {
   std::string destination_id;
   std::string command;
   std::string principal;
+  std::string owner;
   std::string client_token;
   std::string agent_token;
   std::chrono::steady_clock::time_point tokens_expire;
@@ -122,9 +123,18 @@ asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std
   std::string container = QueryParam(request.target, "container");
   std::string refusal;
   if (!caller) refusal = caller.error().code + ": " + caller.error().message;
-  else if (caller->type != "task" || caller->task_id != task_id)
+  else if (caller->kind != api::PrincipalKind::kTaskAgent || caller->task_id != task_id)
     refusal = "AccessDeniedException: these credentials do not belong to task " + task_id.substr(0, 64);
   else if (container.empty()) refusal = "InvalidParameterException: the container query parameter is required";
+  // Credentials are issued per (task, container), for the containers the
+  // task has: a container's agent speaks for that container only.
+  else if (container != caller->container_name)
+    refusal = "AccessDeniedException: these credentials belong to container " + caller->container_name +
+              ", not " + container.substr(0, 255);
+  // A live channel is not displaced: a second agent for the container waits
+  // until the first is gone (the agent re-dials with backoff).
+  else if (auto live = agents_.find(task_id + "/" + container); live != agents_.end() && live->second->ws->IsOpen())
+    refusal = "ConflictException: the exec agent of container " + container + " already holds a control channel";
   if (refusal.empty()) {
     // The task role must allow the agent's control channel (E6).
     for (const char* action : {"ssmmessages:CreateControlChannel", "ssmmessages:OpenControlChannel"}) {
@@ -144,7 +154,6 @@ asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std
   }
   std::string key = task_id + "/" + container;
   auto channel = std::make_shared<ControlChannel>(ControlChannel{ws, task_id, container});
-  if (auto old = agents_.find(key); old != agents_.end()) old->second->ws->Close();
   agents_[key] = channel;
   control_plane_.OnAgentConnected(task_id, container);
   log::Info("exec agent connected for task " + task_id + " container " + container);
@@ -180,13 +189,14 @@ Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& reque
     return MakeError("ClientException", "The container " + request.container_name + " already has " +
                                             std::to_string(open) + " sessions, the most allowed. End one and try again.");
   auto session = std::make_shared<Session>();
-  session->id = "ecs-execute-command-" + ids::RandomHex(9).substr(0, 17);
+  session->id = request.id_prefix + ids::RandomHex(9).substr(0, 17);
   session->task_id = request.task_id;
   session->task_arn = request.task_arn;
   session->container = request.container_name;
   session->destination_id = "ecs:" + request.cluster_name + "_" + request.task_id + "_" + request.runtime_id;
   session->command = request.command;
   session->principal = request.principal_arn;
+  session->owner = request.owner;
   session->client_token = ids::RandomToken(32);
   session->agent_token = ids::RandomToken(32);
   session->tokens_expire = std::chrono::steady_clock::now() + options_.token_lifetime;
@@ -281,6 +291,7 @@ void Gateway::RecordSession(const Session& s, const std::string& status, const s
                {"Status", status},
                {"StartDate", s.started_at},
                {"Owner", s.principal},
+               {"_owner", s.owner},
                {"Reason", reason},
                {"taskArn", s.task_arn},
                {"containerName", s.container},
@@ -317,8 +328,9 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
   if (is_agent) {
     // The agent's end must also be signed with that task's credentials.
     auto caller = control_plane_.Authenticate(request, "ssmmessages");
-    if (!caller || caller->type != "task" || caller->task_id != session->task_id) {
-      Refuse(ws, session_id, "The agent's credentials do not belong to the session's task.");
+    if (!caller || caller->kind != api::PrincipalKind::kTaskAgent || caller->task_id != session->task_id ||
+        caller->container_name != session->container) {
+      Refuse(ws, session_id, "The agent's credentials do not belong to the session's container.");
       co_return;
     }
     for (const char* action : {"ssmmessages:CreateDataChannel", "ssmmessages:OpenDataChannel"}) {

@@ -1,6 +1,8 @@
-// porthole-node --data-dir DIR --endpoint URL
-// Credentials, region and CA come from the standard AWS environment variables
-// and shared files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...).
+// porthole-node --data-dir DIR --endpoint URL [--join-token-file FILE]
+// Joins with a join token (--join-token-file, or PORTHOLE_JOIN_TOKEN) or, without
+// one, with IAM credentials from the standard AWS environment variables and
+// shared files; afterwards it signs with its own instance credentials only.
+// Region and CA come from the AWS settings (AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...).
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <iostream>
 
 #include "common/aws_config.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
 #include "node/node_agent.h"
@@ -25,10 +28,12 @@ int main(int argc, char** argv) {
   std::string endpoint;
   std::string profile;
   std::string exec_agent;
+  std::string join_token_file;
   bool stop_tasks_on_exit = false;
   app.add_option("--data-dir", data_dir, "node state, images and bundles")->capture_default_str();
   app.add_option("--endpoint", endpoint, "portholed URL, e.g. https://127.0.0.1:8443")->required();
-  app.add_option("--profile", profile, "AWS profile with the node's credentials");
+  app.add_option("--profile", profile, "AWS profile with IAM credentials to join with (when no join token)");
+  app.add_option("--join-token-file", join_token_file, "file holding a join token (porthole node-token create)");
   app.add_option("--exec-agent", exec_agent, "porthole-exec-agent binary (default: next to this program)");
   app.add_flag("--stop-tasks-on-exit", stop_tasks_on_exit, "stop and remove every task on SIGINT/SIGTERM");
   CLI11_PARSE(app, argc, argv);
@@ -37,6 +42,21 @@ int main(int argc, char** argv) {
   porthole::ResolveOptions resolve;
   if (!profile.empty()) resolve.profile = profile;
   resolve.endpoint_url = endpoint;
+  std::string join_token;
+  if (!join_token_file.empty()) {
+    auto text = porthole::ReadFile(join_token_file, 4096);
+    if (!text) {
+      std::cerr << "porthole-node: cannot read " << join_token_file << "\n";
+      return 2;
+    }
+    join_token = *text;
+    while (!join_token.empty() && std::isspace(static_cast<unsigned char>(join_token.back()))) join_token.pop_back();
+  } else if (const char* env = std::getenv("PORTHOLE_JOIN_TOKEN")) {
+    join_token = env;
+  }
+  // Credentials are optional: a node with a join token, or with its own
+  // instance credentials from an earlier start, needs none.
+  resolve.require_credentials = false;
   auto settings = porthole::ResolveAwsSettings(resolve);
   if (!settings) {
     std::cerr << "porthole-node: " << settings.error().message << "\n";
@@ -53,7 +73,8 @@ int main(int argc, char** argv) {
   porthole::node::NodeOptions options;
   options.data_dir = std::filesystem::absolute(data_dir).string();
   options.endpoint = endpoint;
-  options.credentials = {settings->access_key_id, settings->secret_access_key, settings->session_token};
+  options.join_token = join_token;
+  options.join_credentials = {settings->access_key_id, settings->secret_access_key, settings->session_token};
   options.region = settings->region;
   options.ca_pem = *ca;
   options.exec_agent_path = exec_agent;

@@ -22,7 +22,13 @@ HttpRequest AwsJsonClient::BuildRequest(const std::string& target, const nlohman
   request.headers.emplace_back("Host", endpoint_.HostHeader());
   request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
   request.headers.emplace_back("X-Amz-Target", target);
-  auth::SignRequest(request, credentials_, region_, service_, std::time(nullptr));
+  auth::Credentials credentials;
+  {
+    std::lock_guard<std::mutex> lock(*credentials_mu_);
+    credentials = credentials_;
+  }
+  if (!credentials.access_key_id.empty())
+    auth::SignRequest(request, credentials, region_, service_, std::time(nullptr));
   return request;
 }
 

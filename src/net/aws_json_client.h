@@ -2,6 +2,7 @@
 // A SigV4-signing AWS JSON 1.1 client (blocking), for porthole-node and the CLI.
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -34,11 +35,16 @@ class AwsJsonClient {
 
   const Url& endpoint() const { return endpoint_; }
   const std::string& region() const { return region_; }
-  void set_credentials(auth::Credentials c) { credentials_ = std::move(c); }
+  // Safe while other threads Call(): a node swaps in renewed credentials.
+  void set_credentials(auth::Credentials c) {
+    std::lock_guard<std::mutex> lock(*credentials_mu_);
+    credentials_ = std::move(c);
+  }
 
  private:
   Url endpoint_;
-  auth::Credentials credentials_;
+  std::shared_ptr<std::mutex> credentials_mu_ = std::make_shared<std::mutex>();
+  auth::Credentials credentials_;  // empty access key id: requests go unsigned
   std::string region_;
   std::string service_;
   std::shared_ptr<TlsContext> tls_;

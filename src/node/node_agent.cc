@@ -49,6 +49,7 @@ struct ContainerRun {
   std::optional<int> exit_code;
   int agent_pid = 0;
   int agent_restarts = 0;
+  std::chrono::steady_clock::time_point agent_retry_at{};
 };
 
 class Node;
@@ -120,7 +121,7 @@ class Node {
     if (!url) return url.error();
     auto tls = net::TlsContext::ForClient(options_.ca_pem);
     if (!tls) return tls.error();
-    client_ = std::make_unique<net::AwsJsonClient>(*url, options_.credentials, options_.region, "ecs", *tls);
+    client_ = std::make_unique<net::AwsJsonClient>(*url, auth::Credentials{}, options_.region, "ecs", *tls);
     return InstallAgent();
   }
 
@@ -138,19 +139,54 @@ class Node {
     return OkStatus();
   }
 
+  // Joins, or re-registers with the instance credentials node.json holds.
   Status Register() {
     Json saved = Json::object();
-    if (auto text = ReadFile((fs::path(options_.data_dir) / "node.json").string())) saved = Json::parse(*text, nullptr, false);
+    if (auto text = ReadFile(StatePath())) saved = Json::parse(*text, nullptr, false);
+    if (!saved.is_object()) saved = Json::object();
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     Json in = {{"hostname", host}, {"runtimeVersion", "runc"}};
-    if (saved.is_object() && saved.contains("instanceId")) in["instanceId"] = saved["instanceId"];
-    auto out = client_->Call("PortholeNodeService.RegisterContainerInstance", in);
-    if (!out) return out.error();
+    if (saved.contains("instanceId")) in["instanceId"] = saved["instanceId"];
+    Result<Json> out = MakeError("ConfigError", "");
+    const Json own = saved.value("credentials", Json());
+    if (own.is_object() && own.value("expiration", 0.0) > static_cast<double>(std::time(nullptr)) + 60) {
+      client_->set_credentials(CredentialsFrom(own));
+      out = client_->Call("PortholeNodeService.RegisterContainerInstance", in);
+      if (!out) log::Warn("re-registering with this instance's credentials failed: " + out.error().message);
+    }
+    if (!out && !options_.join_token.empty()) {
+      client_->set_credentials({});  // unsigned: the token is the proof
+      Json join = in;
+      join["joinToken"] = options_.join_token;
+      out = client_->Call("PortholeNodeService.RegisterContainerInstance", join);
+    } else if (!out && !options_.join_credentials.access_key_id.empty()) {
+      client_->set_credentials(options_.join_credentials);
+      out = client_->Call("PortholeNodeService.RegisterContainerInstance", in);
+    }
+    if (!out) {
+      if (out.error().message.empty())
+        return MakeError("ConfigError", "no way to join: pass a join token (porthole node-token create) or IAM "
+                                        "credentials allowed ecs:RegisterContainerInstance");
+      return out.error();
+    }
     instance_id_ = (*out)["instanceId"];
-    return WriteFileAtomic((fs::path(options_.data_dir) / "node.json").string(),
-                           Json{{"instanceId", instance_id_}}.dump() + "\n", 0600);
+    return AdoptCredentials((*out)["credentials"]);
   }
+
+  // Signs with `credentials` from now on and keeps them in node.json (0600).
+  Status AdoptCredentials(const Json& credentials) {
+    if (!credentials.is_object() || !credentials.contains("accessKeyId"))
+      return MakeError("ServerException", "the control plane returned no instance credentials");
+    client_->set_credentials(CredentialsFrom(credentials));
+    return WriteFileAtomic(StatePath(), Json{{"instanceId", instance_id_}, {"credentials", credentials}}.dump() + "\n",
+                           0600);
+  }
+
+  static auth::Credentials CredentialsFrom(const Json& c) {
+    return {c.value("accessKeyId", ""), c.value("secretAccessKey", ""), c.value("sessionToken", "")};
+  }
+  std::string StatePath() const { return (fs::path(options_.data_dir) / "node.json").string(); }
 
   // Re-adopts tasks that were running when the node last stopped.
   void Recover() {
@@ -174,11 +210,16 @@ class Node {
                                std::chrono::seconds(30));
       if (!out) {
         log::Warn("poll failed: " + out.error().message);
-        if (out.error().message.find("register first") != std::string::npos) (void)Register();
+        if (out.error().message.find("register first") != std::string::npos || out.error().http_status == 403)
+          (void)Register();
         for (int i = 0; i < 20 && !stop; i++) std::this_thread::sleep_for(100ms);
         continue;
       }
       generation = out->value("generation", "");
+      if (out->contains("instanceCredentials")) {
+        if (Status s = AdoptCredentials((*out)["instanceCredentials"]); !s)
+          log::Warn("cannot keep the renewed instance credentials: " + s.error().message);
+      }
       for (const auto& t : (*out)["tasks"]) {
         std::string arn = t["taskArn"];
         auto it = runners_.find(arn);
@@ -274,7 +315,7 @@ void TaskRunner::WriteAgentConfig(const ContainerRun& c) {
                  {"taskId", task_id_},
                  {"containerName", c.spec["name"]},
                  {"caPem", node_.options().ca_pem},
-                 {"credentials", agent["credentials"]}};
+                 {"credentials", agent["credentials"].value(c.spec.value("name", ""), Json())}};
   (void)WriteFileAtomic((AgentConfigDir(c) / "agent.json").string(), config.dump(), 0400);
 }
 
@@ -408,9 +449,17 @@ void TaskRunner::Run() {
                   std::to_string(c.exit_code.value_or(-1)));
         if (c.spec.value("essential", true)) essential_exited = true;
         else Report("RUNNING", "", "");
-      } else if (c.agent_pid > 0 && ::kill(c.agent_pid, 0) != 0 && c.agent_restarts < 5) {
-        // The exec agent died: start it again (bounded).
+      } else if (assignment_.contains("agent") && (c.agent_pid <= 0 || ::kill(c.agent_pid, 0) != 0) &&
+                 std::chrono::steady_clock::now() >= c.agent_retry_at) {
+        // The exec agent died or could not start: start it again for as long
+        // as the container runs, so killing it cannot disable exec. Backoff:
+        // 1 s doubling to 30 s.
         c.agent_restarts++;
+        c.agent_retry_at = std::chrono::steady_clock::now() +
+                           std::min<std::chrono::seconds>(std::chrono::seconds(30),
+                                                          std::chrono::seconds(1LL << std::min(c.agent_restarts, 5)));
+        if (c.agent_pid > 0) log::Warn("task " + task_id_ + ": the exec agent of " + c.spec.value("name", "") +
+                                       " exited; starting it again");
         c.agent_pid = 0;
         StartAgent(c);
       }

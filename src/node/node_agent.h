@@ -6,7 +6,7 @@
 // reports task, container and managed-agent state.
 //
 // Data directory:
-//   node.json                     the container instance id
+//   node.json                     the container instance id and its credentials (0600)
 //   images/                       the ImageStore
 //   runc/                         runc's state root
 //   tasks/<taskId>/task.json      the assignment, for recovery after a restart
@@ -24,7 +24,12 @@ namespace porthole::node {
 struct NodeOptions {
   std::string data_dir;
   std::string endpoint;           // https://IP:PORT of portholed
-  auth::Credentials credentials;  // the node's own (root) credentials
+  // How the node joins when it holds no live instance credentials of its own:
+  // a join token (single use), or IAM credentials allowed
+  // ecs:RegisterContainerInstance. Either is used once; afterwards the node
+  // signs with its instance's credentials only, renewed as they age.
+  std::string join_token;
+  auth::Credentials join_credentials;
   std::string region;
   std::string ca_pem;             // trusted CA for the endpoint ("" → system roots)
   std::string exec_agent_path;    // porthole-exec-agent binary to install

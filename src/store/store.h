@@ -31,6 +31,7 @@ inline constexpr const char* kIamUser = "iam-user";                // key: user 
 inline constexpr const char* kIamRole = "iam-role";                // key: role name
 inline constexpr const char* kIamPolicy = "iam-policy";            // key: policy ARN
 inline constexpr const char* kAuditEvent = "audit-event";          // key: time + id, parent: principal ARN
+inline constexpr const char* kJoinToken = "join-token";            // key: SHA-256 of the token (hex)
 }  // namespace kind
 
 struct Record {

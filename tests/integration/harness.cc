@@ -908,7 +908,28 @@ std::string Stack::StartNode() {
   setup.stdout_fd = log;
   setup.stderr_fd = log;
   setup.death_signal = SIGTERM;
-  node_ = Spawn({Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", node_endpoint()}, Env(), setup);
+  // The node joins with a single-use join token made with the operator's
+  // key, and holds no account credentials: its environment names no
+  // credentials file.
+  std::vector<std::string> argv = {Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", node_endpoint()};
+  if (first_start) {
+    CommandResult token = RunCommand({Bin("porthole"), "node-token", "create", "--expires-in", "600",
+                                      "--endpoint-url", url_},
+                                     "", seconds(30), Env());
+    Json parsed = Json::parse(token.out, nullptr, false);
+    if (token.exit_code != 0 || !parsed.is_object() || !parsed.contains("joinToken")) {
+      ::close(log);
+      return "porthole node-token create failed: " + token.out + token.err;
+    }
+    std::string token_file = dir_ + "/join-token";
+    std::ofstream(token_file) << parsed["joinToken"].get<std::string>() << "\n";
+    argv.insert(argv.end(), {"--join-token-file", token_file});
+  }
+  std::vector<std::string> env;
+  for (const auto& e : Env())
+    if (e.rfind("AWS_SHARED_CREDENTIALS_FILE=", 0) != 0) env.push_back(e);
+  env.push_back("AWS_SHARED_CREDENTIALS_FILE=/dev/null");
+  node_ = Spawn(argv, env, setup);
   ::close(log);
   if (node_ < 0) return "fork failed";
   if (!first_start) return "";

@@ -143,8 +143,9 @@ class ControlPlaneTest : public ::testing::Test {
   ApiReply Ecs(const std::string& operation, const Json& input) {
     return Send(BuildRequest(kEcs + operation, input.dump(), root_));
   }
+  // Node operations are signed with the last registered node's own credentials.
   ApiReply Node(const std::string& operation, const Json& input) {
-    return Send(BuildRequest(kNode + operation, input.dump(), root_));
+    return Send(BuildRequest(kNode + operation, input.dump(), node_credentials_ ? *node_credentials_ : root_));
   }
 
   // ---- scenario steps; each fails the test when the API refuses it ----
@@ -168,10 +169,19 @@ class ControlPlaneTest : public ::testing::Test {
         ["taskDefinition"];
   }
 
-  // Registers a node and returns its instance id.
+  static auth::Credentials CredentialsFrom(const Json& c) {
+    return {c.value("accessKeyId", ""), c.value("secretAccessKey", ""), c.value("sessionToken", "")};
+  }
+
+  // Registers a node (with the root key, as IAM credentials allowed
+  // ecs:RegisterContainerInstance) and returns its instance id; node
+  // operations are signed with the instance credentials it received.
   std::string RegisterNode() {
-    Json out = MustNode("RegisterContainerInstance", {{"hostname", "node-1"}, {"runtimeVersion", "runc 1.1"}});
-    return out.value("instanceId", "");
+    ApiReply reply = Send(BuildRequest(kNode + "RegisterContainerInstance",
+                                       Json{{"hostname", "node-1"}, {"runtimeVersion", "runc 1.1"}}.dump(), root_));
+    EXPECT_TRUE(IsOk(reply)) << "RegisterContainerInstance";
+    node_credentials_ = CredentialsFrom(reply.body.value("credentials", Json::object()));
+    return reply.body.value("instanceId", "");
   }
 
   Json RunTask(const std::string& cluster, const std::string& family, bool exec, Json extra = Json::object()) {
@@ -206,12 +216,15 @@ class ControlPlaneTest : public ::testing::Test {
     return out["tasks"][0];
   }
 
-  // The agent credentials PollTasks handed out for `task_arn`, if any.
-  std::optional<auth::Credentials> AgentCredentials(const Json& poll, const std::string& task_arn) {
+  // The agent credentials PollTasks handed out for a container of `task_arn`
+  // ("app" unless named), if any.
+  std::optional<auth::Credentials> AgentCredentials(const Json& poll, const std::string& task_arn,
+                                                    const std::string& container = "app") {
     for (const auto& t : poll.value("tasks", Json::array())) {
       if (t.value("taskArn", "") != task_arn || !t.contains("agent")) continue;
-      const Json& c = t["agent"]["credentials"];
-      return auth::Credentials{c.value("accessKeyId", ""), c.value("secretAccessKey", ""), c.value("sessionToken", "")};
+      const Json& c = t["agent"]["credentials"].value(container, Json());
+      if (!c.is_object()) return std::nullopt;
+      return CredentialsFrom(c);
     }
     return std::nullopt;
   }
@@ -235,6 +248,7 @@ class ControlPlaneTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ControlPlane> plane_;
   auth::Credentials root_;
+  std::optional<auth::Credentials> node_credentials_;
 };
 
 // ============================================================== authentication
@@ -274,7 +288,7 @@ TEST_F(ControlPlaneTest, RootCredentialsAreCreatedOnce) {
   EXPECT_EQ(again->secret_access_key, root_.secret_access_key);
   auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", root_), "ecs");
   ASSERT_TRUE(caller.ok()) << caller.error().message;
-  EXPECT_EQ(caller->type, "root");
+  EXPECT_EQ(caller->kind, PrincipalKind::kRoot);
   EXPECT_EQ(caller->principal_arn, std::string("arn:aws:iam::") + kAccount + ":root");
 }
 
@@ -347,7 +361,7 @@ TEST_F(ControlPlaneTest, TaskCredentialsAreRefusedForApiCalls) {
   // The signature is valid: Authenticate knows them as the task's.
   auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs");
   ASSERT_TRUE(caller.ok()) << caller.error().code;
-  EXPECT_EQ(caller->type, "task");
+  EXPECT_EQ(caller->kind, PrincipalKind::kTaskAgent);
   EXPECT_EQ(caller->task_id, LastSegment(task["taskArn"]));
   EXPECT_EQ(caller->principal_arn, task["taskArn"]);
 
@@ -378,7 +392,8 @@ TEST_F(ControlPlaneTest, ExpiredTaskCredentialsAreRefused) {
   Json polled = Poll(node);
   auto creds = AgentCredentials(polled, task["taskArn"]);
   ASSERT_TRUE(creds.has_value());
-  auto expiration = static_cast<std::time_t>(polled["tasks"][0]["agent"]["credentials"]["expiration"].get<double>());
+  auto expiration =
+      static_cast<std::time_t>(polled["tasks"][0]["agent"]["credentials"]["app"]["expiration"].get<double>());
   // Signed and verified just past the expiration: only the expiration is at fault.
   plane_->SetClock([expiration] { return expiration + 1; });
   net::HttpRequest late = BuildRequest(kEcs + "ListClusters", "{}", std::nullopt);
@@ -982,7 +997,10 @@ TEST_F(ControlPlaneTest, PollTasksHandsOutSpecsAndAgentCredentials) {
   ASSERT_TRUE(exec_entry->contains("agent"));
   const Json& agent = (*exec_entry)["agent"];
   EXPECT_EQ(agent["region"], kRegion);
-  const Json& creds = agent["credentials"];
+  // One set per container, bound to it: the sidecar's are not the app's.
+  ASSERT_TRUE(agent["credentials"].contains("sidecar"));
+  EXPECT_NE(agent["credentials"]["sidecar"]["accessKeyId"], agent["credentials"]["app"]["accessKeyId"]);
+  const Json& creds = agent["credentials"]["app"];
   EXPECT_EQ(creds.value("accessKeyId", "").rfind("ASIA", 0), 0u) << creds.dump();
   EXPECT_FALSE(creds.value("secretAccessKey", "").empty());
   EXPECT_FALSE(creds.value("sessionToken", "").empty());
@@ -1000,10 +1018,13 @@ TEST_F(ControlPlaneTest, PollTasksHandsOutSpecsAndAgentCredentials) {
 }
 
 TEST_F(ControlPlaneTest, PollTasksErrors) {
-  EXPECT_TRUE(IsError(Node("PollTasks", {{"instanceId", "never-registered"}, {"waitSeconds", 0}}), 400,
-                      "InvalidParameterException"));
-  EXPECT_TRUE(IsError(Node("PollTasks", Json::object()), 400, "InvalidParameterException"));
+  // Node operations are for container instances' own credentials: root is refused.
+  EXPECT_TRUE(IsError(Node("PollTasks", {{"waitSeconds", 0}}), 400, "AccessDeniedException"));
   std::string node = RegisterNode();
+  // A node polls its own instance, and no other.
+  EXPECT_TRUE(IsError(Node("PollTasks", {{"instanceId", "never-registered"}, {"waitSeconds", 0}}), 400,
+                      "AccessDeniedException"));
+  EXPECT_TRUE(IsOk(Node("PollTasks", Json::object())));
   EXPECT_TRUE(IsError(Node("PollTasks", {{"instanceId", node}, {"waitSeconds", "soon"}}), 400,
                       "SerializationException"));
   EXPECT_TRUE(Poll(node)["tasks"].empty());

@@ -492,6 +492,95 @@ TEST(SigV4Verify, UnsignedHeaderMayBeAdded) {
   EXPECT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
 }
 
+// ---- every x-amz-* header present must be signed --------------------------------------------
+
+std::string UnsignedHeaderMessage(std::string_view lowercase_name) {
+  return "The request signature does not cover the header '" + std::string(lowercase_name) +
+         "'; every x-amz-* header present must be signed.";
+}
+
+HttpRequest WithoutHeader(HttpRequest r, std::string_view name) {
+  r.headers.erase(std::remove_if(r.headers.begin(), r.headers.end(), [&](auto& h) { return h.first == name; }),
+                  r.headers.end());
+  return r;
+}
+
+TEST(SigV4Verify, UnsignedTargetRejected) {
+  // Signed without X-Amz-Target, which is added afterwards: the signature still holds for the
+  // headers it lists, so only the rule can refuse it (the request chose no operation when signed).
+  HttpRequest r = Signed(WithoutHeader(ApiRequest(), "X-Amz-Target"));
+  ASSERT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
+  r.headers.emplace_back("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DeleteCluster");
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, UnsignedHeaderMessage("x-amz-target"));
+}
+
+TEST(SigV4Verify, UnsignedAmzHeaderRejected) {
+  for (const char* name : {"x-amz-foo", "X-Amz-Foo", "X-AMZ-FOO"}) {
+    SCOPED_TRACE(name);
+    HttpRequest r = Signed();
+    r.headers.emplace_back(name, "added-after-signing");
+    Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+    ExpectError(v, "IncompleteSignatureException", 400);
+    EXPECT_EQ(v.error().message, UnsignedHeaderMessage("x-amz-foo"));
+  }
+}
+
+TEST(SigV4Verify, UnsignedContentSha256Rejected) {
+  // Even when it states the right hash: AWS's signers sign it, so an unsigned one was added.
+  HttpRequest r = Signed();
+  r.headers.emplace_back("x-amz-content-sha256", BodyHash(r));
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, UnsignedHeaderMessage("x-amz-content-sha256"));
+}
+
+TEST(SigV4Verify, UnsignedAmzDateRejected) {
+  // Signed and dated by Date; an X-Amz-Date added later takes over as the signing date, so
+  // the date rule (which names it) refuses it before the general one would.
+  HttpRequest r = ApiRequest();
+  r.headers.emplace_back("Date", "Sun, 30 Aug 2015 12:36:00 GMT");
+  std::vector<std::string> names = HeaderNames(r);
+  const std::string canonical = CanonicalRequest(r, names, BodyHash(r));
+  const std::string key = DeriveSigningKey(kCreds.secret_access_key, "20150830", "us-east-1", "ecs");
+  const std::string sig =
+      Hex(crypto::HmacSha256(key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request", canonical)));
+  r.headers.emplace_back("Authorization",
+                         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecs/aws4_request, "
+                         "SignedHeaders=" +
+                             Join(names, ";") + ", Signature=" + sig);
+  ASSERT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
+  r.headers.emplace_back("X-Amz-Date", "20150830T123600Z");
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
+}
+
+TEST(SigV4Verify, UnsignedAmznTraceIdAccepted) {
+  // x-amzn-* is not x-amz-*: the SDKs leave x-amzn-trace-id unsigned on purpose.
+  HttpRequest r = Signed();
+  r.headers.emplace_back("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793");
+  EXPECT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
+}
+
+TEST(SigV4Verify, SignRequestSignsEveryHeaderPresent) {
+  HttpRequest r = ApiRequest();
+  r.headers.emplace_back("X-Amz-Foo", "bar");
+  SignRequest(r, kCreds, "us-east-1", "ecs", kNow);
+  EXPECT_NE(r.Header("Authorization")->find("SignedHeaders=content-type;host;x-amz-date;x-amz-foo;x-amz-target,"),
+            std::string::npos)
+      << *r.Header("Authorization");
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ASSERT_TRUE(v.ok()) << v.error().code << ": " << v.error().message;
+
+  // With a session token too, and with presigned requests refused (header auth is unaffected).
+  const Credentials creds{"AKIDEXAMPLE", kCreds.secret_access_key, "token"};
+  VerifyOptions options;
+  options.allow_presigned = false;
+  EXPECT_TRUE(VerifyRequest(Signed(ApiRequest(), kNow, creds), Keys(), kNow, options).ok());
+}
+
 TEST(SigV4Verify, WrongSecretRejected) {
   Result<VerifiedSignature> v = VerifyRequest(Signed(), Keys("not-the-secret"), kNow);
   ExpectError(v, "InvalidSignatureException", 403);
@@ -814,6 +903,116 @@ TEST(SigV4Presigned, HeaderAndQueryAuthTogetherRejected) {
 TEST(SigV4Presigned, OversizedTargetRejected) {
   HttpRequest r = Presigned(300, kCreds, "/ws?pad=" + std::string(20000, 'a'));
   ExpectError(VerifyRequest(r, Keys(), kNow), "IncompleteSignatureException", 400);
+}
+
+// A presigned request built by hand, with a signature valid for exactly these parameters
+// and headers, so a rejection can only come from the rule under test.
+HttpRequest PresignedByHand(std::string_view expires, const std::vector<std::string>& signed_headers = {"host"},
+                            std::vector<std::pair<std::string, std::string>> headers = {
+                                {"Host", "gateway.example.com"}}) {
+  HttpRequest r;
+  r.method = "GET";
+  r.headers = std::move(headers);
+  r.target =
+      "/ws?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fecs%2F"
+      "aws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=" +
+      Encode(Join(signed_headers, ";")) + "&X-Amz-Expires=" + Encode(expires);
+  const std::string canonical = CanonicalRequest(r, signed_headers, BodyHash(r));
+  const std::string key = DeriveSigningKey(kCreds.secret_access_key, "20150830", "us-east-1", "ecs");
+  r.target +=
+      "&X-Amz-Signature=" +
+      Hex(crypto::HmacSha256(key, StringToSign("20150830T123600Z", "20150830/us-east-1/ecs/aws4_request", canonical)));
+  return r;
+}
+
+TEST(SigV4Presigned, ExpiresOutOfRangeOrNotANumberRejected) {
+  ASSERT_TRUE(VerifyRequest(PresignedByHand("60"), Keys(), kNow).ok());
+  for (const char* bad : {"0", "000", "", "-1", "+60", "60s", "1.5", "1e3", " 60", "0x3c"}) {
+    SCOPED_TRACE(bad);
+    Result<VerifiedSignature> v = VerifyRequest(PresignedByHand(bad), Keys(), kNow);
+    ExpectError(v, "IncompleteSignatureException", 400);
+    if (!v.ok()) {
+      EXPECT_EQ(v.error().message, "X-Amz-Expires must be a whole number of seconds, at least 1.");
+    }
+  }
+  for (const char* over : {"604801", "9999999", "10000000", "99999999999999999999999999"}) {
+    SCOPED_TRACE(over);
+    Result<VerifiedSignature> v = VerifyRequest(PresignedByHand(over), Keys(), kNow);
+    ExpectError(v, "IncompleteSignatureException", 400);
+    if (!v.ok()) {
+      EXPECT_EQ(v.error().message, "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+    }
+  }
+  EXPECT_TRUE(VerifyRequest(PresignedByHand("604800"), Keys(), kNow).ok());
+}
+
+TEST(SigV4Presigned, CallerMaximumCannotRaiseTheWeek) {
+  VerifyOptions options;
+  options.max_presign_expires_seconds = 10 * 604800;
+  Result<VerifiedSignature> v = VerifyRequest(PresignedByHand("604801"), Keys(), kNow, options);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+
+  options.max_presign_expires_seconds = 60;
+  v = VerifyRequest(PresignedByHand("99999999999"), Keys(), kNow, options);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, "X-Amz-Expires must be at most 60 seconds.");
+}
+
+TEST(SigV4Presigned, HostMustBeSigned) {
+  HttpRequest r = PresignedByHand("60", {"x-custom"}, {{"Host", "gateway.example.com"}, {"X-Custom", "v"}});
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+}
+
+TEST(SigV4Presigned, UnsignedAmzHeaderRejected) {
+  // The X-Amz-* query parameters are signed as part of the query; x-amz-* headers sent
+  // alongside must be listed in X-Amz-SignedHeaders like any other.
+  for (const char* name : {"X-Amz-Target", "x-amz-foo", "X-Amz-Date"}) {
+    SCOPED_TRACE(name);
+    HttpRequest r = Presigned();
+    ASSERT_TRUE(VerifyRequest(r, Keys(), kNow).ok());
+    r.headers.emplace_back(name, "added-after-signing");
+    Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+    ExpectError(v, "IncompleteSignatureException", 400);
+    std::string lower(name);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    EXPECT_EQ(v.error().message, UnsignedHeaderMessage(lower));
+  }
+}
+
+TEST(SigV4Presigned, PresignRequestSignsEveryHeaderPresent) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers = {{"Host", "ecs.us-east-1.amazonaws.com"},
+               {"X-Amz-Target", "AmazonEC2ContainerServiceV20141113.ExecuteCommand"}};
+  PresignRequest(r, kCreds, "us-east-1", "ecs", kNow, 60);
+  EXPECT_NE(r.target.find("X-Amz-SignedHeaders=host%3Bx-amz-target&"), std::string::npos) << r.target;
+  Result<VerifiedSignature> v = VerifyRequest(r, Keys(), kNow);
+  ASSERT_TRUE(v.ok()) << v.error().code << ": " << v.error().message;
+
+  SetHeader(r, "X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DeleteCluster");
+  ExpectError(VerifyRequest(r, Keys(), kNow), "InvalidSignatureException", 403);
+}
+
+TEST(SigV4Presigned, RefusedWhenNotAllowed) {
+  int lookups = 0;
+  KeyLookup counting = [&lookups, keys = Keys()](std::string_view akid) {
+    ++lookups;
+    return keys(akid);
+  };
+  VerifyOptions options;
+  options.allow_presigned = false;
+  Result<VerifiedSignature> v = VerifyRequest(Presigned(), counting, kNow, options);
+  ExpectError(v, "IncompleteSignatureException", 400);
+  EXPECT_EQ(v.error().message, "Presigned requests are not accepted for this operation.");
+  EXPECT_EQ(lookups, 0) << "refused before the key is looked up";
+
+  // Allowed by default, and by the three-argument overload.
+  EXPECT_TRUE(VerifyRequest(Presigned(), counting, kNow, VerifyOptions{}).ok());
+  EXPECT_TRUE(VerifyRequest(Presigned(), counting, kNow).ok());
 }
 
 }  // namespace

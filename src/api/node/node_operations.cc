@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api/control_plane.h"
+#include "api/iam/iam_common.h"
 #include "auth/policy_engine.h"
 #include "common/arn.h"
 #include "common/crypto.h"
@@ -40,17 +41,81 @@ void ControlPlane::WakeInstance(const std::string& instance_id) {
   for (auto it = range.first; it != range.second; ++it) it->second->timer.cancel();
 }
 
-Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const net::RequestContext& context) {
+std::string ControlPlane::ContainerInstanceArn(const std::string& instance_id) const {
+  return porthole::ContainerInstanceArn(config_.region, config_.account_id, "default", instance_id);
+}
+
+// ---------------------------------------------------------------- joining
+
+// Join tokens are kept as digests: the store never holds one that could be used.
+Result<Json> ControlPlane::CreateJoinToken(const Json& in, const Caller& caller) {
+  auto ttl = OptionalInt(in, "expiresInSeconds");
+  if (!ttl) return ttl.error();
+  int64_t seconds = ttl->value_or(3600);
+  if (seconds < 60 || seconds > 7 * 24 * 3600)
+    return MakeError("InvalidParameterException", "expiresInSeconds must be between 60 and 604800.");
+  auto instance = OptionalString(in, "instanceId");
+  if (!instance) return instance.error();
+  if (*instance && !ValidInstanceId(**instance))
+    return MakeError("InvalidParameterException", "instanceId must be 1-64 letters, digits or '-'.");
+  std::string token = "phjt-" + ids::RandomToken(32);
+  std::string digest = crypto::HexEncode(crypto::Sha256(token));
+  double expiration = static_cast<double>(clock_() + seconds);
+  Json body = {{"expiration", expiration}, {"createdBy", caller.principal_arn}, {"createdAt", EpochSeconds()}};
+  if (*instance) body["instanceId"] = **instance;
+  if (Status s = store_.Put(store::kind::kJoinToken, {digest, "", body}); !s) return s.error();
+  log::Info(caller.principal_arn + " created a node join token valid for " + std::to_string(seconds) + " s" +
+            (*instance ? " for instance " + **instance : ""));
+  return Json{{"joinToken", token}, {"expiration", expiration}};
+}
+
+Result<Json> ControlPlane::IssueInstanceCredentials(const std::string& instance_id) {
+  std::string akid = iam::RandomId("ASIA");
+  std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
+  std::string token = crypto::Base64Encode(crypto::RandomBytes(48));
+  double expiration = static_cast<double>(clock_() + config_.instance_credential_lifetime.count());
+  Json body = {{"type", "instance"},
+               {"secretSealed", Seal(secret)},
+               {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))},
+               {"expiration", expiration},
+               {"instanceId", instance_id},
+               {"principalArn", ContainerInstanceArn(instance_id)},
+               {"status", "Active"}};
+  Status s = store_.Put(store::kind::kAccessKey, {akid, "instance:" + instance_id, body});
+  if (!s) return s.error();
+  return Json{{"accessKeyId", akid}, {"secretAccessKey", secret}, {"sessionToken", token}, {"expiration", expiration}};
+}
+
+Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const Caller& caller,
+                                                     const net::RequestContext& context) {
   auto requested = OptionalString(in, "instanceId");
   if (!requested) return requested.error();
   std::string id = requested->value_or("");
   if (!id.empty() && !ValidInstanceId(id))
     return MakeError("InvalidParameterException", "instanceId must be 1-64 letters, digits or '-'.");
+  Json token;  // the join token's record, when joining with one
+  if (caller.kind == PrincipalKind::kAnonymous) {
+    auto record = store_.Get(store::kind::kJoinToken, caller.join_token);
+    if (!record) return record.error();
+    if (!*record) return MakeError("AccessDeniedException", "The join token is not valid or was already used.", 400);
+    token = (*record)->body;
+    // A token made for an instance re-registers that instance and no other;
+    // any other token makes a new one.
+    std::string bound = token.value("instanceId", "");
+    if (!bound.empty()) id = bound;
+    else if (!id.empty()) {
+      auto existing = store_.Get(store::kind::kContainerInstance, id);
+      if (!existing) return existing.error();
+      if (*existing) id.clear();
+    }
+  } else if (caller.kind == PrincipalKind::kContainerInstance) {
+    id = caller.instance_id;  // an instance re-registers itself only
+  }
   if (id.empty()) id = ids::RandomHex(16);
   auto existing = store_.Get(store::kind::kContainerInstance, id);
   if (!existing) return existing.error();
   Json instance = existing->has_value() ? (*existing)->body : Json::object();
-  instance["containerInstanceArn"] = porthole::ContainerInstanceArn(config_.region, config_.account_id, "default", id);
+  instance["containerInstanceArn"] = ContainerInstanceArn(id);
   instance["status"] = "ACTIVE";
   instance["agentConnected"] = true;
   instance["hostname"] = StringOr(in, "hostname");
@@ -58,10 +123,25 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const net::
   if (!instance.contains("registeredAt")) instance["registeredAt"] = EpochSeconds();
   instance["_lastSeen"] = EpochSeconds();
   instance["_address"] = context.peer_ip;
-  Status s = store_.Put(store::kind::kContainerInstance, {id, "", instance});
+  instance["_registeredBy"] = caller.kind == PrincipalKind::kAnonymous ? "join-token" : caller.principal_arn;
+  Json credentials;
+  Status s = store_.Transaction([&]() -> Status {
+    // Single use: the token is gone with the registration it made.
+    if (caller.kind == PrincipalKind::kAnonymous)
+      if (Status d = store_.Delete(store::kind::kJoinToken, caller.join_token); !d) return d;
+    // A re-registration replaces the instance's earlier credentials.
+    auto old = store_.List(store::kind::kAccessKey, "instance:" + id);
+    if (!old) return old.error();
+    for (const auto& k : *old)
+      if (Status d = store_.Delete(store::kind::kAccessKey, k.key); !d) return d;
+    auto issued = IssueInstanceCredentials(id);
+    if (!issued) return issued.error();
+    credentials = *issued;
+    return store_.Put(store::kind::kContainerInstance, {id, "", instance});
+  });
   if (!s) return s.error();
-  log::Info("node " + id + " registered from " + context.peer_ip);
-  return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}};
+  log::Info("node " + id + " registered from " + context.peer_ip + " by " + instance.value("_registeredBy", ""));
+  return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}, {"credentials", credentials}};
 }
 
 Result<std::string> ControlPlane::ResolveTaskRole(const Json& task, const Json& definition) {
@@ -88,11 +168,9 @@ Result<std::string> ControlPlane::ResolveTaskRole(const Json& task, const Json& 
   return role_name;
 }
 
-Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::string& role_name) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string random = crypto::RandomBytes(16);
-  std::string akid = "ASIA";
-  for (unsigned char c : random) akid.push_back(kAlphabet[c % 32]);
+Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::string& container_name,
+                                                 const std::string& role_name) {
+  std::string akid = iam::RandomId("ASIA");
   std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
   std::string token = crypto::Base64Encode(crypto::RandomBytes(48));
   double expiration = static_cast<double>(clock_() + config_.agent_credential_lifetime.count());
@@ -102,6 +180,7 @@ Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::st
                {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))},
                {"expiration", expiration},
                {"taskId", task_id},
+               {"containerName", container_name},
                {"principalArn", role_name.empty() ? task.value("taskArn", "")
                                                   : "arn:aws:sts::" + config_.account_id + ":assumed-role/" +
                                                         role_name + "/" + task_id},
@@ -181,10 +260,20 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
         out.push_back(entry);
         continue;
       }
-      if (!creds.is_object() || creds.value("expiration", 0.0) - static_cast<double>(clock_()) < half) {
-        auto issued = IssueAgentCredentials(task, *role);
+      // One set per container, bound to (task, container): one container's
+      // agent cannot speak for another's.
+      if (!creds.is_object()) creds = Json::object();
+      bool renewed = false;
+      for (const auto& c : task["containers"]) {
+        std::string name = c.value("name", "");
+        const Json current = creds.value(name, Json());
+        if (current.is_object() && current.value("expiration", 0.0) - static_cast<double>(clock_()) >= half) continue;
+        auto issued = IssueAgentCredentials(task, name, *role);
         if (!issued) return issued.error();
-        creds = *issued;
+        creds[name] = *issued;
+        renewed = true;
+      }
+      if (renewed) {
         Json updated = task;
         updated["_agentCredentials"] = Seal(creds.dump());
         Status s = store_.Put(store::kind::kTask, {r.key, r.parent, updated});
@@ -197,52 +286,56 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
   return out;
 }
 
-boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in) {
-  auto id = RequiredString(in, "instanceId");
-  if (!id) co_return id.error();
-  auto record = store_.Get(store::kind::kContainerInstance, *id);
+boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, const Caller& caller) {
+  // The instance is the caller's own: the resolver authorized nothing else.
+  const std::string id = caller.instance_id;
+  auto record = store_.Get(store::kind::kContainerInstance, id);
   if (!record) co_return record.error();
   if (!record->has_value())
-    co_return MakeError("InvalidParameterException", "Unknown container instance " + *id + ": register first.");
+    co_return MakeError("InvalidParameterException", "Unknown container instance " + id + ": register first.");
   auto wait = OptionalInt(in, "waitSeconds");
   if (!wait) co_return wait.error();
   int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
   std::string since = StringOr(in, "generation");
 
-  if (wait_seconds > 0 && since == std::to_string(Generation(*id))) {
+  if (wait_seconds > 0 && since == std::to_string(Generation(id))) {
     auto waiter = std::make_shared<Waiter>(executor_);
     waiter->timer.expires_after(std::chrono::seconds(wait_seconds));
-    auto it = waiters_.emplace(*id, waiter);
+    auto it = waiters_.emplace(id, waiter);
     boost::system::error_code ec;
     co_await waiter->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     waiters_.erase(it);
   }
   // Heartbeat.
-  record = store_.Get(store::kind::kContainerInstance, *id);
+  record = store_.Get(store::kind::kContainerInstance, id);
   if (record.ok() && record->has_value()) {
     Json body = (*record)->body;
     body["_lastSeen"] = EpochSeconds();
     body["agentConnected"] = true;
-    (void)store_.Put(store::kind::kContainerInstance, {*id, "", body});
+    (void)store_.Put(store::kind::kContainerInstance, {id, "", body});
   }
-  std::string generation = std::to_string(Generation(*id));
-  auto tasks = TasksForInstance(*id);
+  std::string generation = std::to_string(Generation(id));
+  auto tasks = TasksForInstance(id);
   if (!tasks) co_return tasks.error();
-  co_return Json{{"generation", generation}, {"tasks", *tasks}};
+  Json out = {{"generation", generation}, {"tasks", *tasks}};
+  // Fresh instance credentials once half of the current ones' life has passed;
+  // the old ones stay valid until they expire, so the switch needs no pause.
+  double half = static_cast<double>(config_.instance_credential_lifetime.count()) / 2;
+  if (caller.credential_expiration - static_cast<double>(clock_()) < half) {
+    auto issued = IssueInstanceCredentials(id);
+    if (!issued) co_return issued.error();
+    out["instanceCredentials"] = *issued;
+  }
+  co_return out;
 }
 
-Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
-  auto task_arn = RequiredString(in, "taskArn");
-  if (!task_arn) return task_arn.error();
+Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in, const store::Record& record) {
   auto status = RequiredString(in, "status");
   if (!status) return status.error();
   if (*status != "PENDING" && *status != "RUNNING" && *status != "STOPPED")
     return MakeError("InvalidParameterException", "status must be PENDING, RUNNING or STOPPED.");
-  std::string task_id = TaskIdFrom(*task_arn);
-  auto record = store_.Get(store::kind::kTask, task_id);
-  if (!record) return record.error();
-  if (!record->has_value()) return MakeError("InvalidParameterException", "The referenced task was not found.");
-  Json task = (*record)->body;
+  const std::string task_id = record.key;
+  Json task = record.body;
   if (task.value("lastStatus", "") == "STOPPED") return Json::object();  // terminal
   double now = EpochSeconds();
 
@@ -282,7 +375,7 @@ Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in) {
     if (broker_) broker_->EndTaskSessions(task_id, "The task stopped.");
   }
   task["version"] = task.value("version", 1) + 1;
-  Status s = store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+  Status s = store_.Put(store::kind::kTask, {task_id, record.parent, task});
   if (!s) return s.error();
   log::Info("task " + task_id + " is " + task.value("lastStatus", ""));
   return Json::object();
@@ -304,6 +397,60 @@ void ControlPlane::SetManagedAgentState(const std::string& task_id, const std::s
     }
   }
   (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+}
+
+void ControlPlane::DeclareNodeOperations() {
+  const std::string node = "node";
+  // Operators make join tokens; a node joins with one (unsigned: the token
+  // is its proof), with IAM credentials allowed ecs:RegisterContainerInstance,
+  // or, to re-register, with its own instance credentials.
+  Add(node, Declare<int>(
+                "CreateJoinToken", "porthole:CreateNodeJoinToken", kOperators,
+                [this](const Call&) -> Result<Resolved<int>> {
+                  return Resolved<int>{{{"", ClusterArn("default"), {}}}, 0};
+                },
+                [this](const Call& call, int&) { return CreateJoinToken(call.input, call.caller); }));
+  Add(node, Declare<int>(
+                "RegisterContainerInstance", "ecs:RegisterContainerInstance",
+                {PrincipalKind::kAnonymous, PrincipalKind::kRoot, PrincipalKind::kUser, PrincipalKind::kAssumedRole,
+                 PrincipalKind::kContainerInstance},
+                [this](const Call& call) -> Result<Resolved<int>> {
+                  // An instance re-registering is authorized on its own ARN.
+                  std::string resource = call.caller.kind == PrincipalKind::kContainerInstance
+                                             ? ContainerInstanceArn(call.caller.instance_id)
+                                             : ClusterArn("default");
+                  return Resolved<int>{{{"", resource, {}}}, 0};
+                },
+                [this](const Call& call, int&) {
+                  return RegisterContainerInstance(call.input, call.caller, call.context);
+                }));
+  // PollTasks is ECS's ecs:Poll: the caller's own instance, whatever the request says.
+  Add(node, DeclareAsync<int>(
+                "PollTasks", "ecs:Poll", kNodes,
+                [this](const Call& call) -> Result<Resolved<int>> {
+                  auto named = OptionalString(call.input, "instanceId");
+                  if (!named) return named.error();
+                  // A node naming another instance is asking for its tasks: refused by policy.
+                  std::string id = named->value_or(call.caller.instance_id);
+                  return Resolved<int>{{{"", ContainerInstanceArn(id), {}}}, 0};
+                },
+                [this](const Call& call, int&) { return PollTasks(call.input, call.caller); }));
+  // A report is authorized on the instance the task is placed on, from the
+  // task's record: a node can report only its own tasks.
+  Add(node, Declare<store::Record>(
+                "SubmitTaskStateChange", "ecs:SubmitTaskStateChange", kNodes,
+                [this](const Call& call) -> Result<Resolved<store::Record>> {
+                  auto task_arn = RequiredString(call.input, "taskArn");
+                  if (!task_arn) return task_arn.error();
+                  auto record = store_.Get(store::kind::kTask, TaskIdFrom(*task_arn));
+                  if (!record) return record.error();
+                  if (!*record) return MakeError("InvalidParameterException", "The referenced task was not found.");
+                  std::string placed = (*record)->body.value("_instanceId", "");
+                  return Resolved<store::Record>{
+                      {{"", ContainerInstanceArn(placed), {{"ecs:task", {(*record)->body.value("taskArn", "")}}}}},
+                      std::move(**record)};
+                },
+                [this](const Call& call, store::Record& task) { return SubmitTaskStateChange(call.input, task); }));
 }
 
 void ControlPlane::OnAgentConnected(const std::string& task_id, const std::string& container_name) {

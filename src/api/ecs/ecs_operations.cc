@@ -72,10 +72,7 @@ Json ManagedAgentsFor(bool enabled) {
 
 // ---------------------------------------------------------------- clusters
 
-Result<Json> ControlPlane::CreateCluster(const Json& in) {
-  TRY_ASSIGN(name_opt, OptionalString(in, "clusterName"));
-  std::string name = name_opt.value_or("default");
-  TRY(ValidateClusterName(name));
+Result<Json> ControlPlane::CreateCluster(const Json& in, const std::string& name) {
   TRY(ExpectType(in, "configuration", Json::value_t::object));
   TRY(ExpectType(in, "settings", Json::value_t::array));
   TRY_ASSIGN(tags, ParseTags(in, "tags"));
@@ -108,11 +105,8 @@ Result<Json> ControlPlane::CreateCluster(const Json& in) {
   return Json{{"cluster", ClusterView(cluster)}};
 }
 
-Result<Json> ControlPlane::DescribeClusters(const Json& in) {
-  TRY_ASSIGN(names, StringList(in, "clusters"));
+Result<Json> ControlPlane::DescribeClusters(const Json& in, const std::vector<std::string>& names) {
   TRY_ASSIGN(include, StringList(in, "include"));
-  if (names.empty()) names.push_back("default");
-  if (names.size() > 100) return MakeError("InvalidParameterException", "At most 100 clusters can be described at once.");
   bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
   bool with_config = std::find(include.begin(), include.end(), "CONFIGURATIONS") != include.end();
   Json clusters = Json::array(), failures = Json::array();
@@ -140,9 +134,8 @@ Result<Json> ControlPlane::ListClusters(const Json& in) {
   return Json{{"clusterArns", arns}};
 }
 
-Result<Json> ControlPlane::DeleteCluster(const Json& in) {
-  TRY_ASSIGN(name_or_arn, RequiredString(in, "cluster"));
-  TRY_ASSIGN(cluster, LoadActiveCluster(name_or_arn));
+Result<Json> ControlPlane::DeleteCluster(const std::string& cluster_name) {
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   std::string name = cluster["clusterName"];
   TRY_ASSIGN(tasks, store_.List(store::kind::kTask, name));
   for (const auto& t : tasks)
@@ -209,10 +202,8 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
   return Json{{"taskDefinition", PublicView(definition)}, {"tags", tags}};
 }
 
-Result<Json> ControlPlane::DescribeTaskDefinition(const Json& in) {
-  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
+Result<Json> ControlPlane::DescribeTaskDefinition(const Json& in, const Json& definition) {
   TRY_ASSIGN(include, StringList(in, "include"));
-  TRY_ASSIGN(definition, LoadTaskDefinition(reference));
   Json out = {{"taskDefinition", PublicView(definition)}};
   if (std::find(include.begin(), include.end(), "TAGS") != include.end())
     out["tags"] = definition.value("_tags", Json::array());
@@ -241,28 +232,21 @@ Result<Json> ControlPlane::ListTaskDefinitions(const Json& in) {
   return Json{{"taskDefinitionArns", arns}};
 }
 
-Result<Json> ControlPlane::DeregisterTaskDefinition(const Json& in) {
-  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
-  TRY_ASSIGN(ref, ParseTaskDefinitionRef(reference));
-  if (!ref.revision)
-    return MakeError("ClientException", "The specified revision is not valid: a revision number is required.");
-  std::string key = ref.family + ":" + std::to_string(*ref.revision);
-  TRY_ASSIGN(record, store_.Get(store::kind::kTaskDefinition, key));
-  if (!record) return MakeError("ClientException", "The specified task definition does not exist.");
-  Json definition = record->body;
+Result<Json> ControlPlane::DeregisterTaskDefinition(const Json& resolved) {
+  Json definition = resolved;
+  std::string family = definition.value("family", "");
+  std::string key = family + ":" + std::to_string(definition.value("revision", 0));
   definition["status"] = "INACTIVE";
   definition["deregisteredAt"] = EpochSeconds();
-  TRY(store_.Put(store::kind::kTaskDefinition, {key, ref.family, definition}));
+  TRY(store_.Put(store::kind::kTaskDefinition, {key, family, definition}));
   return Json{{"taskDefinition", PublicView(definition)}};
 }
 
 // ---------------------------------------------------------------- tasks
 
-Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool start_task) {
-  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
-  std::string cluster_name = cluster["clusterName"];
-  TRY_ASSIGN(reference, RequiredString(in, "taskDefinition"));
+Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, const std::string& cluster_name,
+                                  const Json& definition, bool start_task) {
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   TRY_ASSIGN(count_opt, OptionalInt(in, "count"));
   TRY_ASSIGN(exec_opt, OptionalBool(in, "enableExecuteCommand"));
   TRY_ASSIGN(launch_type, OptionalString(in, "launchType"));
@@ -279,14 +263,9 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, bool st
       return MakeError("InvalidParameterException", "containerInstances must name 1 to 10 container instances.");
     count = static_cast<int64_t>(requested_instances.size());
   }
-  TRY_ASSIGN(definition, LoadTaskDefinition(reference));
   if (definition.value("status", "") != "ACTIVE")
     return MakeError("ClientException", "TaskDefinition is inactive");
   bool exec = exec_opt.value_or(false);
-  auto allowed = Authorize(caller, start_task ? "ecs:StartTask" : "ecs:RunTask", definition["taskDefinitionArn"],
-                           {{"ecs:cluster", {cluster["clusterArn"].get<std::string>()}},
-                            {"ecs:enable-execute-command", {exec ? "true" : "false"}}});
-  if (!allowed) return allowed.error();
 
   Json overrides = in.contains("overrides") && in["overrides"].is_object() ? in["overrides"] : Json::object();
   Json container_overrides = overrides.value("containerOverrides", Json::array());
@@ -423,14 +402,10 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
   return Json{{"tasks", tasks_out}, {"failures", failures}};
 }
 
-Result<Json> ControlPlane::DescribeTasks(const Json& in) {
-  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
-  std::string cluster_name = cluster["clusterName"];
-  TRY_ASSIGN(ids_in, StringList(in, "tasks"));
+Result<Json> ControlPlane::DescribeTasks(const Json& in, const std::string& cluster_name,
+                                        const std::vector<std::string>& ids_in) {
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   TRY_ASSIGN(include, StringList(in, "include"));
-  if (ids_in.empty()) return MakeError("InvalidParameterException", "Tasks cannot be empty.");
-  if (ids_in.size() > 100) return MakeError("InvalidParameterException", "At most 100 tasks can be described at once.");
   bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
   Json tasks = Json::array(), failures = Json::array();
   for (const auto& id : ids_in) {
@@ -447,9 +422,8 @@ Result<Json> ControlPlane::DescribeTasks(const Json& in) {
   return Json{{"tasks", tasks}, {"failures", failures}};
 }
 
-Result<Json> ControlPlane::ListTasks(const Json& in) {
-  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
+Result<Json> ControlPlane::ListTasks(const Json& in, const std::string& cluster_name) {
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   TRY_ASSIGN(family, OptionalString(in, "family"));
   TRY_ASSIGN(desired, OptionalString(in, "desiredStatus"));
   TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
@@ -467,14 +441,11 @@ Result<Json> ControlPlane::ListTasks(const Json& in) {
   return Json{{"taskArns", arns}};
 }
 
-Result<Json> ControlPlane::StopTask(const Json& in) {
-  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_param.value_or("default")));
-  std::string cluster_name = cluster["clusterName"];
-  TRY_ASSIGN(task_param, RequiredString(in, "task"));
+Result<Json> ControlPlane::StopTask(const Json& in, const std::string& cluster_name, const std::string& task_id) {
+  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   TRY_ASSIGN(reason, OptionalString(in, "reason"));
   if (reason && reason->size() > 255) return MakeError("InvalidParameterException", "reason must be at most 255 characters.");
-  TRY_ASSIGN(record, LoadTask(cluster_name, task_param));
+  TRY_ASSIGN(record, LoadTask(cluster_name, task_id));
   if (!record) return MakeError("InvalidParameterException", "The referenced task was not found.");
   Json task = record->body;
   if (task.value("desiredStatus", "") != "STOPPED") {
@@ -494,55 +465,59 @@ Result<Json> ControlPlane::StopTask(const Json& in) {
 
 // ---------------------------------------------------------------- exec
 
+Result<Resolved<ControlPlane::ExecTarget>> ControlPlane::ResolveExec(const std::string& cluster_param,
+                                                                       const std::string& task_param,
+                                                                       const std::optional<std::string>& container,
+                                                                       const std::string& action) {
+  ExecTarget target;
+  target.cluster_name = ClusterNameFrom(cluster_param);
+  auto cluster = LoadActiveCluster(target.cluster_name);
+  if (cluster) {
+    target.cluster = *cluster;
+    TRY_ASSIGN(loaded, LoadTask(target.cluster_name, task_param));
+    target.task = std::move(loaded);
+  }
+  target.container_named = container.has_value();
+  target.container_name = container.value_or("");
+  if (!container && target.task && target.task->body["containers"].size() == 1)
+    target.container_name = target.task->body["containers"][0]["name"];
+  std::string task_arn =
+      target.task ? target.task->body["taskArn"].get<std::string>() : TaskArn(target.cluster_name, TaskIdFrom(task_param));
+  ConditionKeys keys;
+  if (target.cluster && target.task) {
+    keys = EcsResourceKeys(*target.cluster, target.task->body, target.container_name);
+  } else {
+    keys["ecs:cluster"] = {ClusterArn(target.cluster_name)};
+    keys["ecs:task"] = {task_arn};
+    if (!target.container_name.empty()) keys["ecs:container-name"] = {target.container_name};
+  }
+  return Resolved<ExecTarget>{{{action, task_arn, keys}}, std::move(target)};
+}
+
 Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request,
-                                          const std::string& authorize_action) {
-  TRY_ASSIGN(cluster_param, OptionalString(in, "cluster"));
-  TRY_ASSIGN(task_param, RequiredString(in, "task"));
+                                          const ExecTarget& target, const std::string& session_id_prefix) {
   TRY_ASSIGN(command, RequiredString(in, "command"));
-  TRY_ASSIGN(container_param, OptionalString(in, "container"));
   TRY_ASSIGN(interactive, OptionalBool(in, "interactive"));
   if (!interactive.has_value())
     return MakeError("InvalidParameterException", "interactive can not be blank.");
   if (!*interactive) return MakeError("InvalidParameterException", std::string(text::kInteractiveOnly));
   if (command.size() > 4096)
     return MakeError("InvalidParameterException", "command must be at most 4096 characters.");
-  // Authorize before saying anything about what exists: a caller without
-  // access learns nothing about clusters, tasks or containers from the errors.
-  std::string cluster_name = ClusterNameFrom(cluster_param.value_or("default"));
-  auto cluster_found = LoadActiveCluster(cluster_name);
-  std::optional<store::Record> record;
-  if (cluster_found) {
-    TRY_ASSIGN(loaded, LoadTask(cluster_name, task_param));
-    record = std::move(loaded);
-  }
-  // The container the request means: the named one, or a single-container task's only one.
-  std::string container_name = container_param.value_or("");
-  if (!container_param && record && record->body["containers"].size() == 1)
-    container_name = record->body["containers"][0]["name"];
-  std::string task_arn = record ? record->body["taskArn"].get<std::string>() : TaskArn(cluster_name, TaskIdFrom(task_param));
-  std::map<std::string, std::vector<std::string>> keys;
-  if (cluster_found && record) {
-    keys = EcsResourceKeys(*cluster_found, record->body, container_name);
-  } else {
-    keys["ecs:cluster"] = {ClusterArn(cluster_name)};
-    keys["ecs:task"] = {task_arn};
-    if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
-  }
-  // Authorized on the task with the cluster's and the task's tags (E26).
-  auto allowed = Authorize(caller, authorize_action, task_arn, keys);
-  if (!allowed) return allowed.error();
-  if (!cluster_found) return cluster_found.error();
-  const Json& cluster = *cluster_found;
-  if (!record) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
+  if (!target.cluster) return MakeError("ClusterNotFoundException", "Cluster not found.");
+  const Json& cluster = *target.cluster;
+  if (!target.task) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
+  const store::Record* record = &*target.task;
+  const std::string& cluster_name = target.cluster_name;
+  const std::string& container_name = target.container_name;
   const Json& task = record->body;
   const Json& containers = task["containers"];
   const Json* container = nullptr;
-  if (container_param) {
+  if (target.container_named) {
     for (const auto& c : containers)
-      if (c["name"] == *container_param) container = &c;
+      if (c["name"] == container_name) container = &c;
     if (!container)
       return MakeError("InvalidParameterException",
-                       "The container " + *container_param + " does not exist in the task.");
+                       "The container " + container_name + " does not exist in the task.");
   } else if (containers.size() == 1) {
     container = &containers[0];
   } else {
@@ -566,6 +541,8 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   session.command = command;
   session.interactive = true;
   session.principal_arn = caller.principal_arn;
+  session.owner = OwnerIdentity(caller);
+  session.id_prefix = session_id_prefix;
   session.stream_host = request.Header("Host").value_or("127.0.0.1");
   TRY_ASSIGN(grant, broker_->StartSession(session));
   log::Info("ExecuteCommand by " + caller.principal_arn + " on " + session.task_arn + " container " + container_name +
@@ -580,41 +557,40 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
 
 // ---------------------------------------------------------------- tags
 
-namespace {
-struct TagTarget {
-  std::string kind;
-  std::string key;
-  std::string parent;
-  const char* member;  // where the tags live in the document
-};
-
-Result<TagTarget> ResolveTagTarget(const std::string& arn_text) {
+Result<ControlPlane::TagTarget> ControlPlane::ResolveTagTarget(const std::string& arn_text) {
   auto arn = ParseArn(arn_text);
-  if (!arn || arn->service != "ecs")
-    return MakeError("InvalidParameterException", "The ARN " + arn_text + " is not a valid ECS resource ARN.");
+  auto invalid = MakeError("InvalidParameterException", "The ARN " + arn_text.substr(0, 256) +
+                                                            " is not a valid ECS resource ARN of this account and region.");
+  if (!arn || arn->service != "ecs" || arn->region != config_.region || arn->account != config_.account_id)
+    return invalid;
   const std::string& r = arn->resource;
-  if (r.rfind("cluster/", 0) == 0) return TagTarget{store::kind::kCluster, r.substr(8), "", "tags"};
-  if (r.rfind("task/", 0) == 0) {
+  TagTarget target;
+  if (r.rfind("cluster/", 0) == 0) {
+    target = {ClusterArn(r.substr(8)), store::kind::kCluster, r.substr(8), "", "tags", std::nullopt};
+  } else if (r.rfind("task/", 0) == 0) {
     std::string rest = r.substr(5);
     size_t slash = rest.find('/');
     if (slash == std::string::npos) return MakeError("InvalidParameterException", "Task ARNs must name the cluster.");
-    return TagTarget{store::kind::kTask, rest.substr(slash + 1), rest.substr(0, slash), "tags"};
+    std::string cluster = rest.substr(0, slash), id = rest.substr(slash + 1);
+    target = {TaskArn(cluster, id), store::kind::kTask, id, cluster, "tags", std::nullopt};
+  } else if (r.rfind("task-definition/", 0) == 0) {
+    auto ref = ParseTaskDefinitionRef(r.substr(16));
+    if (!ref || !ref->revision) return invalid;
+    std::string key = ref->family + ":" + std::to_string(*ref->revision);
+    target = {porthole::TaskDefinitionArn(config_.region, config_.account_id, ref->family, *ref->revision),
+              store::kind::kTaskDefinition, key, ref->family, "_tags", std::nullopt};
+  } else {
+    return MakeError("InvalidParameterException", "Tagging is not supported for " + arn_text.substr(0, 256) + ".");
   }
-  if (r.rfind("task-definition/", 0) == 0) {
-    std::string key = r.substr(16);
-    return TagTarget{store::kind::kTaskDefinition, key, key.substr(0, key.find(':')), "_tags"};
-  }
-  return MakeError("InvalidParameterException", "Tagging is not supported for " + arn_text + ".");
-}
-}  // namespace
-
-Result<Json> ControlPlane::TagResource(const Json& in) {
-  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
-  TRY_ASSIGN(tags, ParseTags(in, "tags"));
-  TRY_ASSIGN(target, ResolveTagTarget(arn));
   TRY_ASSIGN(record, store_.Get(target.kind, target.key));
-  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
-    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  if (record && record->parent == target.parent) target.record = std::move(record);
+  return target;
+}
+
+Result<Json> ControlPlane::TagResource(const Json& in, const TagTarget& target) {
+  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  if (!target.record) return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  const store::Record* record = &*target.record;
   Json doc = record->body;
   Json merged = doc.value(target.member, Json::array());
   for (const auto& t : tags) {
@@ -629,13 +605,10 @@ Result<Json> ControlPlane::TagResource(const Json& in) {
   return Json::object();
 }
 
-Result<Json> ControlPlane::UntagResource(const Json& in) {
-  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
+Result<Json> ControlPlane::UntagResource(const Json& in, const TagTarget& target) {
   TRY_ASSIGN(keys, StringList(in, "tagKeys"));
-  TRY_ASSIGN(target, ResolveTagTarget(arn));
-  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
-  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
-    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  if (!target.record) return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  const store::Record* record = &*target.record;
   Json doc = record->body;
   Json kept = Json::array();
   for (const auto& t : doc.value(target.member, Json::array()))
@@ -645,12 +618,9 @@ Result<Json> ControlPlane::UntagResource(const Json& in) {
   return Json::object();
 }
 
-Result<Json> ControlPlane::ListTagsForResource(const Json& in) {
-  TRY_ASSIGN(arn, RequiredString(in, "resourceArn"));
-  TRY_ASSIGN(target, ResolveTagTarget(arn));
-  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
-  if (!record || (target.kind == store::kind::kTask && record->parent != target.parent))
-    return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+Result<Json> ControlPlane::ListTagsForResource(const TagTarget& target) {
+  if (!target.record) return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
+  const store::Record* record = &*target.record;
   return Json{{"tags", record->body.value(target.member, Json::array())}};
 }
 

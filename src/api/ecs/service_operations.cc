@@ -26,27 +26,17 @@ Status ValidServiceName(const std::string& name) {
 
 }  // namespace
 
-Result<Json> ControlPlane::ClusterOf(const Json& in) {
-  auto cluster_param = OptionalString(in, "cluster");
-  if (!cluster_param) return cluster_param.error();
-  return LoadActiveCluster(cluster_param->value_or("default"));
-}
-
 std::string ControlPlane::ServiceArn(const std::string& cluster, const std::string& name) const {
   return "arn:aws:ecs:" + config_.region + ":" + config_.account_id + ":service/" + cluster + "/" + name;
 }
 
-Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller) {
-  auto cluster = ClusterOf(in);
+Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller, const std::string& cluster_name,
+                                         const std::string& service_name, const Json& resolved_definition) {
+  auto cluster = LoadActiveCluster(cluster_name);
   if (!cluster) return cluster.error();
-  std::string cluster_name = (*cluster)["clusterName"];
-  auto name = RequiredString(in, "serviceName");
-  if (!name) return name.error();
+  const std::string* name = &service_name;
   if (Status s = ValidServiceName(*name); !s) return s.error();
-  auto reference = RequiredString(in, "taskDefinition");
-  if (!reference) return reference.error();
-  auto definition = LoadTaskDefinition(*reference);
-  if (!definition) return definition.error();
+  const Json* definition = &resolved_definition;
   auto desired = OptionalInt(in, "desiredCount");
   if (!desired) return desired.error();
   int64_t desired_count = desired->value_or(1);
@@ -59,11 +49,6 @@ Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller) {
   auto tags = ParseTags(in, "tags");
   if (!tags) return tags.error();
   std::string arn = ServiceArn(cluster_name, *name);
-  auto allowed = Authorize(caller, "ecs:CreateService", arn,
-                           {{"ecs:cluster", {(*cluster)["clusterArn"].get<std::string>()}},
-                            {"ecs:task-definition", {(*definition)["taskDefinitionArn"].get<std::string>()}},
-                            {"ecs:enable-execute-command", {exec->value_or(false) ? "true" : "false"}}});
-  if (!allowed) return allowed.error();
   double now = EpochSeconds();
   std::string deployment = "ecs-svc/" + ids::RandomHex(10);
   Json service = {{"serviceArn", arn},
@@ -98,13 +83,10 @@ Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller) {
   return Json{{"service", service}};
 }
 
-Result<Json> ControlPlane::UpdateService(const Json& in, const Caller& caller) {
-  auto cluster = ClusterOf(in);
+Result<Json> ControlPlane::UpdateService(const Json& in, const std::string& cluster_name,
+                                         const std::string& service_name, const std::string& definition_arn) {
+  auto cluster = LoadActiveCluster(cluster_name);
   if (!cluster) return cluster.error();
-  std::string cluster_name = (*cluster)["clusterName"];
-  auto name = RequiredString(in, "service");
-  if (!name) return name.error();
-  std::string service_name = name->substr(name->rfind('/') + 1);
   auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, service_name));
   if (!record) return record.error();
   if (!*record || (*record)->body.value("status", "") != "ACTIVE")
@@ -116,20 +98,7 @@ Result<Json> ControlPlane::UpdateService(const Json& in, const Caller& caller) {
   if (!exec) return exec.error();
   auto force = OptionalBool(in, "forceNewDeployment");
   if (!force) return force.error();
-  auto reference = OptionalString(in, "taskDefinition");
-  if (!reference) return reference.error();
-  std::string definition_arn = service["taskDefinition"];
-  if (*reference) {
-    auto definition = LoadTaskDefinition(**reference);
-    if (!definition) return definition.error();
-    definition_arn = (*definition)["taskDefinitionArn"];
-  }
   bool new_exec = exec->value_or(service.value("enableExecuteCommand", false));
-  auto allowed = Authorize(caller, "ecs:UpdateService", service["serviceArn"],
-                           {{"ecs:cluster", {(*cluster)["clusterArn"].get<std::string>()}},
-                            {"ecs:task-definition", {definition_arn}},
-                            {"ecs:enable-execute-command", {new_exec ? "true" : "false"}}});
-  if (!allowed) return allowed.error();
   if (*desired) {
     if (**desired < 0 || **desired > 100)
       return MakeError("InvalidParameterException", "desiredCount must be between 0 and 100.");
@@ -155,17 +124,12 @@ Result<Json> ControlPlane::UpdateService(const Json& in, const Caller& caller) {
   return Json{{"service", service}};
 }
 
-Result<Json> ControlPlane::DescribeServices(const Json& in) {
-  auto cluster = ClusterOf(in);
+Result<Json> ControlPlane::DescribeServices(const std::string& cluster_name,
+                                            const std::vector<std::string>& service_names) {
+  auto cluster = LoadActiveCluster(cluster_name);
   if (!cluster) return cluster.error();
-  std::string cluster_name = (*cluster)["clusterName"];
-  auto names = StringList(in, "services");
-  if (!names) return names.error();
-  if (names->empty() || names->size() > 10)
-    return MakeError("InvalidParameterException", "services must name 1 to 10 services.");
   Json services = Json::array(), failures = Json::array();
-  for (const auto& n : *names) {
-    std::string name = n.substr(n.rfind('/') + 1);
+  for (const auto& name : service_names) {
     auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, name));
     if (!record) return record.error();
     if (!*record) failures.push_back({{"arn", ServiceArn(cluster_name, name)}, {"reason", "MISSING"}});
@@ -174,8 +138,8 @@ Result<Json> ControlPlane::DescribeServices(const Json& in) {
   return Json{{"services", services}, {"failures", failures}};
 }
 
-Result<Json> ControlPlane::ListServices(const Json& in) {
-  auto cluster = ClusterOf(in);
+Result<Json> ControlPlane::ListServices(const std::string& cluster_name) {
+  auto cluster = LoadActiveCluster(cluster_name);
   if (!cluster) return cluster.error();
   auto all = store_.List(store::kind::kService, (*cluster)["clusterName"].get<std::string>());
   if (!all) return all.error();
@@ -185,13 +149,10 @@ Result<Json> ControlPlane::ListServices(const Json& in) {
   return Json{{"serviceArns", arns}};
 }
 
-Result<Json> ControlPlane::DeleteService(const Json& in) {
-  auto cluster = ClusterOf(in);
+Result<Json> ControlPlane::DeleteService(const Json& in, const std::string& cluster_name,
+                                         const std::string& service_name) {
+  auto cluster = LoadActiveCluster(cluster_name);
   if (!cluster) return cluster.error();
-  std::string cluster_name = (*cluster)["clusterName"];
-  auto name = RequiredString(in, "service");
-  if (!name) return name.error();
-  std::string service_name = name->substr(name->rfind('/') + 1);
   auto force = OptionalBool(in, "force");
   if (!force) return force.error();
   auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, service_name));

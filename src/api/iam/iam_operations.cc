@@ -4,46 +4,25 @@
 #include <algorithm>
 
 #include "api/control_plane.h"
+#include "api/iam/iam_common.h"
 #include "auth/policy_engine.h"
 #include "common/crypto.h"
 #include "common/log.h"
 
 namespace porthole::api {
 
+using iam::NoSuchEntity;
+using iam::Param;
+using iam::RandomId;
+using iam::ParseTagParams;
+using iam::ValidName;
+
 namespace {
 
-constexpr std::string_view kIamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
-constexpr std::string_view kStsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
 // IAM's quotas for inline policies and trust policies, in characters.
 constexpr size_t kInlineUserPolicyMaxChars = 2048;
 constexpr size_t kInlineRolePolicyMaxChars = 10240;
 constexpr size_t kTrustPolicyMaxChars = 2048;
-
-Error NoSuchEntity(const std::string& what) { return MakeError("NoSuchEntity", what, 404); }
-
-Result<std::string> Param(const QueryParams& p, const char* name) {
-  auto it = p.find(name);
-  if (it == p.end() || it->second.empty())
-    return MakeError("ValidationError", std::string("1 validation error detected: Value null at '") + name +
-                                            "' failed to satisfy constraint: Member must not be null");
-  return it->second;
-}
-
-Status ValidName(const std::string& name, const char* what, size_t max) {
-  if (name.empty() || name.size() > max)
-    return MakeError("ValidationError", std::string(what) + " must be 1 to " + std::to_string(max) + " characters.");
-  for (char c : name)
-    if (!isalnum(static_cast<unsigned char>(c)) && std::string_view("+=,.@_-").find(c) == std::string_view::npos)
-      return MakeError("ValidationError", std::string(what) + " '" + name + "' contains characters IAM does not allow.");
-  return OkStatus();
-}
-
-std::string RandomId(std::string_view prefix) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string id(prefix);
-  for (unsigned char c : crypto::RandomBytes(16)) id.push_back(kAlphabet[c % 32]);
-  return id;
-}
 
 std::string TagsXml(const Json& tags) {
   std::string xml;
@@ -80,102 +59,7 @@ std::string PolicyXml(const Json& p) {
          XmlElement("UpdateDate", IsoTime(p.value("CreateDate", 0.0))) + "</Policy>";
 }
 
-Result<Json> ParseTagParams(const QueryParams& params) {
-  Json tags = Json::array();
-  for (int i = 1;; i++) {
-    std::string base = "Tags.member." + std::to_string(i);
-    auto key = params.find(base + ".Key");
-    if (key == params.end()) break;
-    auto value = params.find(base + ".Value");
-    if (key->second.empty() || key->second.size() > 128)
-      return MakeError("ValidationError", "Tag keys must be 1 to 128 characters.");
-    tags.push_back({{"Key", key->second}, {"Value", value == params.end() ? "" : value->second}});
-    if (tags.size() > 50) return MakeError("LimitExceeded", "A user can have at most 50 tags.", 409);
-  }
-  return tags;
-}
-
 }  // namespace
-
-net::HttpResponse ControlPlane::HandleQuery(const net::HttpRequest& request, const Caller& caller,
-                                            std::string_view service) {
-  std::string_view ns = service == "sts" ? kStsNamespace : kIamNamespace;
-  auto params = ParseQuery(request.body);
-  if (!params) return QueryErrorResponse(ns, params.error());
-  std::string action = (*params)["Action"];
-  Result<std::string> result = service == "sts" ? StsOperation(action, *params, caller)
-                                                : IamOperation(action, *params, caller);
-  if (!result) {
-    Error e = result.error();
-    if (e.code == "AccessDeniedException") e = MakeError("AccessDenied", e.message, 403);
-    return QueryErrorResponse(ns, e);
-  }
-  return QueryResponse(action, ns, *result);
-}
-
-Result<std::string> ControlPlane::StsOperation(const std::string& action, const QueryParams& params,
-                                               const Caller& caller) {
-  if (action == "GetCallerIdentity") {
-    // Always allowed, as in AWS.
-    std::string user_id = caller.type == "root" ? config_.account_id : caller.user_id;
-    return XmlElement("Arn", caller.principal_arn) + XmlElement("UserId", user_id) +
-           XmlElement("Account", config_.account_id);
-  }
-  if (action == "AssumeRole") return AssumeRole(params, caller);
-  return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
-}
-
-Result<std::string> ControlPlane::AssumeRole(const QueryParams& params, const Caller& caller) {
-  auto role_arn = Param(params, "RoleArn");
-  if (!role_arn) return role_arn.error();
-  auto session_name = Param(params, "RoleSessionName");
-  if (!session_name) return session_name.error();
-  if (session_name->size() < 2 || session_name->size() > 64)
-    return MakeError("ValidationError", "RoleSessionName must be 2 to 64 characters.");
-  if (Status s = ValidName(*session_name, "RoleSessionName", 64); !s) return s.error();
-  std::string role_name = role_arn->substr(role_arn->rfind('/') + 1);
-  auto record = store_.Get(store::kind::kIamRole, role_name);
-  if (!record) return record.error();
-  std::string denied = "User: " + caller.principal_arn + " is not authorized to perform: sts:AssumeRole on resource: " +
-                       *role_arn;
-  if (!*record || (*record)->body.value("Arn", "") != *role_arn) return MakeError("AccessDenied", denied, 403);
-  const Json role = (*record)->body;
-  // Both the role's trust policy and (unless root) the caller's own policies must allow it.
-  auto trust = auth::ParsePolicy(role.value("AssumeRolePolicyDocument", ""), auth::PolicyKind::kTrust, 1 << 20);
-  if (!trust) return MakeError("AccessDenied", denied, 403);
-  auth::RequestContext request;
-  request.action = "sts:AssumeRole";
-  request.resource = *role_arn;
-  request.principal = std::make_pair(std::string("AWS"), caller.principal_arn);
-  request.keys["aws:PrincipalArn"] = {caller.principal_arn};
-  request.keys["aws:PrincipalAccount"] = {config_.account_id};
-  if (auth::Evaluate({{"trust", &*trust}}, request).decision != auth::Decision::kAllow)
-    return MakeError("AccessDenied", denied, 403);
-  auto allowed = Authorize(caller, "sts:AssumeRole", *role_arn);
-  if (!allowed) return MakeError("AccessDenied", denied, 403);
-
-  int duration = 3600;
-  if (params.count("DurationSeconds")) duration = std::atoi(params.at("DurationSeconds").c_str());
-  if (duration < 900 || duration > role.value("MaxSessionDuration", 3600))
-    return MakeError("ValidationError", "DurationSeconds must be between 900 and the role's MaxSessionDuration.");
-  std::string akid = RandomId("ASIA");
-  std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
-  std::string token = crypto::Base64Encode(crypto::RandomBytes(64));
-  double expiration = static_cast<double>(clock_() + duration);
-  std::string assumed_arn = "arn:aws:sts::" + config_.account_id + ":assumed-role/" + role_name + "/" + *session_name;
-  Json body = {{"type", "assumed-role"}, {"roleName", role_name}, {"sessionName", *session_name},
-               {"principalArn", assumed_arn}, {"secretSealed", Seal(secret)},
-               {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))}, {"expiration", expiration},
-               {"status", "Active"}, {"createDate", EpochSeconds()}};
-  Status s = store_.Put(store::kind::kAccessKey, {akid, "role:" + role_name, body});
-  if (!s) return s.error();
-  log::Info(caller.principal_arn + " assumed " + *role_arn + " as " + *session_name);
-  return "<Credentials>" + XmlElement("AccessKeyId", akid) + XmlElement("SecretAccessKey", secret) +
-         XmlElement("SessionToken", token) + XmlElement("Expiration", IsoTime(expiration)) +
-         "</Credentials><AssumedRoleUser>" +
-         XmlElement("AssumedRoleId", role.value("RoleId", "") + ":" + *session_name) +
-         XmlElement("Arn", assumed_arn) + "</AssumedRoleUser>";
-}
 
 Result<std::string> ControlPlane::Simulate(const std::string& action, const QueryParams& params) {
   std::vector<std::pair<std::string, auth::Policy>> policies;
@@ -234,16 +118,6 @@ Result<std::string> ControlPlane::Simulate(const std::string& action, const Quer
 
 Result<std::string> ControlPlane::IamOperation(const std::string& action, const QueryParams& params,
                                                const Caller& caller) {
-  static const std::vector<std::string> kKnown = {
-      "CreateUser", "GetUser", "ListUsers", "DeleteUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey",
-      "DeleteAccessKey", "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "CreatePolicy",
-      "GetPolicy", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser", "CreateRole",
-      "GetRole", "ListRoles", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy",
-      "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole", "SimulatePrincipalPolicy",
-      "SimulateCustomPolicy"};
-  if (std::find(kKnown.begin(), kKnown.end(), action) == kKnown.end())
-    return MakeError("InvalidAction", "The action " + action.substr(0, 64) + " is not valid for this endpoint.");
-
   auto user_arn = [&](const Json& u) { return u.value("Arn", ""); };
   auto it_user = params.find("UserName");
   // The user the call is about: the named one, else the caller (IAM's default).
@@ -251,20 +125,6 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
   // Role actions work on the role named by RoleName; the rest on a user.
   const bool role_op = action.find("Role") != std::string::npos;
   std::string role_name = params.count("RoleName") ? params.at("RoleName") : "";
-  std::string resource = "*";
-  if (role_op && !role_name.empty()) resource = "arn:aws:iam::" + config_.account_id + ":role/" + role_name;
-  else if (!role_op && !user_name.empty()) {
-    // The user's real ARN (it carries the user's path); for CreateUser, the path asked for.
-    std::string path = params.count("Path") ? params.at("Path") : "/";
-    resource = "arn:aws:iam::" + config_.account_id + ":user" + path + user_name;
-    if (auto existing = store_.Get(store::kind::kIamUser, user_name); existing && *existing)
-      resource = (*existing)->body.value("Arn", resource);
-  }
-  if (auto p = params.find("PolicyArn"); p != params.end() && action.find("User") == std::string::npos)
-    resource = p->second;
-  auto allowed = Authorize(caller, "iam:" + action, resource);
-  if (!allowed) return allowed.error();
-
   if (action == "SimulatePrincipalPolicy" || action == "SimulateCustomPolicy") return Simulate(action, params);
 
   auto load_user = [&](const std::string& name) -> Result<Json> {
@@ -363,7 +223,7 @@ Result<std::string> ControlPlane::IamOperation(const std::string& action, const 
     return UserXml(user);
   }
   if (action == "GetUser") {
-    if (caller.type == "root" && it_user == params.end())
+    if (caller.kind == PrincipalKind::kRoot && it_user == params.end())
       return "<User>" + XmlElement("UserId", config_.account_id) +
              XmlElement("Arn", "arn:aws:iam::" + config_.account_id + ":root") + "</User>";
     auto user = load_user(user_name);

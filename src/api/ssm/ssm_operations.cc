@@ -1,0 +1,219 @@
+// The SSM session APIs the AWS CLI and session-manager-plugin call on the
+// same endpoint (shared/protocol/session-data-channel.md §1.2, §8), for ECS
+// targets "ecs:<cluster>_<taskId>_<runtimeId>".
+#include "api/control_plane.h"
+#include "common/arn.h"
+#include "common/log.h"
+
+namespace porthole::api {
+
+namespace {
+
+struct EcsTarget {
+  std::string cluster;
+  std::string task_id;
+  std::string runtime_id;
+};
+
+// Cluster names may contain '_'; task ids and runtime ids do not, so split from the right.
+Result<EcsTarget> ParseEcsTarget(const std::string& target) {
+  auto bad = MakeError("InvalidParameterException",
+                       "Target must look like ecs:<cluster>_<taskId>_<containerRuntimeId>.");
+  if (target.rfind("ecs:", 0) != 0 || target.size() > 600) return bad;
+  std::string rest = target.substr(4);
+  size_t last = rest.rfind('_');
+  if (last == std::string::npos || last == 0) return bad;
+  size_t middle = rest.rfind('_', last - 1);
+  if (middle == std::string::npos || middle == 0) return bad;
+  EcsTarget t{rest.substr(0, middle), rest.substr(middle + 1, last - middle - 1), rest.substr(last + 1)};
+  if (t.task_id.empty() || t.runtime_id.empty()) return bad;
+  return t;
+}
+
+Json SessionView(const Json& record) {
+  Json out = {{"SessionId", record.value("SessionId", "")},
+              {"Target", record.value("Target", "")},
+              {"Status", record.value("Status", "")},
+              {"StartDate", record.value("StartDate", 0.0)},
+              {"Owner", record.value("Owner", "")}};
+  if (record.contains("EndDate")) out["EndDate"] = record["EndDate"];
+  if (!record.value("Reason", "").empty()) out["Reason"] = record["Reason"];
+  if (!record.value("documentName", "").empty()) out["DocumentName"] = record["documentName"];
+  return out;
+}
+
+}  // namespace
+
+std::string ControlPlane::SessionArn(const std::string& session_id) const {
+  return "arn:aws:ssm:" + config_.region + ":" + config_.account_id + ":session/" + session_id;
+}
+
+std::string ControlPlane::OwnerIdentity(const Caller& caller) const {
+  return caller.kind == PrincipalKind::kRoot ? config_.account_id : caller.user_id;
+}
+
+void ControlPlane::DeclareSsmOperations() {
+  const std::string ssm = "ssm";
+  struct StartTarget {
+    ExecTarget exec;
+    std::string command;
+    std::string target_text;
+  };
+  Add(ssm, Declare<StartTarget>(
+               "StartSession", "ssm:StartSession", kOperators,
+               [this](const Call& call) -> Result<Resolved<StartTarget>> {
+                 const Json& in = call.input;
+                 auto target_text = RequiredString(in, "Target");
+                 if (!target_text) return target_text.error();
+                 auto target = ParseEcsTarget(*target_text);
+                 if (!target) return target.error();
+                 auto document = OptionalString(in, "DocumentName");
+                 if (!document) return document.error();
+                 StartTarget start;
+                 start.target_text = *target_text;
+                 start.command = "/bin/sh";
+                 const Json parameters = in.value("Parameters", Json::object());
+                 if (!parameters.is_object())
+                   return MakeError("SerializationException", "Member 'Parameters' must be a map.");
+                 std::string doc = document->value_or("");
+                 if (doc == "AWS-StartInteractiveCommand" || doc == "AmazonECS-ExecuteCommand") {
+                   const Json commands = parameters.value("command", Json::array());
+                   if (!commands.is_array() || commands.empty() || !commands[0].is_string())
+                     return MakeError("InvalidParameters", "The document " + doc + " needs the parameter command.");
+                   start.command = commands[0];
+                 } else if (!doc.empty() && doc != "SSM-SessionManagerRunShell") {
+                   return MakeError("InvalidDocument",
+                                    "Document " + doc.substr(0, 128) + " is not supported for ECS targets.");
+                 }
+                 // The container with that runtime id, if the task exists; whether
+                 // it does is said only after authorizing.
+                 std::optional<std::string> container;
+                 auto record = LoadTask(target->cluster, target->task_id);
+                 if (!record) return record.error();
+                 if (*record)
+                   for (const auto& c : (*record)->body["containers"])
+                     if (c.value("runtimeId", "") == target->runtime_id) container = c.value("name", "");
+                 // Authorized as ssm:StartSession on the task, with its tags (E28).
+                 auto exec = ResolveExec(target->cluster, target->task_id, container.value_or(""),
+                                         "ssm:StartSession");
+                 if (!exec) return exec.error();
+                 if (!container) exec->target.task.reset();
+                 start.exec = std::move(exec->target);
+                 return Resolved<StartTarget>{std::move(exec->checks), std::move(start)};
+               },
+               [this](const Call& call, StartTarget& start) {
+                 return SsmStartSession(call.input, call.caller, call.request, start.exec, start.command);
+               }));
+
+  // The session an operation acts on, by its ARN.
+  struct SessionTarget {
+    std::string id;
+    Json record;  // null when there is no such session
+  };
+  auto resolve_session = [this](const Call& call) -> Result<Resolved<SessionTarget>> {
+    auto id = RequiredString(call.input, "SessionId");
+    if (!id) return id.error();
+    if (id->empty() || id->size() > 96)
+      return MakeError("ValidationException", "SessionId must be 1 to 96 characters.");
+    SessionTarget target{*id, Json()};
+    auto record = store_.Get(store::kind::kSession, *id);
+    if (!record) return record.error();
+    if (*record) target.record = (*record)->body;
+    return Resolved<SessionTarget>{{{"", SessionArn(*id), {}}}, std::move(target)};
+  };
+  Add(ssm, Declare<SessionTarget>(
+               "ResumeSession", "ssm:ResumeSession", kOperators, resolve_session,
+               [this](const Call& call, SessionTarget& target) {
+                 return SsmResumeSession(target.record.is_null() ? Json{{"SessionId", target.id}} : target.record,
+                                         call.caller, call.request);
+               }));
+  Add(ssm, Declare<SessionTarget>(
+               "TerminateSession", "ssm:TerminateSession", kOperators, resolve_session,
+               [this](const Call& call, SessionTarget& target) {
+                 return SsmTerminateSession(target.record.is_null() ? Json{{"SessionId", target.id}} : target.record,
+                                            call.caller);
+               }));
+  Add(ssm, Declare<int>(
+               "DescribeSessions", "ssm:DescribeSessions", kOperators,
+               [](const Call&) -> Result<Resolved<int>> { return Resolved<int>{{{"", "*", {}}}, 0}; },
+               [this](const Call& call, int&) { return SsmDescribeSessions(call.input, call.caller); }));
+}
+
+Result<Json> ControlPlane::SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request,
+                                           const ExecTarget& target, const std::string& command) {
+  std::string target_text = StringOr(in, "Target");
+  if (!target.task) return MakeError("TargetNotConnected", target_text + " is not connected.");
+  Json exec = {{"command", command}, {"interactive", true}};
+  // SSM names a session after whoever started it: the user, or the role session.
+  std::string name = caller.kind == PrincipalKind::kUser          ? caller.user_name
+                     : caller.kind == PrincipalKind::kAssumedRole ? caller.session_name
+                                                                  : "root";
+  auto out = ExecuteCommand(exec, caller, request, target, name + "-");
+  if (!out) {
+    if (out.error().code == "InvalidParameterException" || out.error().code == "TargetNotConnectedException")
+      return MakeError("TargetNotConnected", target_text + " is not connected: " + out.error().message);
+    return out.error();
+  }
+  const Json& session = (*out)["session"];
+  return Json{{"SessionId", session["sessionId"]}, {"StreamUrl", session["streamUrl"]},
+              {"TokenValue", session["tokenValue"]}};
+}
+
+namespace {
+// Sessions belong to whoever started them, by the credential's unique
+// identity (aws:userid), not a name: another user, or another session name
+// under the same role, is not the owner. Root owns every session.
+Status CheckOwner(const Json& session, const Caller& caller, const std::string& owner_identity) {
+  if (caller.kind == PrincipalKind::kRoot) return OkStatus();
+  const std::string owner = session.value("_owner", "");
+  if (!owner.empty() && owner == owner_identity) return OkStatus();
+  return MakeError("AccessDeniedException", "User: " + caller.principal_arn +
+                                                " is not authorized to act on session " +
+                                                session.value("SessionId", "") + ": it belongs to another principal.");
+}
+}  // namespace
+
+Result<Json> ControlPlane::SsmResumeSession(const Json& session, const Caller& caller, const net::HttpRequest& request) {
+  std::string id = session.value("SessionId", "");
+  // A session that is gone answers 200 without a token: the plugin then
+  // reports a timeout instead of hanging (§8).
+  if (!session.contains("Status") || !broker_) return Json{{"SessionId", id}};
+  if (Status s = CheckOwner(session, caller, OwnerIdentity(caller)); !s) return s.error();
+  auto grant = broker_->ResumeSession(id, request.Header("Host").value_or("127.0.0.1"));
+  if (!grant) return Json{{"SessionId", id}};
+  log::Info("session " + id + " resumed by " + caller.principal_arn);
+  return Json{{"SessionId", grant->session_id}, {"StreamUrl", grant->stream_url}, {"TokenValue", grant->token_value}};
+}
+
+Result<Json> ControlPlane::SsmTerminateSession(const Json& session, const Caller& caller) {
+  std::string id = session.value("SessionId", "");
+  if (session.contains("Status")) {
+    if (Status s = CheckOwner(session, caller, OwnerIdentity(caller)); !s) return s.error();
+    if (broker_) broker_->TerminateSession(id);
+  }
+  return Json{{"SessionId", id}};
+}
+
+Result<Json> ControlPlane::SsmDescribeSessions(const Json& in, const Caller& caller) {
+  auto state = RequiredString(in, "State");
+  if (!state) return state.error();
+  if (*state != "Active" && *state != "History")
+    return MakeError("ValidationException", "State must be Active or History.");
+  std::string target_filter;
+  for (const auto& f : in.value("Filters", Json::array()))
+    if (f.is_object() && f.value("key", "") == "Target") target_filter = f.value("value", "");
+  auto all = store_.List(store::kind::kSession, std::nullopt);
+  if (!all) return all.error();
+  const std::string me = OwnerIdentity(caller);
+  Json sessions = Json::array();
+  for (const auto& r : *all) {
+    bool active = r.body.value("Status", "") != "Terminated";
+    if ((*state == "Active") != active) continue;
+    if (!target_filter.empty() && r.body.value("Target", "") != target_filter) continue;
+    if (caller.kind != PrincipalKind::kRoot && r.body.value("_owner", "") != me) continue;
+    sessions.push_back(SessionView(r.body));
+  }
+  return Json{{"Sessions", sessions}};
+}
+
+}  // namespace porthole::api
