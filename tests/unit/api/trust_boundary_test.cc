@@ -1,0 +1,519 @@
+// The trust boundary (issue: every call authorized on what it touches).
+// Each operation's resolver authorizes the resource its handler acts on,
+// whatever else the request carries; the condition keys AWS supplies are
+// supplied; nodes, agents and sessions hold only what their job needs;
+// signatures cover X-Amz-Target; audit fails closed.
+#include <memory>
+
+#include "iam_test_fixture.h"
+
+namespace porthole::api {
+namespace {
+
+using namespace test;
+
+std::string EcsArn(const std::string& resource) { return std::string("arn:aws:ecs:") + kRegion + ":" + kAccount + ":" + resource; }
+std::string IamArn(const std::string& resource) { return std::string("arn:aws:iam::") + kAccount + ":" + resource; }
+
+std::string Policy(const std::string& statements) {
+  return R"({"Version":"2012-10-17","Statement":[)" + statements + "]}";
+}
+const std::string kAllowAll = R"({"Effect":"Allow","Action":["ecs:*","ssm:*","iam:*","sts:*"],"Resource":"*"})";
+
+class TrustBoundaryTest : public IamTest {
+ protected:
+  // The resources of the audit events for `action` written since the last look.
+  std::vector<std::string> AuthorizedResources(const std::string& action) {
+    std::vector<std::string> out;
+    for (const auto& e : NewAuditEvents())
+      if (e.value("action", "") == action) out.push_back(e.value("resource", ""));
+    return out;
+  }
+
+  // Node operations signed with `credentials`.
+  Reply NodeCall(const std::string& operation, const Json& input, const auth::Credentials& credentials) {
+    return Send(JsonRequest(kNode + operation, input, credentials, "ecs"));
+  }
+
+  // An unsigned RegisterContainerInstance, as a node joining with a token sends it.
+  Reply Join(const Json& input) {
+    return Send(test::SignedPost(kHost, "application/x-amz-json-1.1", kNode + "RegisterContainerInstance",
+                                 input.dump(), std::nullopt, kRegion, "ecs"));
+  }
+
+  std::string JoinToken(Json input = Json::object()) {
+    Reply reply = Send(JsonRequest(kNode + "CreateJoinToken", input, root_, "ecs"));
+    EXPECT_TRUE(IsJsonOk(reply));
+    return reply.json.value("joinToken", "");
+  }
+
+  // A session record as the gateway writes it, owned by `owner` (aws:userid).
+  void StoreSession(const std::string& id, const std::string& owner) {
+    Json body = {{"SessionId", id}, {"Target", "ecs:prod_t_r"}, {"Status", "Connected"}, {"StartDate", 1.0},
+                 {"Owner", "someone"}, {"_owner", owner}};
+    ASSERT_TRUE(store_->Put(store::kind::kSession, {id, "t", body}).ok());
+  }
+
+  Json DescribeTask(const std::string& cluster, const std::string& task_arn) {
+    Json out = MustEcs("DescribeTasks", {{"cluster", cluster}, {"tasks", {task_arn}}});
+    return out.value("tasks", Json::array()).empty() ? Json::object() : out["tasks"][0];
+  }
+
+  std::string UserId(const User& user) {
+    std::string got = MustIam("GetUser", {{"UserName", user.name}});
+    return XmlText(got, "UserId").value_or("");
+  }
+};
+
+// ---------------------------------------------------------------- resolvers
+
+// Every operation is authorized on what it acts on as the server resolves
+// it; decoy members naming other resources change nothing.
+TEST_F(TrustBoundaryTest, EachOperationIsAuthorizedOnWhatItActsOn) {
+  CreateCluster("prod");
+  CreateCluster("dev");
+  CreateCluster("empty");
+  RegisterFamily("web", {"app"});
+  RegisterFamily("web", {"app"});  // web:2 is the latest
+  Json prod = RunningExecTask("prod", "web");
+  Json dev = RunningExecTask("dev", "web");
+  const std::string prod_task = prod["taskArn"], dev_task = dev["taskArn"];
+  MustIam("CreateRole", {{"RoleName", "BreakGlass"},
+                         {"Path", "/ops/"},
+                         {"AssumeRolePolicyDocument",
+                          Policy(R"({"Effect":"Allow","Principal":{"AWS":")" + RootArn() + R"("},"Action":"sts:AssumeRole"})")}});
+  MustIam("CreateUser", {{"UserName", "carol"}, {"Path", "/eng/"}});
+  std::string managed = XmlText(MustIam("CreatePolicy", {{"PolicyName", "p"}, {"PolicyDocument", Policy(kAllowAll)}}),
+                                "Arn").value_or("");
+  StoreSession("root-0123", "123456789012");
+  NewAuditEvents();
+
+  struct Case {
+    std::string service;  // ecs, ssm or iam
+    std::string operation;
+    Json input;  // with decoys
+    std::vector<std::string> resources;
+  };
+  const Json decoy_task = dev_task, decoy_cluster = EcsArn("cluster/dev");
+  std::vector<Case> cases = {
+      {"ecs", "DescribeTasks", {{"cluster", "prod"}, {"tasks", {prod_task}}, {"resourceArn", decoy_task}, {"task", decoy_task}},
+       {prod_task}},
+      {"ecs", "DescribeTaskDefinition", {{"taskDefinition", "web"}, {"resourceArn", EcsArn("task-definition/web:1")}},
+       {EcsArn("task-definition/web:2")}},
+      {"ecs", "ListTasks", {{"cluster", "prod"}, {"resourceArn", decoy_cluster}}, {EcsArn("cluster/prod")}},
+      {"ecs", "DescribeClusters", {{"clusters", {"prod"}}, {"resourceArn", decoy_cluster}, {"cluster", "dev"}},
+       {EcsArn("cluster/prod")}},
+      {"ecs", "TagResource",
+       {{"resourceArn", EcsArn("cluster/prod")}, {"cluster", "dev"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}},
+       {EcsArn("cluster/prod")}},
+      {"ecs", "ListTagsForResource", {{"resourceArn", prod_task}, {"cluster", "dev"}, {"task", decoy_task}}, {prod_task}},
+      {"ecs", "ExecuteCommand",
+       {{"cluster", "prod"}, {"task", prod_task}, {"container", "app"}, {"command", "/bin/sh"}, {"interactive", true},
+        {"resourceArn", decoy_task}, {"tasks", {decoy_task}}},
+       {prod_task}},
+      {"ecs", "RunTask", {{"cluster", "prod"}, {"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}, {"task", decoy_task}},
+       {EcsArn("task-definition/web:1")}},
+      {"ecs", "CreateService",
+       {{"cluster", "prod"}, {"serviceName", "api"}, {"taskDefinition", "web:2"}, {"desiredCount", 0},
+        {"resourceArn", EcsArn("service/dev/api")}},
+       {EcsArn("service/prod/api")}},
+      {"ecs", "DescribeServices", {{"cluster", "prod"}, {"services", {"api"}}, {"resourceArn", EcsArn("service/dev/api")}},
+       {EcsArn("service/prod/api")}},
+      {"ecs", "UpdateService", {{"cluster", "prod"}, {"service", "api"}, {"desiredCount", 0}, {"resourceArn", decoy_cluster}},
+       {EcsArn("service/prod/api")}},
+      {"ecs", "DeleteService", {{"cluster", "prod"}, {"service", "api"}, {"resourceArn", EcsArn("service/dev/api")}},
+       {EcsArn("service/prod/api")}},
+      {"ecs", "DeregisterTaskDefinition", {{"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}},
+       {EcsArn("task-definition/web:1")}},
+      {"ecs", "DeleteCluster", {{"cluster", "empty"}, {"resourceArn", EcsArn("cluster/prod")}}, {EcsArn("cluster/empty")}},
+      {"ecs", "CreateCluster", {{"clusterName", "new"}, {"resourceArn", EcsArn("cluster/prod")}}, {EcsArn("cluster/new")}},
+      {"ecs", "StopTask", {{"cluster", "prod"}, {"task", prod_task}, {"resourceArn", decoy_task}, {"tasks", {decoy_task}}},
+       {prod_task}},
+      {"ssm", "TerminateSession", {{"SessionId", "root-0123"}, {"Target", "ecs:dev_x_y"}, {"resourceArn", decoy_task}},
+       {std::string("arn:aws:ssm:") + kRegion + ":" + kAccount + ":session/root-0123"}},
+  };
+  for (const auto& c : cases) {
+    Reply reply = c.service == "ssm" ? Ssm(c.operation, c.input) : Ecs(c.operation, c.input);
+    EXPECT_TRUE(IsJsonOk(reply)) << c.operation;
+    EXPECT_EQ(AuthorizedResources(c.service + ":" + c.operation), c.resources) << c.operation;
+  }
+  // The decoys were not acted on: the dev task runs on.
+  EXPECT_EQ(DescribeTask("dev", dev_task)["desiredStatus"], "RUNNING");
+
+  // IAM: on the stored ARN with its path; the attached policy is iam:PolicyARN, not the resource.
+  struct IamCase {
+    std::string action;
+    Params params;
+    std::string resource;
+  };
+  std::vector<IamCase> iam_cases = {
+      {"AttachRolePolicy", {{"RoleName", "BreakGlass"}, {"PolicyArn", managed}, {"UserName", "carol"}},
+       IamArn("role/ops/BreakGlass")},
+      {"AttachUserPolicy", {{"UserName", "carol"}, {"PolicyArn", managed}, {"RoleName", "BreakGlass"}},
+       IamArn("user/eng/carol")},
+      {"PutUserPolicy", {{"UserName", "carol"}, {"PolicyName", "x"}, {"PolicyDocument", Policy(kAllowAll)}},
+       IamArn("user/eng/carol")},
+      {"GetRole", {{"RoleName", "BreakGlass"}, {"PolicyArn", managed}}, IamArn("role/ops/BreakGlass")},
+  };
+  for (const auto& c : iam_cases) {
+    EXPECT_TRUE(IsQueryOk(Iam(c.action, c.params), c.action));
+    EXPECT_EQ(AuthorizedResources("iam:" + c.action), std::vector<std::string>{c.resource}) << c.action;
+  }
+}
+
+// The StopTask of the issue: a prod task, with a dev task's ARN alongside, past an explicit deny.
+TEST_F(TrustBoundaryTest, StopTaskOnProdIsDeniedWhateverArnRidesAlong) {
+  CreateCluster("prod");
+  CreateCluster("dev");
+  RegisterFamily("web", {"app"});
+  Json prod = RunningExecTask("prod", "web");
+  Json dev = RunningExecTask("dev", "web");
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p",
+            Policy(kAllowAll + R"(,{"Effect":"Deny","Action":"ecs:StopTask","Resource":")" + EcsArn("task/prod/*") + R"("})"));
+  Reply reply = Ecs("StopTask",
+                             {{"cluster", "prod"}, {"task", prod["taskArn"]}, {"resourceArn", dev["taskArn"]}},
+                             bob.credentials);
+  EXPECT_TRUE(IsJsonError(reply, 400, "AccessDeniedException",
+                          ExplicitlyDenied(bob.arn, "ecs:StopTask", prod["taskArn"])));
+  EXPECT_EQ(DescribeTask("prod", prod["taskArn"])["desiredStatus"], "RUNNING");
+  EXPECT_EQ(DescribeTask("dev", dev["taskArn"])["desiredStatus"], "RUNNING");
+}
+
+TEST_F(TrustBoundaryTest, FamilyOnlyDescribeTaskDefinitionIsAuthorizedOnTheLatestRevision) {
+  RegisterFamily("web", {"app"});
+  RegisterFamily("web", {"app"});
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p",
+            Policy(kAllowAll + R"(,{"Effect":"Deny","Action":"ecs:DescribeTaskDefinition","Resource":")" +
+                   EcsArn("task-definition/web:2") + R"("})"));
+  EXPECT_TRUE(IsJsonError(Ecs("DescribeTaskDefinition", {{"taskDefinition", "web"}}, bob.credentials), 400,
+                          "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("DescribeTaskDefinition", {{"taskDefinition", "web:1"}}, bob.credentials)));
+}
+
+// ---------------------------------------------------------------- condition keys
+
+TEST_F(TrustBoundaryTest, DenyOnTagKeysBlocksRetagging) {
+  CreateCluster("prod");
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p", Policy(kAllowAll + R"(,{"Effect":"Deny","Action":["ecs:TagResource","ecs:UntagResource"],"Resource":"*",
+      "Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":["owner"]}}})"));
+  const std::string cluster = EcsArn("cluster/prod");
+  EXPECT_TRUE(IsJsonError(Ecs("TagResource", {{"resourceArn", cluster}, {"tags", {{{"key", "owner"}, {"value", "me"}}}}},
+                                       bob.credentials),
+                          400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("TagResource", {{"resourceArn", cluster}, {"tags", {{{"key", "team"}, {"value", "a"}}}}},
+                                    bob.credentials)));
+  EXPECT_TRUE(IsJsonError(Ecs("UntagResource", {{"resourceArn", cluster}, {"tagKeys", {"owner"}}}, bob.credentials),
+                          400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("UntagResource", {{"resourceArn", cluster}, {"tagKeys", {"team"}}}, bob.credentials)));
+}
+
+TEST_F(TrustBoundaryTest, ResourceTagsOfTheTargetDecideTagging) {
+  CreateCluster("prod", Json::array({{{"key", "env"}, {"value", "prod"}}}));
+  CreateCluster("dev", Json::array({{{"key", "env"}, {"value", "dev"}}}));
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p", Policy(kAllowAll + R"(,{"Effect":"Deny","Action":"ecs:TagResource","Resource":"*",
+      "Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}})"));
+  Json tags = {{{"key", "k"}, {"value", "v"}}};
+  EXPECT_TRUE(IsJsonError(Ecs("TagResource", {{"resourceArn", EcsArn("cluster/prod")}, {"tags", tags}}, bob.credentials),
+                          400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ecs("TagResource", {{"resourceArn", EcsArn("cluster/dev")}, {"tags", tags}}, bob.credentials)));
+}
+
+TEST_F(TrustBoundaryTest, DenyOnRequestTagBlocksRunTaskWithThatTag) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Node();
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p", Policy(kAllowAll + R"(,{"Effect":"Deny","Action":["ecs:RunTask","ecs:TagResource"],"Resource":"*",
+      "Condition":{"StringEquals":{"aws:RequestTag/env":"prod"}}})"));
+  auto run = [&](const std::string& env) {
+    return Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"},
+                                    {"tags", {{{"key", "env"}, {"value", env}}}}},
+                        bob.credentials);
+  };
+  EXPECT_TRUE(IsJsonError(run("prod"), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(run("dev")));
+  // Tagging on create is ecs:TagResource too, with ecs:CreateAction.
+  std::vector<std::string> tag_checks = AuthorizedResources("ecs:TagResource");
+  ASSERT_FALSE(tag_checks.empty());
+  EXPECT_EQ(tag_checks.back(), EcsArn("task/demo/*"));
+}
+
+TEST_F(TrustBoundaryTest, DenyOnTheStoredRoleBlocksAttachRolePolicy) {
+  std::string trust = Policy(R"({"Effect":"Allow","Principal":{"AWS":")" + RootArn() + R"("},"Action":"sts:AssumeRole"})");
+  MustIam("CreateRole", {{"RoleName", "BreakGlass"}, {"Path", "/ops/"}, {"AssumeRolePolicyDocument", trust}});
+  MustIam("CreateRole", {{"RoleName", "Reader"}, {"AssumeRolePolicyDocument", trust}});
+  std::string managed = XmlText(MustIam("CreatePolicy", {{"PolicyName", "admin"}, {"PolicyDocument", Policy(kAllowAll)}}),
+                                "Arn").value_or("");
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p", Policy(kAllowAll + R"(,{"Effect":"Deny","Action":"iam:*","Resource":"arn:aws:iam::*:role/*BreakGlass"},
+      {"Effect":"Deny","Action":"iam:AttachUserPolicy","Resource":"*","Condition":{"ArnEquals":{"iam:PolicyARN":")" +
+                                 managed + R"("}}})"));
+  EXPECT_TRUE(IsQueryError(Iam("AttachRolePolicy", {{"RoleName", "BreakGlass"}, {"PolicyArn", managed}}, bob.credentials),
+                           403, "AccessDenied"));
+  EXPECT_TRUE(IsQueryOk(Iam("AttachRolePolicy", {{"RoleName", "Reader"}, {"PolicyArn", managed}}, bob.credentials),
+                        "AttachRolePolicy"));
+  // iam:PolicyARN names the policy being attached.
+  EXPECT_TRUE(IsQueryError(Iam("AttachUserPolicy", {{"UserName", "bob"}, {"PolicyArn", managed}}, bob.credentials),
+                           403, "AccessDenied"));
+}
+
+TEST_F(TrustBoundaryTest, PassingATaskRoleNeedsPassRole) {
+  std::string trust = Policy(R"({"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"})");
+  MustIam("CreateRole", {{"RoleName", "app"}, {"Path", "/tasks/"}, {"AssumeRolePolicyDocument", trust}});
+  const std::string role = IamArn("role/tasks/app");
+  User bob = MakeUser("bob");
+  PutPolicy(bob, "p", Policy(R"({"Effect":"Allow","Action":"ecs:*","Resource":"*"})"));
+  Json def = {{"family", "web"},
+              {"containerDefinitions", Json::array({{{"name", "app"}, {"image", "busybox"}}})},
+              {"taskRoleArn", role}};
+  EXPECT_TRUE(IsJsonError(Ecs("RegisterTaskDefinition", def, bob.credentials), 400, "AccessDeniedException",
+                          NotAuthorized(bob.arn, "iam:PassRole", role)));
+  PutPolicy(bob, "pass", Policy(R"({"Effect":"Allow","Action":"iam:PassRole","Resource":")" + role + R"(",
+      "Condition":{"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}})"));
+  EXPECT_TRUE(IsJsonOk(Ecs("RegisterTaskDefinition", def, bob.credentials)));
+  // The same for a role passed in RunTask's overrides.
+  CreateCluster("demo");
+  Node();
+  MustIam("CreateRole", {{"RoleName", "other"}, {"AssumeRolePolicyDocument", trust}});
+  EXPECT_TRUE(IsJsonError(Ecs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"},
+                                                     {"overrides", {{"taskRoleArn", IamArn("role/other")}}}},
+                                       bob.credentials),
+                          400, "AccessDeniedException"));
+}
+
+TEST_F(TrustBoundaryTest, TrustPolicyConditionsSeeTheSessionName) {
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "assume", Policy(R"({"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"})"));
+  MustIam("CreateRole",
+          {{"RoleName", "ops"},
+           {"AssumeRolePolicyDocument",
+            Policy(R"({"Effect":"Allow","Principal":{"AWS":")" + alice.arn + R"("},"Action":"sts:AssumeRole",
+                "Condition":{"StringEquals":{"sts:RoleSessionName":"${aws:username}"}}})")}});
+  const std::string role = IamArn("role/ops");
+  EXPECT_TRUE(IsQueryOk(StsWith("AssumeRole", {{"RoleArn", role}, {"RoleSessionName", "alice"}}, alice.credentials),
+                        "AssumeRole", kStsNs));
+  EXPECT_TRUE(IsQueryError(StsWith("AssumeRole", {{"RoleArn", role}, {"RoleSessionName", "bob"}}, alice.credentials), 403,
+                           "AccessDenied", std::nullopt, kStsNs));
+}
+
+// ---------------------------------------------------------------- node identity
+
+TEST_F(TrustBoundaryTest, NodeCredentialsCanDoNothingButTheirOwnTasks) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json task = RunningExecTask("demo", "web");  // placed on Node()
+  const auth::Credentials node = node_credentials_;
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), node), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonError(Ecs("StopTask", {{"cluster", "demo"}, {"task", task["taskArn"]}}, node), 400,
+                          "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonError(Ssm("DescribeSessions", {{"State", "Active"}}, node), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsQueryError(Iam("ListUsers", {}, node), 403, "AccessDenied"));
+  EXPECT_TRUE(IsJsonError(Send(JsonRequest(kNode + "CreateJoinToken", Json::object(), node, "ecs")), 400,
+                          "AccessDeniedException"));
+
+  // A second node can neither see nor report the first node's task.
+  Reply second = Send(JsonRequest(kNode + "RegisterContainerInstance", {{"hostname", "node-2"}}, root_, "ecs"));
+  ASSERT_TRUE(IsJsonOk(second));
+  const Json c = second.json["credentials"];
+  auth::Credentials other{c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]};
+  EXPECT_TRUE(IsJsonError(NodeCall("PollTasks", {{"instanceId", node_}, {"waitSeconds", 0}}, other), 400,
+                          "AccessDeniedException"));
+  Reply own = NodeCall("PollTasks", {{"waitSeconds", 0}}, other);
+  ASSERT_TRUE(IsJsonOk(own));
+  EXPECT_TRUE(own.json["tasks"].empty());
+  EXPECT_TRUE(IsJsonError(NodeCall("SubmitTaskStateChange", {{"taskArn", task["taskArn"]}, {"status", "STOPPED"}}, other),
+                          400, "AccessDeniedException"));
+  EXPECT_EQ(DescribeTask("demo", task["taskArn"])["lastStatus"], "RUNNING");
+  // Its owner may.
+  EXPECT_TRUE(IsJsonOk(NodeCall("SubmitTaskStateChange", {{"taskArn", task["taskArn"]}, {"status", "STOPPED"}}, node)));
+}
+
+TEST_F(TrustBoundaryTest, JoinTokensAreSingleUseAndExpire) {
+  EXPECT_TRUE(IsJsonError(Join({{"hostname", "n"}}), 403, "MissingAuthenticationTokenException"));
+  std::string token = JoinToken();
+  ASSERT_EQ(token.rfind("phjt-", 0), 0u);
+  Reply joined = Join({{"hostname", "n"}, {"joinToken", token}});
+  ASSERT_TRUE(IsJsonOk(joined));
+  const std::string id = joined.json["instanceId"];
+  const Json c = joined.json["credentials"];
+  auth::Credentials creds{c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]};
+  EXPECT_TRUE(IsJsonOk(NodeCall("PollTasks", {{"waitSeconds", 0}}, creds)));
+  // Used once: refused after.
+  EXPECT_TRUE(IsJsonError(Join({{"hostname", "n"}, {"joinToken", token}}), 400, "AccessDeniedException"));
+  // A token does not take over an instance it was not made for.
+  std::string fresh = JoinToken();
+  Reply other = Join({{"instanceId", id}, {"joinToken", fresh}});
+  ASSERT_TRUE(IsJsonOk(other));
+  EXPECT_NE(other.json["instanceId"], id);
+  // One made for the instance re-registers it, and replaces its credentials.
+  Reply again = Join({{"joinToken", JoinToken({{"instanceId", id}})}});
+  ASSERT_TRUE(IsJsonOk(again));
+  EXPECT_EQ(again.json["instanceId"], id);
+  EXPECT_FALSE(IsJsonOk(NodeCall("PollTasks", {{"waitSeconds", 0}}, creds)));
+  // Expired.
+  std::string late = JoinToken({{"expiresInSeconds", 60}});
+  std::time_t now = std::time(nullptr);
+  plane_->SetClock([now] { return now + 61; });
+  EXPECT_TRUE(IsJsonError(Join({{"joinToken", late}}), 400, "AccessDeniedException"));
+  // Tokens are kept as digests only.
+  auto kept = store_->List(store::kind::kJoinToken, std::nullopt);
+  ASSERT_TRUE(kept.ok());
+  for (const auto& r : *kept) EXPECT_EQ(r.body.dump().find(late), std::string::npos);
+}
+
+TEST_F(TrustBoundaryTest, InstanceCredentialsAreRenewedByThePoll) {
+  Node();
+  auth::Credentials first = node_credentials_;
+  Reply fresh = NodeCall("PollTasks", {{"waitSeconds", 0}}, first);
+  ASSERT_TRUE(IsJsonOk(fresh));
+  EXPECT_FALSE(fresh.json.contains("instanceCredentials"));
+  std::time_t now = std::time(nullptr);
+  plane_->SetClock([now] { return now + 7 * 3600; });  // past half of 12 h
+  net::HttpRequest late = JsonRequest(kNode + "PollTasks", {{"waitSeconds", 0}}, std::nullopt, "ecs");
+  auth::SignRequest(late, first, kRegion, "ecs", now + 7 * 3600);
+  Reply renewed = Send(late);
+  ASSERT_TRUE(IsJsonOk(renewed));
+  ASSERT_TRUE(renewed.json.contains("instanceCredentials"));
+  EXPECT_NE(renewed.json["instanceCredentials"]["accessKeyId"], first.access_key_id);
+}
+
+// ---------------------------------------------------------------- agents
+
+TEST_F(TrustBoundaryTest, AgentCredentialsAreBoundToTheirContainer) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app", "sidecar"});
+  Node();
+  Json task = MustEcs("RunTask", {{"cluster", "demo"}, {"taskDefinition", "web"}, {"enableExecuteCommand", true}})["tasks"][0];
+  Reply poll = NodeCall("PollTasks", {{"waitSeconds", 0}}, node_credentials_);
+  ASSERT_TRUE(IsJsonOk(poll));
+  const Json creds = poll.json["tasks"][0]["agent"]["credentials"];
+  ASSERT_TRUE(creds.contains("app") && creds.contains("sidecar"));
+  for (const char* name : {"app", "sidecar"}) {
+    const Json& c = creds[name];
+    net::HttpRequest request;
+    request.method = "GET";
+    request.target = "/v1/control-channel/x";
+    request.headers.emplace_back("Host", kHost);
+    auth::SignRequest(request, {c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]}, kRegion, "ssmmessages",
+                      std::time(nullptr));
+    auto caller = plane_->Authenticate(request, "ssmmessages");
+    ASSERT_TRUE(caller.ok());
+    EXPECT_EQ(caller->kind, PrincipalKind::kTaskAgent);
+    EXPECT_EQ(caller->task_id, LastSegment(task["taskArn"]));
+    EXPECT_EQ(caller->container_name, name);
+  }
+}
+
+// ---------------------------------------------------------------- sessions
+
+TEST_F(TrustBoundaryTest, SessionsBelongToTheirStarter) {
+  User alice = MakeUser("alice");
+  User bob = MakeUser("bob");
+  for (const User* u : {&alice, &bob}) PutPolicy(*u, "p", Policy(kAllowAll));
+  StoreSession("alice-0001", UserId(alice));
+  for (const char* op : {"ResumeSession", "TerminateSession"})
+    EXPECT_TRUE(IsJsonError(Ssm(op, {{"SessionId", "alice-0001"}}, bob.credentials), 400, "AccessDeniedException")) << op;
+  EXPECT_TRUE(IsJsonOk(Ssm("ResumeSession", {{"SessionId", "alice-0001"}}, alice.credentials)));
+  EXPECT_TRUE(IsJsonOk(Ssm("TerminateSession", {{"SessionId", "alice-0001"}}, alice.credentials)));
+  Reply listed = Ssm("DescribeSessions", {{"State", "Active"}}, bob.credentials);
+  ASSERT_TRUE(IsJsonOk(listed));
+  EXPECT_TRUE(listed.json["Sessions"].empty());
+
+  // Under one role, another session name is another owner.
+  MustIam("CreateRole", {{"RoleName", "ops"},
+                         {"AssumeRolePolicyDocument",
+                          Policy(R"({"Effect":"Allow","Principal":{"AWS":")" + alice.arn + R"("},"Action":"sts:AssumeRole"})")}});
+  MustIam("PutRolePolicy", {{"RoleName", "ops"}, {"PolicyName", "p"}, {"PolicyDocument", Policy(kAllowAll)}});
+  auto assume = [&](const std::string& name) {
+    Reply r = StsWith("AssumeRole", {{"RoleArn", IamArn("role/ops")}, {"RoleSessionName", name}}, alice.credentials);
+    EXPECT_TRUE(IsQueryOk(r, "AssumeRole", kStsNs));
+    return std::make_pair(auth::Credentials{XmlText(r.body, "AccessKeyId").value_or(""),
+                                            XmlText(r.body, "SecretAccessKey").value_or(""),
+                                            XmlText(r.body, "SessionToken").value_or("")},
+                          XmlText(r.body, "AssumedRoleId").value_or(""));
+  };
+  auto [one, one_id] = assume("one");
+  auto [two, two_id] = assume("two");
+  StoreSession("one-0001", one_id);
+  EXPECT_TRUE(IsJsonError(Ssm("TerminateSession", {{"SessionId", "one-0001"}}, two), 400, "AccessDeniedException"));
+  EXPECT_TRUE(IsJsonOk(Ssm("TerminateSession", {{"SessionId", "one-0001"}}, one)));
+}
+
+TEST_F(TrustBoundaryTest, SessionArnPoliciesDecideAndStartSessionNamesTheSessionAfterTheUser) {
+  CreateCluster("demo");
+  RegisterFamily("web", {"app"});
+  Json task = RunningExecTask("demo", "web");
+  User alice = MakeUser("alice");
+  PutPolicy(alice, "p", Policy(R"({"Effect":"Allow","Action":"ssm:StartSession","Resource":"*"},
+      {"Effect":"Allow","Action":["ssm:TerminateSession","ssm:ResumeSession"],
+       "Resource":"arn:aws:ssm:*:*:session/${aws:username}-*"})"));
+  ASSERT_TRUE(IsJsonOk(StartSessionAs(alice, "demo", task, "app")));
+  ASSERT_FALSE(broker_.requests.empty());
+  EXPECT_EQ(broker_.requests.back().id_prefix, "alice-");
+  EXPECT_EQ(broker_.requests.back().owner, UserId(alice));
+  StoreSession("alice-0002", UserId(alice));
+  StoreSession("ecs-execute-command-0003", UserId(alice));
+  EXPECT_TRUE(IsJsonOk(Ssm("TerminateSession", {{"SessionId", "alice-0002"}}, alice.credentials)));
+  EXPECT_TRUE(IsJsonError(Ssm("TerminateSession", {{"SessionId", "ecs-execute-command-0003"}}, alice.credentials), 400,
+                          "AccessDeniedException"));
+}
+
+// ---------------------------------------------------------------- signatures and audit
+
+TEST_F(TrustBoundaryTest, AnUnsignedTargetIsRefused) {
+  // Signed without X-Amz-Target, then given one: the signature must not choose the operation.
+  net::HttpRequest request = JsonRequest("", Json::object(), std::nullopt, "ecs");
+  auth::SignRequest(request, root_, kRegion, "ecs", std::time(nullptr));
+  request.headers.emplace_back("X-Amz-Target", kEcs + "ListClusters");
+  Reply reply = Send(request);
+  EXPECT_TRUE(IsJsonError(reply, 400, "IncompleteSignatureException"));
+  EXPECT_NE(reply.body.find("x-amz-target"), std::string::npos) << reply.body;
+}
+
+// A store whose audit-event writes fail, as a full disk would fail them.
+class AuditFailingStore : public store::Store {
+ public:
+  explicit AuditFailingStore(store::Store& inner) : inner_(inner) {}
+  Result<std::optional<store::Record>> Get(const std::string& kind, const std::string& key) override {
+    return inner_.Get(kind, key);
+  }
+  Status Put(const std::string& kind, const store::Record& record) override {
+    if (kind == store::kind::kAuditEvent) return MakeError("StoreError", "disk full", 500);
+    return inner_.Put(kind, record);
+  }
+  Result<bool> Insert(const std::string& kind, const store::Record& record) override { return inner_.Insert(kind, record); }
+  Status Delete(const std::string& kind, const std::string& key) override { return inner_.Delete(kind, key); }
+  Result<std::vector<store::Record>> List(const std::string& kind, const std::optional<std::string>& parent) override {
+    return inner_.List(kind, parent);
+  }
+  Status Transaction(const std::function<Status()>& work) override { return inner_.Transaction(work); }
+
+ private:
+  store::Store& inner_;
+};
+
+TEST_F(TrustBoundaryTest, AnAuditWriteThatFailsFailsTheCall) {
+  AuditFailingStore failing(*store_);
+  ControlPlaneConfig config;
+  config.secret_key = std::string(32, 'k');
+  config.region = kRegion;
+  config.account_id = kAccount;
+  plane_ = std::make_unique<ControlPlane>(io_.get_executor(), failing, config);
+  Reply reply = Ecs("CreateCluster", {{"clusterName", "never"}});
+  EXPECT_TRUE(IsJsonError(reply, 500, "InternalFailure"));
+  auto cluster = store_->Get(store::kind::kCluster, "never");
+  ASSERT_TRUE(cluster.ok());
+  EXPECT_FALSE(cluster->has_value());
+  // The query protocol answers in its own shape.
+  EXPECT_TRUE(IsQueryError(Iam("CreateUser", {{"UserName", "never"}}), 500, "InternalFailure"));
+  auto user = store_->Get(store::kind::kIamUser, "never");
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->has_value());
+}
+
+}  // namespace
+}  // namespace porthole::api
