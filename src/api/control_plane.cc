@@ -61,7 +61,11 @@ Result<Caller> ControlPlane::Authenticate(const net::HttpRequest& request, std::
     if (!secret) return std::nullopt;
     return auth::KeyLookupResult{*secret};
   };
-  auto verified = auth::VerifyRequest(request, lookup, clock_());
+  // Presigned (query-string) requests only where AWS's clients use them: STS
+  // (a presigned GetCallerIdentity proves an identity to a third party).
+  auth::VerifyOptions options;
+  options.allow_presigned = expected_service == "sts";
+  auto verified = auth::VerifyRequest(request, lookup, clock_(), options);
   if (!verified) return verified.error();
   if (verified->region != config_.region)
     return MakeError("InvalidSignatureException",

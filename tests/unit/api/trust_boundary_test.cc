@@ -474,6 +474,17 @@ TEST_F(TrustBoundaryTest, AnUnsignedTargetIsRefused) {
   EXPECT_NE(reply.body.find("x-amz-target"), std::string::npos) << reply.body;
 }
 
+TEST_F(TrustBoundaryTest, PresignedRequestsOnlyWhereAwsTakesThem) {
+  net::HttpRequest ecs = test::SignedPost(kHost, "application/x-amz-json-1.1", kEcs + "ListClusters", "{}", std::nullopt,
+                                          kRegion, "ecs");
+  auth::PresignRequest(ecs, root_, kRegion, "ecs", std::time(nullptr), 300);
+  EXPECT_TRUE(IsJsonError(Send(ecs), 400, "IncompleteSignatureException"));
+  // STS: a presigned GetCallerIdentity is how a third party learns who holds a key.
+  net::HttpRequest sts = QueryRequest(Form("GetCallerIdentity", {}, "2011-06-15"), std::nullopt, "sts");
+  auth::PresignRequest(sts, root_, kRegion, "sts", std::time(nullptr), 300);
+  EXPECT_TRUE(IsQueryOk(Send(sts), "GetCallerIdentity", kStsNs));
+}
+
 // A store whose audit-event writes fail, as a full disk would fail them.
 class AuditFailingStore : public store::Store {
  public:
