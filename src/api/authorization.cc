@@ -40,20 +40,19 @@ Result<std::vector<std::pair<std::string, auth::Policy>>> ControlPlane::Identity
   return out;
 }
 
-ConditionKeys ControlPlane::EcsResourceKeys(const Json& cluster, const Json& task,
+ConditionKeys ControlPlane::EcsResourceKeys(const Json& cluster, const model::Task& task,
                                              const std::string& container_name) const {
   ConditionKeys keys;
   keys["ecs:cluster"] = {cluster.value("clusterArn", "")};
-  keys["ecs:task"] = {task.value("taskArn", "")};
+  keys["ecs:task"] = {task.arn};
   if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
   // Only the cluster's and the task's tags count for ExecuteCommand (E26);
   // the task's tag wins where both have the key.
-  for (const Json* source : {&cluster, &task}) {
-    for (const auto& tag : source->value("tags", Json::array())) {
-      if (!tag.is_object() || !tag.contains("key")) continue;
-      std::string value = tag.value("value", "");
-      keys["ecs:ResourceTag/" + tag["key"].get<std::string>()] = {value};
-      keys["aws:ResourceTag/" + tag["key"].get<std::string>()] = {value};
+  const Json cluster_tags = cluster.value("tags", Json::array());
+  for (const Json* tags : {&cluster_tags, &task.tags}) {
+    for (const auto& [key, value] : ResourceTagKeys(*tags)) {
+      keys[key] = value;
+      keys["ecs:ResourceTag/" + key.substr(std::string_view("aws:ResourceTag/").size())] = value;
     }
   }
   return keys;

@@ -22,6 +22,10 @@ ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& 
   std::string random = crypto::RandomBytes(4);
   for (unsigned char c : random) generation_base_ = generation_base_ << 8 | c;
   generation_base_ <<= 16;
+  // Task records from before the instance index get their entry.
+  auto reindexed = tasks_.Reindex();
+  if (!reindexed) throw std::runtime_error("cannot index the stored tasks: " + reindexed.error().message);
+  if (*reindexed > 0) log::Info("indexed " + std::to_string(*reindexed) + " stored tasks by container instance");
   DeclareEcsOperations();
   DeclareSsmOperations();
   DeclareNodeOperations();

@@ -28,7 +28,9 @@
 #include "auth/sigv4.h"
 #include "net/http.h"
 #include "net/https_server.h"
+#include "model/task.h"
 #include "store/store.h"
+#include "store/task_repository.h"
 
 namespace porthole::api {
 
@@ -156,7 +158,7 @@ class ControlPlane {
   struct ExecTarget {
     std::string cluster_name;
     std::optional<Json> cluster;        // when ACTIVE
-    std::optional<store::Record> task;  // when it exists in that cluster
+    std::optional<model::Task> task;    // when it exists in that cluster
     std::string container_name;         // named, or a single-container task's only one
     bool container_named = false;
   };
@@ -200,7 +202,7 @@ class ControlPlane {
   // IAM's policy simulator (SimulatePrincipalPolicy, SimulateCustomPolicy).
   Result<std::string> Simulate(const std::string& action, const QueryParams& params);
   // The ecs:ResourceTag/ and aws:ResourceTag/ keys from cluster and task tags (E26).
-  ConditionKeys EcsResourceKeys(const Json& cluster, const Json& task, const std::string& container_name) const;
+  ConditionKeys EcsResourceKeys(const Json& cluster, const model::Task& task, const std::string& container_name) const;
 
   // ---- SSM session operations on ECS targets (api/ssm).
   Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request,
@@ -216,14 +218,14 @@ class ControlPlane {
   // ---- Node operations (api/node).
   Result<Json> RegisterContainerInstance(const Json& in, const Caller& caller, const net::RequestContext& context);
   boost::asio::awaitable<Result<Json>> PollTasks(const Json& in, const Caller& caller);
-  Result<Json> SubmitTaskStateChange(const Json& in, const store::Record& task);
+  Result<Json> SubmitTaskStateChange(const Json& in, model::Task task);
   Result<Json> CreateJoinToken(const Json& in, const Caller& caller);
   Result<Json> TasksForInstance(const std::string& instance_id);
   void WakeInstance(const std::string& instance_id);
   // The long poll's change counter of an instance (see PollTasks' "generation").
   uint64_t Generation(const std::string& instance_id);
   // Credentials bound to (task, container) for that container's exec agent.
-  Result<Json> IssueAgentCredentials(const Json& task, const std::string& container_name,
+  Result<Json> IssueAgentCredentials(const model::Task& task, const std::string& container_name,
                                      const std::string& role_name);
   // Credentials bound to a container instance: what its node signs with.
   Result<Json> IssueInstanceCredentials(const std::string& instance_id);
@@ -232,14 +234,14 @@ class ControlPlane {
   // ecs-tasks.amazonaws.com; "" for an EC2/EXTERNAL task without one (the
   // container instance's identity, as ECS falls back to the instance role).
   // An error names why the agent cannot get credentials.
-  Result<std::string> ResolveTaskRole(const Json& task, const Json& definition);
+  Result<std::string> ResolveTaskRole(const model::Task& task, const Json& definition);
   // Sets every ExecuteCommandAgent of the container (not on a stopped task).
-  void SetManagedAgentState(const std::string& task_id, const std::string& container_name, const std::string& status,
-                            const std::string& reason);
+  void SetManagedAgentState(const std::string& task_id, const std::string& container_name,
+                            model::ContainerStatus status, const std::string& reason);
 
   // ---- Shared helpers (ecs_model.cc).
   Result<Json> LoadActiveCluster(const std::string& name_or_arn);
-  Result<std::optional<store::Record>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
+  Result<std::optional<model::Task>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
   Result<Json> LoadTaskDefinition(const std::string& reference);
   Json PublicView(const Json& record) const;  // strips internal "_" members
   std::string Seal(std::string_view secret) const;
@@ -247,10 +249,15 @@ class ControlPlane {
   Json ClusterView(const Json& cluster);
   std::string ClusterArn(const std::string& name) const;
   std::string TaskArn(const std::string& cluster, const std::string& id) const;
-  void MarkTaskStopped(Json& task, const std::string& reason, const std::string& stop_code);
+  // Stops the task's record (ECS's stop fields) and revokes its agents' credentials.
+  void MarkTaskStopped(model::Task& task, const std::string& reason, const std::string& stop_code);
+  // A stop the control plane asks for (StopTask, the scheduler): desired
+  // STOPPED, and at once STOPPED when no node has picked it up yet.
+  void RequestTaskStop(model::Task& task, const std::string& reason, const std::string& stop_code);
 
   boost::asio::any_io_executor executor_;
   store::Store& store_;
+  store::TaskRepository tasks_{store_};
   ControlPlaneConfig config_;
   SessionBroker* broker_ = nullptr;
   std::function<std::time_t()> clock_;

@@ -2,6 +2,7 @@
 // the public view of stored documents.
 #include "api/control_plane.h"
 #include "common/arn.h"
+#include "common/log.h"
 
 namespace porthole::api {
 
@@ -22,13 +23,11 @@ Result<Json> ControlPlane::LoadActiveCluster(const std::string& name_or_arn) {
   return (*record)->body;
 }
 
-Result<std::optional<store::Record>> ControlPlane::LoadTask(const std::string& cluster_name,
-                                                            const std::string& task_id_or_arn) {
+Result<std::optional<model::Task>> ControlPlane::LoadTask(const std::string& cluster_name,
+                                                          const std::string& task_id_or_arn) {
   std::string id = TaskIdFrom(task_id_or_arn);
-  auto record = store_.Get(store::kind::kTask, id);
-  if (!record) return record.error();
-  if (!record->has_value() || (*record)->parent != cluster_name) return std::optional<store::Record>();
-  return record;
+  if (id.empty() || id.size() > 64) return std::optional<model::Task>();
+  return tasks_.GetInCluster(cluster_name, id);
 }
 
 Result<Json> ControlPlane::LoadTaskDefinition(const std::string& reference) {
@@ -63,11 +62,10 @@ Json ControlPlane::ClusterView(const Json& cluster) {
   Json view = PublicView(cluster);
   int running = 0, pending = 0;
   std::string name = cluster.value("clusterName", "");
-  if (auto tasks = store_.List(store::kind::kTask, name); tasks.ok()) {
+  if (auto tasks = tasks_.InCluster(name); tasks.ok()) {
     for (const auto& t : *tasks) {
-      std::string status = t.body.value("lastStatus", "");
-      if (status == "RUNNING") running++;
-      else if (status == "PROVISIONING" || status == "PENDING") pending++;
+      if (t.last_status == model::TaskStatus::kRunning) running++;
+      else if (!t.Stopped()) pending++;
     }
   }
   int instances = 0;
@@ -80,26 +78,26 @@ Json ControlPlane::ClusterView(const Json& cluster) {
   return view;
 }
 
-void ControlPlane::MarkTaskStopped(Json& task, const std::string& reason, const std::string& stop_code) {
-  double now = EpochSeconds();
-  task["lastStatus"] = "STOPPED";
-  task["desiredStatus"] = "STOPPED";
-  if (!task.contains("stoppedReason")) task["stoppedReason"] = reason;
-  if (!task.contains("stopCode")) task["stopCode"] = stop_code;
-  if (!task.contains("stoppingAt")) task["stoppingAt"] = now;
-  task["stoppedAt"] = now;
-  task["executionStoppedAt"] = now;
-  for (auto& c : task["containers"]) {
-    if (c.value("lastStatus", "") != "STOPPED") c["lastStatus"] = "STOPPED";
-    if (c.contains("managedAgents"))
-      for (auto& a : c["managedAgents"]) a["lastStatus"] = "STOPPED";
-  }
-  task["version"] = task.value("version", 1) + 1;
+void ControlPlane::MarkTaskStopped(model::Task& task, const std::string& reason, const std::string& stop_code) {
+  task.MarkStopped(reason, stop_code, EpochSeconds());
   // A stopped task's exec agent credentials die with it (whoever stopped it).
-  task.erase("_agentCredentials");
-  std::string task_id = TaskIdFrom(task.value("taskArn", ""));
-  if (auto keys = store_.List(store::kind::kAccessKey, "task:" + task_id); keys.ok())
-    for (const auto& k : *keys) (void)store_.Delete(store::kind::kAccessKey, k.key);
+  auto keys = store_.List(store::kind::kAccessKey, "task:" + task.id);
+  if (!keys) {
+    log::Error("cannot list the credentials of stopped task " + task.id + ": " + keys.error().message);
+    return;
+  }
+  for (const auto& k : *keys)
+    if (Status s = store_.Delete(store::kind::kAccessKey, k.key); !s)
+      log::Error("cannot revoke credentials of stopped task " + task.id + ": " + s.error().message);
+}
+
+void ControlPlane::RequestTaskStop(model::Task& task, const std::string& reason, const std::string& stop_code) {
+  task.desired_status = model::TaskStatus::kStopped;
+  task.stopping_at = EpochSeconds();
+  task.stopped_reason = reason;
+  task.stop_code = stop_code;
+  task.version++;
+  if (task.last_status == model::TaskStatus::kProvisioning) MarkTaskStopped(task, reason, stop_code);
 }
 
 }  // namespace porthole::api

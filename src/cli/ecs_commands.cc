@@ -7,6 +7,7 @@
 
 #include "cli/session_client.h"
 #include "common/aws_config.h"
+#include "common/files.h"
 #include "net/aws_json_client.h"
 
 namespace porthole::cli {
@@ -294,8 +295,10 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
   create->fallthrough();
   auto expires = std::make_shared<int64_t>(3600);
   auto instance = std::make_shared<std::string>();
+  auto token_file = std::make_shared<std::string>();
   create->add_option("--expires-in", *expires, "seconds the token stays valid (60 to 604800)")->capture_default_str();
   create->add_option("--instance-id", *instance, "re-register this existing container instance (and no other)");
+  create->add_option("--token-file", *token_file, "also write the token alone to this file (mode 0600)");
   create->callback([=, &exit_code] {
     std::shared_ptr<net::TlsContext> tls;
     auto client = MakeClient(*globals, &tls);
@@ -309,6 +312,13 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
     if (!output) {
       exit_code = PrintError(output.error(), "CreateJoinToken");
       return;
+    }
+    if (!token_file->empty()) {
+      if (Status s = WriteFileAtomic(*token_file, output->value("joinToken", "") + "\n", 0600); !s) {
+        exit_code = PrintError(MakeError("ConfigError", "cannot write " + *token_file + ": " + s.error().message),
+                               "CreateJoinToken");
+        return;
+      }
     }
     std::cout << output->dump(4) << "\n";
     exit_code = 0;

@@ -210,7 +210,8 @@ class Node {
                                std::chrono::seconds(30));
       if (!out) {
         log::Warn("poll failed: " + out.error().message);
-        if (out.error().message.find("register first") != std::string::npos || out.error().http_status == 403)
+        // Credentials refused, or an instance the control plane no longer knows: join again.
+        if (out.error().code == "ContainerInstanceNotFoundException" || out.error().http_status == 403)
           (void)Register();
         for (int i = 0; i < 20 && !stop; i++) std::this_thread::sleep_for(100ms);
         continue;

@@ -51,34 +51,49 @@ class SqliteStore final : public Store {
       sqlite3_free(err);
       return MakeError("ServerException", "cannot initialize database: " + msg, 500);
     }
+    // Databases from before the secondary key gain its column (empty) and index.
+    bool has_secondary = false;
+    {
+      Statement columns(db_, "PRAGMA table_info(records)");
+      while (columns.ok() && columns.Step() == SQLITE_ROW) has_secondary = has_secondary || columns.Column(1) == "secondary";
+    }
+    const char* migration = has_secondary ? "" : "ALTER TABLE records ADD COLUMN secondary TEXT NOT NULL DEFAULT '';";
+    std::string indexes = std::string(migration) +
+                          "CREATE INDEX IF NOT EXISTS records_by_secondary ON records(kind, secondary, key);";
+    if (sqlite3_exec(db_, indexes.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      return MakeError("ServerException", "cannot migrate database: " + msg, 500);
+    }
     sqlite3_busy_timeout(db_, 5000);
     return OkStatus();
   }
 
   Result<std::optional<Record>> Get(const std::string& kind, const std::string& key) override {
-    Statement s(db_, "SELECT parent, body FROM records WHERE kind=?1 AND key=?2");
+    Statement s(db_, "SELECT parent, body, secondary FROM records WHERE kind=?1 AND key=?2");
     if (!s.ok()) return DbError(db_, "prepare");
     s.Bind(1, kind).Bind(2, key);
     int rc = s.Step();
     if (rc == SQLITE_DONE) return std::optional<Record>();
     if (rc != SQLITE_ROW) return DbError(db_, "read");
-    Record r{key, s.Column(0), Json::parse(s.Column(1), nullptr, false)};
+    Record r{key, s.Column(0), Json::parse(s.Column(1), nullptr, false), s.Column(2)};
     return std::optional<Record>(std::move(r));
   }
 
   Status Put(const std::string& kind, const Record& record) override {
-    Statement s(db_, "INSERT INTO records(kind, key, parent, body) VALUES(?1,?2,?3,?4) "
-                     "ON CONFLICT(kind, key) DO UPDATE SET parent=excluded.parent, body=excluded.body");
+    Statement s(db_, "INSERT INTO records(kind, key, parent, body, secondary) VALUES(?1,?2,?3,?4,?5) "
+                     "ON CONFLICT(kind, key) DO UPDATE SET parent=excluded.parent, body=excluded.body, "
+                     "secondary=excluded.secondary");
     if (!s.ok()) return DbError(db_, "prepare");
-    s.Bind(1, kind).Bind(2, record.key).Bind(3, record.parent).Bind(4, record.body.dump());
+    s.Bind(1, kind).Bind(2, record.key).Bind(3, record.parent).Bind(4, record.body.dump()).Bind(5, record.secondary);
     if (s.Step() != SQLITE_DONE) return DbError(db_, "write");
     return OkStatus();
   }
 
   Result<bool> Insert(const std::string& kind, const Record& record) override {
-    Statement s(db_, "INSERT OR IGNORE INTO records(kind, key, parent, body) VALUES(?1,?2,?3,?4)");
+    Statement s(db_, "INSERT OR IGNORE INTO records(kind, key, parent, body, secondary) VALUES(?1,?2,?3,?4,?5)");
     if (!s.ok()) return DbError(db_, "prepare");
-    s.Bind(1, kind).Bind(2, record.key).Bind(3, record.parent).Bind(4, record.body.dump());
+    s.Bind(1, kind).Bind(2, record.key).Bind(3, record.parent).Bind(4, record.body.dump()).Bind(5, record.secondary);
     if (s.Step() != SQLITE_DONE) return DbError(db_, "write");
     return sqlite3_changes(db_) == 1;
   }
@@ -92,16 +107,19 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Record>> List(const std::string& kind, const std::optional<std::string>& parent) override {
-    Statement s(db_, parent ? "SELECT key, parent, body FROM records WHERE kind=?1 AND parent=?2 ORDER BY key"
-                            : "SELECT key, parent, body FROM records WHERE kind=?1 ORDER BY key");
+    Statement s(db_, parent ? "SELECT key, parent, body, secondary FROM records WHERE kind=?1 AND parent=?2 ORDER BY key"
+                            : "SELECT key, parent, body, secondary FROM records WHERE kind=?1 ORDER BY key");
     if (!s.ok()) return DbError(db_, "prepare");
     s.Bind(1, kind);
     if (parent) s.Bind(2, *parent);
-    std::vector<Record> out;
-    int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(Record{s.Column(0), s.Column(1), Json::parse(s.Column(2), nullptr, false)});
-    if (rc != SQLITE_DONE) return DbError(db_, "list");
-    return out;
+    return Rows(s);
+  }
+
+  Result<std::vector<Record>> ListBySecondary(const std::string& kind, const std::string& value) override {
+    Statement s(db_, "SELECT key, parent, body, secondary FROM records WHERE kind=?1 AND secondary=?2 ORDER BY key");
+    if (!s.ok()) return DbError(db_, "prepare");
+    s.Bind(1, kind).Bind(2, value);
+    return Rows(s);
   }
 
   Status Transaction(const std::function<Status()>& work) override {
@@ -130,6 +148,15 @@ class SqliteStore final : public Store {
   }
 
  private:
+  Result<std::vector<Record>> Rows(Statement& s) {
+    std::vector<Record> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW)
+      out.push_back(Record{s.Column(0), s.Column(1), Json::parse(s.Column(2), nullptr, false), s.Column(3)});
+    if (rc != SQLITE_DONE) return DbError(db_, "list");
+    return out;
+  }
+
   sqlite3* db_;
   int depth_ = 0;
 };

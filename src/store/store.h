@@ -38,6 +38,9 @@ struct Record {
   std::string key;
   std::string parent;
   Json body;
+  // A second listing key (e.g. the container instance a task is placed on),
+  // indexed like `parent`; empty when the kind has none.
+  std::string secondary = "";
 };
 
 class Store {
@@ -52,6 +55,8 @@ class Store {
   virtual Status Delete(const std::string& kind, const std::string& key) = 0;
   // All records of a kind (in key order), optionally only those with this parent.
   virtual Result<std::vector<Record>> List(const std::string& kind, const std::optional<std::string>& parent) = 0;
+  // The records of a kind whose `secondary` is `value` (in key order).
+  virtual Result<std::vector<Record>> ListBySecondary(const std::string& kind, const std::string& value) = 0;
 
   // Runs `work` in one transaction: all of its writes land, or none do
   // (when it returns an error or throws).

@@ -63,11 +63,6 @@ Result<Json> NormalizeContainerDefinition(const Json& in) {
   return c;
 }
 
-Json ManagedAgentsFor(bool enabled) {
-  if (!enabled) return Json::array();
-  return Json::array({{{"name", "ExecuteCommandAgent"}, {"lastStatus", "PENDING"}}});
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- clusters
@@ -137,9 +132,9 @@ Result<Json> ControlPlane::ListClusters(const Json& in) {
 Result<Json> ControlPlane::DeleteCluster(const std::string& cluster_name) {
   TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
   std::string name = cluster["clusterName"];
-  TRY_ASSIGN(tasks, store_.List(store::kind::kTask, name));
+  TRY_ASSIGN(tasks, tasks_.InCluster(name));
   for (const auto& t : tasks)
-    if (t.body.value("lastStatus", "") != "STOPPED")
+    if (!t.Stopped())
       return MakeError("ClusterContainsTasksException",
                        "The Cluster cannot be deleted while Tasks are active.");
   cluster["status"] = "INACTIVE";
@@ -338,9 +333,10 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
   }
   std::map<std::string, int> load;
   for (const auto& id : live) load[id] = 0;
-  if (auto tasks = store_.List(store::kind::kTask, std::nullopt); tasks.ok())
-    for (const auto& t : *tasks)
-      if (t.body.value("lastStatus", "") != "STOPPED") load[t.body.value("_instanceId", "")]++;
+  for (const auto& id : live) {
+    TRY_ASSIGN(placed, tasks_.OnInstance(id));
+    for (const auto& t : placed) load[id] += t.Stopped() ? 0 : 1;
+  }
 
   Json tasks_out = Json::array();
   std::vector<std::string> woken;
@@ -351,48 +347,38 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
         for (const auto& id : live)
           if (load[id] < load[instance]) instance = id;
       load[instance]++;
-      std::string task_id = ids::NewTaskId();
-      std::string task_arn = TaskArn(cluster_name, task_id);
-      Json containers = Json::array();
+      model::Task task;
+      task.id = ids::NewTaskId();
+      task.cluster_name = cluster_name;
+      task.arn = TaskArn(cluster_name, task.id);
+      task.cluster_arn = cluster.value("clusterArn", "");
+      task.task_definition_arn = definition.value("taskDefinitionArn", "");
+      task.instance_id = instance;
+      task.container_instance_arn =
+          porthole::ContainerInstanceArn(config_.region, config_.account_id, cluster_name, instance);
+      task.enable_execute_command = exec;
+      task.launch_type = launch.launch_type;
+      task.created_at = now;
+      task.group = launch.group;
+      task.overrides = {{"containerOverrides", launch.container_overrides},
+                        {"inferenceAcceleratorOverrides", Json::array()}};
+      task.tags = launch.tags;
+      task.started_by = launch.started_by;
+      task.started_by_principal = launch.principal;
+      task.deployment_id = launch.deployment_id;
+      if (definition.contains("cpu") && definition["cpu"].is_string()) task.cpu = definition["cpu"];
+      if (definition.contains("memory") && definition["memory"].is_string()) task.memory = definition["memory"];
       for (const auto& c : definition["containerDefinitions"]) {
-        containers.push_back({{"containerArn", porthole::ContainerArn(config_.region, config_.account_id, cluster_name,
-                                                                      task_id, ids::NewUuid())},
-                              {"taskArn", task_arn},
-                              {"name", c["name"]},
-                              {"image", c["image"]},
-                              {"lastStatus", "PENDING"},
-                              {"networkBindings", Json::array()},
-                              {"networkInterfaces", Json::array()},
-                              {"healthStatus", "UNKNOWN"},
-                              {"managedAgents", ManagedAgentsFor(exec)}});
+        model::Container container;
+        container.arn = porthole::ContainerArn(config_.region, config_.account_id, cluster_name, task.id, ids::NewUuid());
+        container.name = c.value("name", "");
+        container.image = c.value("image", "");
+        if (exec) container.managed_agents.push_back(model::ManagedAgent{});
+        task.containers.push_back(std::move(container));
       }
-      Json task = {{"taskArn", task_arn},
-                   {"clusterArn", cluster["clusterArn"]},
-                   {"taskDefinitionArn", definition["taskDefinitionArn"]},
-                   {"containerInstanceArn", porthole::ContainerInstanceArn(config_.region, config_.account_id,
-                                                                           cluster_name, instance)},
-                   {"lastStatus", "PROVISIONING"},
-                   {"desiredStatus", "RUNNING"},
-                   {"enableExecuteCommand", exec},
-                   {"launchType", launch.launch_type},
-                   {"createdAt", now},
-                   {"group", launch.group},
-                   {"containers", containers},
-                   {"overrides", {{"containerOverrides", launch.container_overrides},
-                                  {"inferenceAcceleratorOverrides", Json::array()}}},
-                   {"tags", launch.tags},
-                   {"attachments", Json::array()},
-                   {"connectivity", "CONNECTED"},
-                   {"version", 1},
-                   {"_instanceId", instance},
-                   {"_startedByPrincipal", launch.principal}};
-      if (launch.started_by) task["startedBy"] = *launch.started_by;
-      if (!launch.deployment_id.empty()) task["_deploymentId"] = launch.deployment_id;
-      if (definition.contains("cpu")) task["cpu"] = definition["cpu"];
-      if (definition.contains("memory")) task["memory"] = definition["memory"];
-      Status put = store_.Put(store::kind::kTask, {task_id, cluster_name, task});
+      Status put = tasks_.Put(task);
       if (!put) return put;
-      tasks_out.push_back(PublicView(task));
+      tasks_out.push_back(model::PublicView(task, true));
       woken.push_back(instance);
     }
     return OkStatus();
@@ -415,9 +401,7 @@ Result<Json> ControlPlane::DescribeTasks(const Json& in, const std::string& clus
       failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
       continue;
     }
-    Json view = PublicView(record->body);
-    if (!with_tags) view.erase("tags");
-    tasks.push_back(view);
+    tasks.push_back(model::PublicView(*record, with_tags));
   }
   return Json{{"tasks", tasks}, {"failures", failures}};
 }
@@ -430,13 +414,13 @@ Result<Json> ControlPlane::ListTasks(const Json& in, const std::string& cluster_
   std::string wanted = desired.value_or("RUNNING");
   if (wanted != "RUNNING" && wanted != "PENDING" && wanted != "STOPPED")
     return MakeError("InvalidParameterException", "desiredStatus must be RUNNING, PENDING or STOPPED.");
-  TRY_ASSIGN(all, store_.List(store::kind::kTask, cluster["clusterName"].get<std::string>()));
+  TRY_ASSIGN(all, tasks_.InCluster(cluster_name));
   Json arns = Json::array();
-  for (const auto& r : all) {
-    if (r.body.value("desiredStatus", "") != wanted) continue;
-    if (family && r.body.value("group", "") != "family:" + *family) continue;
-    if (started_by && r.body.value("startedBy", "") != *started_by) continue;
-    arns.push_back(r.body["taskArn"]);
+  for (const auto& t : all) {
+    if (model::TaskStatusName(t.desired_status) != wanted) continue;
+    if (family && t.group != "family:" + *family) continue;
+    if (started_by && t.started_by.value_or("") != *started_by) continue;
+    arns.push_back(t.arn);
   }
   return Json{{"taskArns", arns}};
 }
@@ -447,20 +431,14 @@ Result<Json> ControlPlane::StopTask(const Json& in, const std::string& cluster_n
   if (reason && reason->size() > 255) return MakeError("InvalidParameterException", "reason must be at most 255 characters.");
   TRY_ASSIGN(record, LoadTask(cluster_name, task_id));
   if (!record) return MakeError("InvalidParameterException", "The referenced task was not found.");
-  Json task = record->body;
-  if (task.value("desiredStatus", "") != "STOPPED") {
-    task["desiredStatus"] = "STOPPED";
-    task["stoppingAt"] = EpochSeconds();
-    task["stoppedReason"] = reason.value_or("Task stopped by user");
-    task["stopCode"] = "UserInitiated";
-    task["version"] = task.value("version", 1) + 1;
-    // A task no node has picked up yet stops at once.
-    if (task.value("lastStatus", "") == "PROVISIONING") MarkTaskStopped(task, "Task stopped by user", "UserInitiated");
-    TRY(store_.Put(store::kind::kTask, {record->key, cluster_name, task}));
-    WakeInstance(task.value("_instanceId", ""));
-    if (broker_) broker_->EndTaskSessions(record->key, "The task is stopping.");
+  model::Task& task = *record;
+  if (task.desired_status != model::TaskStatus::kStopped) {
+    RequestTaskStop(task, reason.value_or("Task stopped by user"), "UserInitiated");
+    TRY(tasks_.Put(task));
+    WakeInstance(task.instance_id);
+    if (broker_) broker_->EndTaskSessions(task.id, "The task is stopping.");
   }
-  return Json{{"task", PublicView(task)}};
+  return Json{{"task", model::PublicView(task, true)}};
 }
 
 // ---------------------------------------------------------------- exec
@@ -479,13 +457,12 @@ Result<Resolved<ControlPlane::ExecTarget>> ControlPlane::ResolveExec(const std::
   }
   target.container_named = container.has_value();
   target.container_name = container.value_or("");
-  if (!container && target.task && target.task->body["containers"].size() == 1)
-    target.container_name = target.task->body["containers"][0]["name"];
-  std::string task_arn =
-      target.task ? target.task->body["taskArn"].get<std::string>() : TaskArn(target.cluster_name, TaskIdFrom(task_param));
+  if (!container && target.task && target.task->containers.size() == 1)
+    target.container_name = target.task->containers[0].name;
+  std::string task_arn = target.task ? target.task->arn : TaskArn(target.cluster_name, TaskIdFrom(task_param));
   ConditionKeys keys;
   if (target.cluster && target.task) {
-    keys = EcsResourceKeys(*target.cluster, target.task->body, target.container_name);
+    keys = EcsResourceKeys(*target.cluster, *target.task, target.container_name);
   } else {
     keys["ecs:cluster"] = {ClusterArn(target.cluster_name)};
     keys["ecs:task"] = {task_arn};
@@ -506,38 +483,33 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   if (!target.cluster) return MakeError("ClusterNotFoundException", "Cluster not found.");
   const Json& cluster = *target.cluster;
   if (!target.task) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
-  const store::Record* record = &*target.task;
+  const model::Task& task = *target.task;
   const std::string& cluster_name = target.cluster_name;
   const std::string& container_name = target.container_name;
-  const Json& task = record->body;
-  const Json& containers = task["containers"];
-  const Json* container = nullptr;
+  const model::Container* container = nullptr;
   if (target.container_named) {
-    for (const auto& c : containers)
-      if (c["name"] == container_name) container = &c;
+    container = task.FindContainer(container_name);
     if (!container)
       return MakeError("InvalidParameterException",
                        "The container " + container_name + " does not exist in the task.");
-  } else if (containers.size() == 1) {
-    container = &containers[0];
+  } else if (task.containers.size() == 1) {
+    container = &task.containers[0];
   } else {
     return MakeError("InvalidParameterException", std::string(text::kContainerRequired));
   }
-  bool agent_running = false;
-  if (container->contains("managedAgents"))
-    for (const auto& a : (*container)["managedAgents"])
-      agent_running = agent_running || (a.value("name", "") == "ExecuteCommandAgent" && a.value("lastStatus", "") == "RUNNING");
-  if (!task.value("enableExecuteCommand", false) || task.value("lastStatus", "") != "RUNNING" || !agent_running)
+  const model::ManagedAgent* agent = container->ExecAgent();
+  bool agent_running = agent && agent->status == model::ContainerStatus::kRunning;
+  if (!task.enable_execute_command || task.last_status != model::TaskStatus::kRunning || !agent_running)
     return MakeError("InvalidParameterException", std::string(text::kExecNotEnabledOrAgentNotRunning));
-  if (!broker_ || !broker_->AgentConnected(record->key, container_name))
+  if (!broker_ || !broker_->AgentConnected(task.id, container_name))
     return MakeError("TargetNotConnectedException", std::string(text::kTargetNotConnected));
 
   SessionRequest session;
   session.cluster_name = cluster_name;
-  session.task_id = record->key;
-  session.task_arn = task["taskArn"];
+  session.task_id = task.id;
+  session.task_arn = task.arn;
   session.container_name = container_name;
-  session.runtime_id = container->value("runtimeId", "");
+  session.runtime_id = container->runtime_id;
   session.command = command;
   session.interactive = true;
   session.principal_arn = caller.principal_arn;
@@ -548,11 +520,11 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   log::Info("ExecuteCommand by " + caller.principal_arn + " on " + session.task_arn + " container " + container_name +
             ": session " + grant.session_id);
   return Json{{"clusterArn", cluster["clusterArn"]},
-              {"containerArn", (*container)["containerArn"]},
+              {"containerArn", container->arn},
               {"containerName", container_name},
               {"interactive", true},
               {"session", {{"sessionId", grant.session_id}, {"streamUrl", grant.stream_url}, {"tokenValue", grant.token_value}}},
-              {"taskArn", task["taskArn"]}};
+              {"taskArn", task.arn}};
 }
 
 // ---------------------------------------------------------------- tags
@@ -601,7 +573,7 @@ Result<Json> ControlPlane::TagResource(const Json& in, const TagTarget& target) 
   }
   if (merged.size() > 50) return MakeError("InvalidParameterException", "Too many tags: at most 50 are allowed.");
   doc[target.member] = merged;
-  TRY(store_.Put(target.kind, {target.key, record->parent, doc}));
+  TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
   return Json::object();
 }
 
@@ -614,7 +586,7 @@ Result<Json> ControlPlane::UntagResource(const Json& in, const TagTarget& target
   for (const auto& t : doc.value(target.member, Json::array()))
     if (std::find(keys.begin(), keys.end(), t["key"].get<std::string>()) == keys.end()) kept.push_back(t);
   doc[target.member] = kept;
-  TRY(store_.Put(target.kind, {target.key, record->parent, doc}));
+  TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
   return Json::object();
 }
 

@@ -240,9 +240,7 @@ void ControlPlane::DeclareEcsOperations() {
     if (!record) return record.error();
     auto cluster = store_.Get(store::kind::kCluster, cluster_name);
     if (!cluster) return cluster.error();
-    if (*record && *cluster)
-      return AccessCheck{"", (*record)->body.value("taskArn", ""),
-                         EcsResourceKeys((*cluster)->body, (*record)->body, "")};
+    if (*record && *cluster) return AccessCheck{"", (*record)->arn, EcsResourceKeys((*cluster)->body, **record, "")};
     std::string arn = TaskArn(cluster_name, TaskIdFrom(task));
     return AccessCheck{"", arn, {{"ecs:cluster", {ClusterArn(cluster_name)}}, {"ecs:task", {arn}}}};
   };

@@ -173,37 +173,41 @@ Result<Json> ControlPlane::DeleteService(const Json& in, const std::string& clus
 
 void ControlPlane::ReconcileServices() {
   auto services = store_.List(store::kind::kService, std::nullopt);
-  auto tasks = store_.List(store::kind::kTask, std::nullopt);
-  if (!services || !tasks) return;
+  if (!services) {
+    log::Error("the service scheduler cannot list services: " + services.error().message);
+    return;
+  }
   for (const auto& r : *services) {
     Json service = r.body;
     std::string group = "service:" + service.value("serviceName", "");
     bool active = service.value("status", "") == "ACTIVE";
     std::string primary = active && !service["deployments"].empty() ? service["deployments"][0].value("id", "") : "";
     int64_t desired = active ? service.value("desiredCount", 0) : 0;
-    std::vector<const store::Record*> current, old;
-    for (const auto& t : *tasks) {
-      if (t.parent != r.parent || t.body.value("group", "") != group) continue;
-      if (t.body.value("desiredStatus", "") != "RUNNING") continue;
-      (t.body.value("_deploymentId", "") == primary ? current : old).push_back(&t);
+    auto tasks = tasks_.InCluster(r.parent);
+    if (!tasks) {
+      log::Error("the service scheduler cannot list the tasks of " + r.parent + ": " + tasks.error().message);
+      continue;
+    }
+    std::vector<model::Task*> current, old;
+    for (auto& t : *tasks) {
+      if (t.group != group || t.desired_status != model::TaskStatus::kRunning) continue;
+      (t.deployment_id == primary ? current : old).push_back(&t);
     }
     int64_t running = 0;
-    for (const auto* t : current) running += t->body.value("lastStatus", "") == "RUNNING";
+    for (const auto* t : current) running += t->last_status == model::TaskStatus::kRunning;
     // Stop extra copies, and the previous deployment's once the new one is up.
-    std::vector<const store::Record*> doomed;
+    std::vector<model::Task*> doomed;
     for (size_t i = static_cast<size_t>(std::max<int64_t>(desired, 0)); i < current.size(); i++)
       doomed.push_back(current[i]);
     if (running >= desired) doomed.insert(doomed.end(), old.begin(), old.end());
-    for (const auto* t : doomed) {
-      Json task = t->body;
-      task["desiredStatus"] = "STOPPED";
-      task["stoppingAt"] = EpochSeconds();
-      task["stoppedReason"] = "Scaling activity initiated by (deployment " + primary + ")";
-      task["stopCode"] = "ServiceSchedulerInitiated";
-      if (task.value("lastStatus", "") == "PROVISIONING") MarkTaskStopped(task, task["stoppedReason"], "ServiceSchedulerInitiated");
-      (void)store_.Put(store::kind::kTask, {t->key, t->parent, task});
-      WakeInstance(task.value("_instanceId", ""));
-      if (broker_) broker_->EndTaskSessions(t->key, "The service stopped the task.");
+    for (auto* t : doomed) {
+      RequestTaskStop(*t, "Scaling activity initiated by (deployment " + primary + ")", "ServiceSchedulerInitiated");
+      if (Status s = tasks_.Put(*t); !s) {
+        log::Error("the service scheduler cannot stop task " + t->id + ": " + s.error().message);
+        continue;
+      }
+      WakeInstance(t->instance_id);
+      if (broker_) broker_->EndTaskSessions(t->id, "The service stopped the task.");
     }
     // Start what is missing.
     int64_t missing = desired - static_cast<int64_t>(current.size());
@@ -226,7 +230,9 @@ void ControlPlane::ReconcileServices() {
     }
     service["runningCount"] = running;
     service["pendingCount"] = static_cast<int64_t>(current.size()) - running;
-    if (service != r.body) (void)store_.Put(store::kind::kService, {r.key, r.parent, service});
+    if (service != r.body)
+      if (Status s = store_.Put(store::kind::kService, {r.key, r.parent, service}); !s)
+        log::Error("the service scheduler cannot record " + r.key + ": " + s.error().message);
   }
 }
 

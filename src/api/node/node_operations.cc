@@ -144,10 +144,10 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const Calle
   return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}, {"credentials", credentials}};
 }
 
-Result<std::string> ControlPlane::ResolveTaskRole(const Json& task, const Json& definition) {
-  std::string role_arn = StringOr(task["overrides"], "taskRoleArn", StringOr(definition, "taskRoleArn"));
+Result<std::string> ControlPlane::ResolveTaskRole(const model::Task& task, const Json& definition) {
+  std::string role_arn = StringOr(task.overrides, "taskRoleArn", StringOr(definition, "taskRoleArn"));
   if (role_arn.empty()) {
-    if (task.value("launchType", "EC2") == "FARGATE")
+    if (task.launch_type == "FARGATE")
       return MakeError("InitFailed", "The task has no task role: the execute command agent needs one that allows "
                                      "ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and "
                                      "OpenDataChannel.");
@@ -168,20 +168,20 @@ Result<std::string> ControlPlane::ResolveTaskRole(const Json& task, const Json& 
   return role_name;
 }
 
-Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::string& container_name,
+Result<Json> ControlPlane::IssueAgentCredentials(const model::Task& task, const std::string& container_name,
                                                  const std::string& role_name) {
   std::string akid = iam::RandomId("ASIA");
   std::string secret = crypto::Base64Encode(crypto::RandomBytes(30));
   std::string token = crypto::Base64Encode(crypto::RandomBytes(48));
   double expiration = static_cast<double>(clock_() + config_.agent_credential_lifetime.count());
-  std::string task_id = TaskIdFrom(task.value("taskArn", ""));
+  const std::string& task_id = task.id;
   Json body = {{"type", "task"},
                {"secretSealed", Seal(secret)},
                {"sessionTokenSha256", crypto::HexEncode(crypto::Sha256(token))},
                {"expiration", expiration},
                {"taskId", task_id},
                {"containerName", container_name},
-               {"principalArn", role_name.empty() ? task.value("taskArn", "")
+               {"principalArn", role_name.empty() ? task.arn
                                                   : "arn:aws:sts::" + config_.account_id + ":assumed-role/" +
                                                         role_name + "/" + task_id},
                {"roleName", role_name},
@@ -192,21 +192,22 @@ Result<Json> ControlPlane::IssueAgentCredentials(const Json& task, const std::st
 }
 
 Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
-  auto all = store_.List(store::kind::kTask, std::nullopt);
-  if (!all) return all.error();
+  auto placed = tasks_.OnInstance(instance_id);
+  if (!placed) return placed.error();
   Json out = Json::array();
-  for (const auto& r : *all) {
-    const Json& task = r.body;
-    if (task.value("_instanceId", "") != instance_id || task.value("lastStatus", "") == "STOPPED") continue;
-    auto ref = ParseTaskDefinitionRef(task.value("taskDefinitionArn", ""));
+  for (auto& task : *placed) {
+    if (task.Stopped()) continue;
+    auto ref = ParseTaskDefinitionRef(task.task_definition_arn);
     if (!ref || !ref->revision) continue;
     auto definition = store_.Get(store::kind::kTaskDefinition, ref->family + ":" + std::to_string(*ref->revision));
-    if (!definition.ok() || !definition->has_value()) continue;
+    if (!definition) return definition.error();
+    if (!*definition) continue;
     const Json& def = (*definition)->body;
+    const Json container_overrides = task.overrides.value("containerOverrides", Json::array());
     Json containers = Json::array();
     for (Json c : def["containerDefinitions"]) {
-      for (const auto& o : task["overrides"].value("containerOverrides", Json::array())) {
-        if (o.value("name", "") != c["name"]) continue;
+      for (const auto& o : container_overrides) {
+        if (!o.is_object() || o.value("name", "") != c["name"]) continue;
         if (o.contains("command")) c["command"] = o["command"];
         if (o.contains("environment")) {
           Json env = c.value("environment", Json::array());
@@ -227,57 +228,49 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
                    {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)}};
       containers.push_back(spec);
     }
-    Json entry = {{"taskArn", task["taskArn"]},
-                  {"taskId", r.key},
-                  {"cluster", r.parent},
-                  {"desiredStatus", task["desiredStatus"]},
-                  {"lastStatus", task["lastStatus"]},
-                  {"enableExecuteCommand", task.value("enableExecuteCommand", false)},
+    Json entry = {{"taskArn", task.arn},
+                  {"taskId", task.id},
+                  {"cluster", task.cluster_name},
+                  {"desiredStatus", model::TaskStatusName(task.desired_status)},
+                  {"lastStatus", model::TaskStatusName(task.last_status)},
+                  {"enableExecuteCommand", task.enable_execute_command},
                   {"containers", containers}};
-    if (task.value("enableExecuteCommand", false) && task.value("desiredStatus", "") == "RUNNING") {
-      // Reuse the task's credentials until half their lifetime has passed.
-      // Kept in the task record sealed, like every secret at rest.
-      Json creds;
-      if (auto opened = Unseal(task.value("_agentCredentials", Json()))) {
-        creds = Json::parse(*opened, nullptr, false);
-      }
-      double half = static_cast<double>(config_.agent_credential_lifetime.count()) / 2;
+    if (task.enable_execute_command && task.desired_status == model::TaskStatus::kRunning) {
       auto role = ResolveTaskRole(task, def);
       if (!role) {
         // No credentials, so the agent never connects: say why (E31).
-        Json updated = task;
         bool changed = false;
-        for (auto& c : updated["containers"]) {
-          if (!c.contains("managedAgents")) continue;
-          for (auto& a : c["managedAgents"]) {
-            if (a.value("reason", "") == role.error().message) continue;
-            a["lastStatus"] = "STOPPED";
-            a["reason"] = role.error().message;
-            changed = true;
-          }
-        }
-        if (changed) (void)store_.Put(store::kind::kTask, {r.key, r.parent, updated});
+        for (auto& c : task.containers)
+          for (auto& a : c.managed_agents)
+            if (a.reason != role.error().message) {
+              a.status = model::ContainerStatus::kStopped;
+              a.reason = role.error().message;
+              changed = true;
+            }
+        if (changed)
+          if (Status s = tasks_.Put(task); !s) return s.error();
         out.push_back(entry);
         continue;
       }
       // One set per container, bound to (task, container): one container's
-      // agent cannot speak for another's.
+      // agent cannot speak for another's. Reused until half their lifetime
+      // has passed; kept in the task record sealed, like every secret at rest.
+      Json creds;
+      if (auto opened = Unseal(task.agent_credentials_sealed)) creds = Json::parse(*opened, nullptr, false);
       if (!creds.is_object()) creds = Json::object();
+      double half = static_cast<double>(config_.agent_credential_lifetime.count()) / 2;
       bool renewed = false;
-      for (const auto& c : task["containers"]) {
-        std::string name = c.value("name", "");
-        const Json current = creds.value(name, Json());
+      for (const auto& c : task.containers) {
+        const Json current = creds.value(c.name, Json());
         if (current.is_object() && current.value("expiration", 0.0) - static_cast<double>(clock_()) >= half) continue;
-        auto issued = IssueAgentCredentials(task, name, *role);
+        auto issued = IssueAgentCredentials(task, c.name, *role);
         if (!issued) return issued.error();
-        creds[name] = *issued;
+        creds[c.name] = *issued;
         renewed = true;
       }
       if (renewed) {
-        Json updated = task;
-        updated["_agentCredentials"] = Seal(creds.dump());
-        Status s = store_.Put(store::kind::kTask, {r.key, r.parent, updated});
-        if (!s) return s.error();
+        task.agent_credentials_sealed = Seal(creds.dump());
+        if (Status s = tasks_.Put(task); !s) return s.error();
       }
       entry["agent"] = {{"credentials", creds}, {"region", config_.region}};
     }
@@ -292,7 +285,7 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, con
   auto record = store_.Get(store::kind::kContainerInstance, id);
   if (!record) co_return record.error();
   if (!record->has_value())
-    co_return MakeError("InvalidParameterException", "Unknown container instance " + id + ": register first.");
+    co_return MakeError("ContainerInstanceNotFoundException", "Unknown container instance " + id + ": register first.");
   auto wait = OptionalInt(in, "waitSeconds");
   if (!wait) co_return wait.error();
   int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
@@ -329,74 +322,61 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, con
   co_return out;
 }
 
-Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in, const store::Record& record) {
-  auto status = RequiredString(in, "status");
-  if (!status) return status.error();
-  if (*status != "PENDING" && *status != "RUNNING" && *status != "STOPPED")
+Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in, model::Task task) {
+  auto status_name = RequiredString(in, "status");
+  if (!status_name) return status_name.error();
+  auto status = model::ParseTaskStatus(*status_name);
+  if (!status || *status == model::TaskStatus::kProvisioning)
     return MakeError("InvalidParameterException", "status must be PENDING, RUNNING or STOPPED.");
-  const std::string task_id = record.key;
-  Json task = record.body;
-  if (task.value("lastStatus", "") == "STOPPED") return Json::object();  // terminal
+  if (task.Stopped()) return Json::object();  // terminal
   double now = EpochSeconds();
 
   const Json updates = in.contains("containers") && in["containers"].is_array() ? in["containers"] : Json::array();
   for (const auto& update : updates) {
     if (!update.is_object()) continue;
-    for (auto& c : task["containers"]) {
-      if (c["name"] != StringOr(update, "name")) continue;
-      if (update.contains("runtimeId") && update["runtimeId"].is_string()) c["runtimeId"] = update["runtimeId"];
-      if (update.contains("status") && update["status"].is_string()) c["lastStatus"] = update["status"];
-      if (update.contains("exitCode") && update["exitCode"].is_number_integer()) c["exitCode"] = update["exitCode"];
-      if (update.contains("reason") && update["reason"].is_string()) c["reason"] = update["reason"];
-      // The node may only report an agent as failed; RUNNING comes from the gateway.
-      if (update.contains("managedAgentReason") && update["managedAgentReason"].is_string() &&
-          c.contains("managedAgents")) {
-        for (auto& a : c["managedAgents"]) {
-          a["lastStatus"] = "STOPPED";
-          a["reason"] = update["managedAgentReason"];
-        }
-      }
-    }
+    model::Container* c = task.FindContainer(StringOr(update, "name"));
+    if (!c) continue;
+    if (update.contains("runtimeId") && update["runtimeId"].is_string()) c->runtime_id = update["runtimeId"];
+    if (auto s = model::ParseContainerStatus(StringOr(update, "status"))) c->status = *s;
+    if (update.contains("exitCode") && update["exitCode"].is_number_integer()) c->exit_code = update["exitCode"].get<int64_t>();
+    if (update.contains("reason") && update["reason"].is_string()) c->reason = update["reason"];
+    // The node may only report an agent as failed; RUNNING comes from the gateway.
+    if (update.contains("managedAgentReason") && update["managedAgentReason"].is_string())
+      c->SetAgents(model::ContainerStatus::kStopped, update["managedAgentReason"], now);
   }
-  if (*status == "RUNNING" && task.value("lastStatus", "") != "RUNNING") {
-    task["lastStatus"] = "RUNNING";
-    task["startedAt"] = now;
-    task["pullStartedAt"] = now;
-    task["pullStoppedAt"] = now;
-  } else if (*status == "PENDING" && task.value("lastStatus", "") == "PROVISIONING") {
-    task["lastStatus"] = "PENDING";
-  } else if (*status == "STOPPED") {
-    if (in.contains("reason") && in["reason"].is_string() && task.value("desiredStatus", "") != "STOPPED") {
-      task["stoppedReason"] = in["reason"];
-      task["stopCode"] = StringOr(in, "stopCode", "EssentialContainerExited");
+  if (*status == model::TaskStatus::kRunning && task.last_status != model::TaskStatus::kRunning) {
+    task.last_status = model::TaskStatus::kRunning;
+    task.started_at = now;
+  } else if (*status == model::TaskStatus::kPending && task.last_status == model::TaskStatus::kProvisioning) {
+    task.last_status = model::TaskStatus::kPending;
+  } else if (*status == model::TaskStatus::kStopped) {
+    if (in.contains("reason") && in["reason"].is_string() && task.desired_status != model::TaskStatus::kStopped) {
+      task.stopped_reason = in["reason"];
+      task.stop_code = StringOr(in, "stopCode", "EssentialContainerExited");
     }
     // (Also revokes the task's agent credentials.)
     MarkTaskStopped(task, StringOr(in, "reason", "Task stopped"), StringOr(in, "stopCode", "EssentialContainerExited"));
-    if (broker_) broker_->EndTaskSessions(task_id, "The task stopped.");
+    if (broker_) broker_->EndTaskSessions(task.id, "The task stopped.");
   }
-  task["version"] = task.value("version", 1) + 1;
-  Status s = store_.Put(store::kind::kTask, {task_id, record.parent, task});
-  if (!s) return s.error();
-  log::Info("task " + task_id + " is " + task.value("lastStatus", ""));
+  task.version++;
+  if (Status s = tasks_.Put(task); !s) return s.error();
+  log::Info("task " + task.id + " is " + std::string(model::TaskStatusName(task.last_status)));
   return Json::object();
 }
 
 void ControlPlane::SetManagedAgentState(const std::string& task_id, const std::string& container_name,
-                                        const std::string& status, const std::string& reason) {
-  auto record = store_.Get(store::kind::kTask, task_id);
-  if (!record.ok() || !record->has_value()) return;
-  Json task = (*record)->body;
-  if (task.value("lastStatus", "") == "STOPPED") return;  // a stopped task's agents stay STOPPED
-  for (auto& c : task["containers"]) {
-    if (c["name"] != container_name || !c.contains("managedAgents")) continue;
-    for (auto& a : c["managedAgents"]) {
-      a["lastStatus"] = status;
-      if (status == "RUNNING") a["lastStartedAt"] = EpochSeconds();
-      if (reason.empty()) a.erase("reason");
-      else a["reason"] = reason;
-    }
+                                        model::ContainerStatus status, const std::string& reason) {
+  auto task = tasks_.Get(task_id);
+  if (!task) {
+    log::Error("cannot record the exec agent state of task " + task_id + ": " + task.error().message);
+    return;
   }
-  (void)store_.Put(store::kind::kTask, {task_id, (*record)->parent, task});
+  if (!*task || (*task)->Stopped()) return;  // a stopped task's agents stay STOPPED
+  model::Container* c = (*task)->FindContainer(container_name);
+  if (!c) return;
+  c->SetAgents(status, reason, EpochSeconds());
+  if (Status s = tasks_.Put(**task); !s)
+    log::Error("cannot record the exec agent state of task " + task_id + ": " + s.error().message);
 }
 
 void ControlPlane::DeclareNodeOperations() {
@@ -437,33 +417,32 @@ void ControlPlane::DeclareNodeOperations() {
                 [this](const Call& call, int&) { return PollTasks(call.input, call.caller); }));
   // A report is authorized on the instance the task is placed on, from the
   // task's record: a node can report only its own tasks.
-  Add(node, Declare<store::Record>(
+  Add(node, Declare<model::Task>(
                 "SubmitTaskStateChange", "ecs:SubmitTaskStateChange", kNodes,
-                [this](const Call& call) -> Result<Resolved<store::Record>> {
+                [this](const Call& call) -> Result<Resolved<model::Task>> {
                   auto task_arn = RequiredString(call.input, "taskArn");
                   if (!task_arn) return task_arn.error();
-                  auto record = store_.Get(store::kind::kTask, TaskIdFrom(*task_arn));
-                  if (!record) return record.error();
-                  if (!*record) return MakeError("InvalidParameterException", "The referenced task was not found.");
-                  std::string placed = (*record)->body.value("_instanceId", "");
-                  return Resolved<store::Record>{
-                      {{"", ContainerInstanceArn(placed), {{"ecs:task", {(*record)->body.value("taskArn", "")}}}}},
-                      std::move(**record)};
+                  auto task = tasks_.Get(TaskIdFrom(*task_arn));
+                  if (!task) return task.error();
+                  if (!*task) return MakeError("InvalidParameterException", "The referenced task was not found.");
+                  std::string placed = (*task)->instance_id;
+                  return Resolved<model::Task>{{{"", ContainerInstanceArn(placed), {{"ecs:task", {(*task)->arn}}}}},
+                                               std::move(**task)};
                 },
-                [this](const Call& call, store::Record& task) { return SubmitTaskStateChange(call.input, task); }));
+                [this](const Call& call, model::Task& task) { return SubmitTaskStateChange(call.input, task); }));
 }
 
 void ControlPlane::OnAgentConnected(const std::string& task_id, const std::string& container_name) {
-  SetManagedAgentState(task_id, container_name, "RUNNING", "");
+  SetManagedAgentState(task_id, container_name, model::ContainerStatus::kRunning, "");
 }
 
 void ControlPlane::OnAgentRefused(const std::string& task_id, const std::string& container_name,
                                   const std::string& reason) {
-  SetManagedAgentState(task_id, container_name, "STOPPED", reason);
+  SetManagedAgentState(task_id, container_name, model::ContainerStatus::kStopped, reason);
 }
 
 void ControlPlane::OnAgentDisconnected(const std::string& task_id, const std::string& container_name) {
-  SetManagedAgentState(task_id, container_name, "PENDING",
+  SetManagedAgentState(task_id, container_name, model::ContainerStatus::kPending,
                        "The execute command agent lost its connection and is reconnecting.");
 }
 

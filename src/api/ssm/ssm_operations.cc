@@ -91,8 +91,8 @@ void ControlPlane::DeclareSsmOperations() {
                  auto record = LoadTask(target->cluster, target->task_id);
                  if (!record) return record.error();
                  if (*record)
-                   for (const auto& c : (*record)->body["containers"])
-                     if (c.value("runtimeId", "") == target->runtime_id) container = c.value("name", "");
+                   for (const auto& c : (*record)->containers)
+                     if (!c.runtime_id.empty() && c.runtime_id == target->runtime_id) container = c.name;
                  // Authorized as ssm:StartSession on the task, with its tags (E28).
                  auto exec = ResolveExec(target->cluster, target->task_id, container.value_or(""),
                                          "ssm:StartSession");

@@ -501,6 +501,9 @@ class AuditFailingStore : public store::Store {
   Result<std::vector<store::Record>> List(const std::string& kind, const std::optional<std::string>& parent) override {
     return inner_.List(kind, parent);
   }
+  Result<std::vector<store::Record>> ListBySecondary(const std::string& kind, const std::string& value) override {
+    return inner_.ListBySecondary(kind, value);
+  }
   Status Transaction(const std::function<Status()>& work) override { return inner_.Transaction(work); }
 
  private:

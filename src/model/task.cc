@@ -1,0 +1,237 @@
+#include "model/task.h"
+
+#include <array>
+#include <utility>
+
+namespace porthole::model {
+
+namespace {
+
+constexpr std::array<std::pair<TaskStatus, std::string_view>, 4> kTaskStatuses = {{
+    {TaskStatus::kProvisioning, "PROVISIONING"},
+    {TaskStatus::kPending, "PENDING"},
+    {TaskStatus::kRunning, "RUNNING"},
+    {TaskStatus::kStopped, "STOPPED"},
+}};
+constexpr std::array<std::pair<ContainerStatus, std::string_view>, 3> kContainerStatuses = {{
+    {ContainerStatus::kPending, "PENDING"},
+    {ContainerStatus::kRunning, "RUNNING"},
+    {ContainerStatus::kStopped, "STOPPED"},
+}};
+
+std::string Str(const Json& j, const char* member, const std::string& fallback = "") {
+  auto it = j.find(member);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+std::optional<std::string> OptStr(const Json& j, const char* member) {
+  auto it = j.find(member);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+std::optional<double> OptNum(const Json& j, const char* member) {
+  auto it = j.find(member);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+template <class Status>
+Status StatusOr(const Json& j, const char* member, std::optional<Status> (*parse)(std::string_view), Status fallback) {
+  auto parsed = parse(Str(j, member));
+  return parsed ? *parsed : fallback;
+}
+Json ArrayOr(const Json& j, const char* member) {
+  auto it = j.find(member);
+  return it != j.end() && it->is_array() ? *it : Json::array();
+}
+
+Json AgentToJson(const ManagedAgent& a) {
+  Json out = {{"name", a.name}, {"lastStatus", ContainerStatusName(a.status)}};
+  if (!a.reason.empty()) out["reason"] = a.reason;
+  if (a.last_started_at) out["lastStartedAt"] = *a.last_started_at;
+  return out;
+}
+
+Json ContainerToJson(const Container& c, const std::string& task_arn) {
+  Json agents = Json::array();
+  for (const auto& a : c.managed_agents) agents.push_back(AgentToJson(a));
+  Json out = {{"containerArn", c.arn},
+              {"taskArn", task_arn},
+              {"name", c.name},
+              {"image", c.image},
+              {"lastStatus", ContainerStatusName(c.status)},
+              {"networkBindings", Json::array()},
+              {"networkInterfaces", Json::array()},
+              {"healthStatus", "UNKNOWN"},
+              {"managedAgents", agents}};
+  if (!c.runtime_id.empty()) out["runtimeId"] = c.runtime_id;
+  if (c.exit_code) out["exitCode"] = *c.exit_code;
+  if (!c.reason.empty()) out["reason"] = c.reason;
+  return out;
+}
+
+}  // namespace
+
+std::string_view TaskStatusName(TaskStatus status) {
+  for (const auto& [s, name] : kTaskStatuses)
+    if (s == status) return name;
+  return "UNKNOWN";
+}
+std::optional<TaskStatus> ParseTaskStatus(std::string_view name) {
+  for (const auto& [s, n] : kTaskStatuses)
+    if (n == name) return s;
+  return std::nullopt;
+}
+std::string_view ContainerStatusName(ContainerStatus status) {
+  for (const auto& [s, name] : kContainerStatuses)
+    if (s == status) return name;
+  return "UNKNOWN";
+}
+std::optional<ContainerStatus> ParseContainerStatus(std::string_view name) {
+  for (const auto& [s, n] : kContainerStatuses)
+    if (n == name) return s;
+  return std::nullopt;
+}
+
+ManagedAgent* Container::ExecAgent() {
+  for (auto& a : managed_agents)
+    if (a.name == kExecuteCommandAgent) return &a;
+  return nullptr;
+}
+const ManagedAgent* Container::ExecAgent() const { return const_cast<Container*>(this)->ExecAgent(); }
+
+void Container::SetAgents(ContainerStatus status, const std::string& reason, double now) {
+  for (auto& a : managed_agents) {
+    a.status = status;
+    a.reason = reason;
+    if (status == ContainerStatus::kRunning) a.last_started_at = now;
+  }
+}
+
+Container* Task::FindContainer(std::string_view name) {
+  for (auto& c : containers)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+const Container* Task::FindContainer(std::string_view name) const { return const_cast<Task*>(this)->FindContainer(name); }
+
+void Task::MarkStopped(const std::string& reason, const std::string& code, double now) {
+  last_status = TaskStatus::kStopped;
+  desired_status = TaskStatus::kStopped;
+  if (stopped_reason.empty()) stopped_reason = reason;
+  if (stop_code.empty()) stop_code = code;
+  if (!stopping_at) stopping_at = now;
+  stopped_at = now;
+  for (auto& c : containers) {
+    c.status = ContainerStatus::kStopped;
+    for (auto& a : c.managed_agents) a.status = ContainerStatus::kStopped;
+  }
+  version++;
+  agent_credentials_sealed = nullptr;  // a stopped task's agent credentials die with it
+}
+
+Json ToStored(const Task& t) {
+  Json containers = Json::array();
+  for (const auto& c : t.containers) containers.push_back(ContainerToJson(c, t.arn));
+  Json out = {{"taskArn", t.arn},
+              {"clusterArn", t.cluster_arn},
+              {"taskDefinitionArn", t.task_definition_arn},
+              {"containerInstanceArn", t.container_instance_arn},
+              {"lastStatus", TaskStatusName(t.last_status)},
+              {"desiredStatus", TaskStatusName(t.desired_status)},
+              {"enableExecuteCommand", t.enable_execute_command},
+              {"launchType", t.launch_type},
+              {"createdAt", t.created_at},
+              {"group", t.group},
+              {"containers", containers},
+              {"overrides", t.overrides},
+              {"tags", t.tags},
+              {"attachments", Json::array()},
+              {"connectivity", "CONNECTED"},
+              {"version", t.version},
+              {"_instanceId", t.instance_id},
+              {"_startedByPrincipal", t.started_by_principal}};
+  if (t.started_by) out["startedBy"] = *t.started_by;
+  if (t.cpu) out["cpu"] = *t.cpu;
+  if (t.memory) out["memory"] = *t.memory;
+  if (t.started_at) {
+    out["startedAt"] = *t.started_at;
+    out["pullStartedAt"] = *t.started_at;
+    out["pullStoppedAt"] = *t.started_at;
+  }
+  if (t.stopping_at) out["stoppingAt"] = *t.stopping_at;
+  if (t.stopped_at) {
+    out["stoppedAt"] = *t.stopped_at;
+    out["executionStoppedAt"] = *t.stopped_at;
+  }
+  if (!t.stopped_reason.empty()) out["stoppedReason"] = t.stopped_reason;
+  if (!t.stop_code.empty()) out["stopCode"] = t.stop_code;
+  if (!t.deployment_id.empty()) out["_deploymentId"] = t.deployment_id;
+  if (!t.agent_credentials_sealed.is_null()) out["_agentCredentials"] = t.agent_credentials_sealed;
+  return out;
+}
+
+Task TaskFromStored(const Json& j) {
+  Task t;
+  if (!j.is_object()) return t;
+  t.arn = Str(j, "taskArn");
+  // task/<cluster>/<id>
+  std::string rest = t.arn.substr(t.arn.find(":task/") == std::string::npos ? t.arn.size() : t.arn.find(":task/") + 6);
+  t.cluster_name = rest.substr(0, rest.find('/'));
+  t.id = rest.substr(rest.rfind('/') + 1);
+  t.cluster_arn = Str(j, "clusterArn");
+  t.task_definition_arn = Str(j, "taskDefinitionArn");
+  t.container_instance_arn = Str(j, "containerInstanceArn");
+  t.instance_id = Str(j, "_instanceId");
+  t.last_status = StatusOr(j, "lastStatus", ParseTaskStatus, TaskStatus::kProvisioning);
+  t.desired_status = StatusOr(j, "desiredStatus", ParseTaskStatus, TaskStatus::kRunning);
+  t.enable_execute_command = j.value("enableExecuteCommand", false);
+  t.launch_type = Str(j, "launchType", "EC2");
+  t.group = Str(j, "group");
+  t.started_by = OptStr(j, "startedBy");
+  t.cpu = OptStr(j, "cpu");
+  t.memory = OptStr(j, "memory");
+  t.overrides = j.contains("overrides") && j["overrides"].is_object() ? j["overrides"] : Json::object();
+  t.tags = ArrayOr(j, "tags");
+  t.version = j.contains("version") && j["version"].is_number_integer() ? j["version"].get<int64_t>() : 1;
+  t.created_at = OptNum(j, "createdAt").value_or(0);
+  t.started_at = OptNum(j, "startedAt");
+  t.stopping_at = OptNum(j, "stoppingAt");
+  t.stopped_at = OptNum(j, "stoppedAt");
+  t.stopped_reason = Str(j, "stoppedReason");
+  t.stop_code = Str(j, "stopCode");
+  t.started_by_principal = Str(j, "_startedByPrincipal");
+  t.deployment_id = Str(j, "_deploymentId");
+  if (j.contains("_agentCredentials")) t.agent_credentials_sealed = j["_agentCredentials"];
+  for (const auto& cj : ArrayOr(j, "containers")) {
+    if (!cj.is_object()) continue;
+    Container c;
+    c.arn = Str(cj, "containerArn");
+    c.name = Str(cj, "name");
+    c.image = Str(cj, "image");
+    c.status = StatusOr(cj, "lastStatus", ParseContainerStatus, ContainerStatus::kPending);
+    c.runtime_id = Str(cj, "runtimeId");
+    if (cj.contains("exitCode") && cj["exitCode"].is_number_integer()) c.exit_code = cj["exitCode"].get<int64_t>();
+    c.reason = Str(cj, "reason");
+    for (const auto& aj : ArrayOr(cj, "managedAgents")) {
+      if (!aj.is_object()) continue;
+      ManagedAgent a;
+      a.name = Str(aj, "name", std::string(kExecuteCommandAgent));
+      a.status = StatusOr(aj, "lastStatus", ParseContainerStatus, ContainerStatus::kPending);
+      a.reason = Str(aj, "reason");
+      a.last_started_at = OptNum(aj, "lastStartedAt");
+      c.managed_agents.push_back(std::move(a));
+    }
+    t.containers.push_back(std::move(c));
+  }
+  return t;
+}
+
+Json PublicView(const Task& task, bool with_tags) {
+  Json stored = ToStored(task);
+  Json out = Json::object();
+  for (auto it = stored.begin(); it != stored.end(); ++it)
+    if (it.key().empty() || it.key()[0] != '_') out[it.key()] = it.value();
+  if (!with_tags) out.erase("tags");
+  return out;
+}
+
+}  // namespace porthole::model
