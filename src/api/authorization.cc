@@ -40,16 +40,15 @@ Result<std::vector<std::pair<std::string, auth::Policy>>> ControlPlane::Identity
   return out;
 }
 
-ConditionKeys ControlPlane::EcsResourceKeys(const Json& cluster, const model::Task& task,
+ConditionKeys ControlPlane::EcsResourceKeys(const model::Cluster& cluster, const model::Task& task,
                                              const std::string& container_name) const {
   ConditionKeys keys;
-  keys["ecs:cluster"] = {cluster.value("clusterArn", "")};
+  keys["ecs:cluster"] = {cluster.arn};
   keys["ecs:task"] = {task.arn};
   if (!container_name.empty()) keys["ecs:container-name"] = {container_name};
   // Only the cluster's and the task's tags count for ExecuteCommand (E26);
   // the task's tag wins where both have the key.
-  const Json cluster_tags = cluster.value("tags", Json::array());
-  for (const Json* tags : {&cluster_tags, &task.tags}) {
+  for (const Json* tags : {&cluster.tags, &task.tags}) {
     for (const auto& [key, value] : ResourceTagKeys(*tags)) {
       keys[key] = value;
       keys["ecs:ResourceTag/" + key.substr(std::string_view("aws:ResourceTag/").size())] = value;
@@ -133,7 +132,8 @@ Result<AuthorizationDecision> ControlPlane::Authorize(const Caller& caller, cons
   } else if (kind == PrincipalKind::kTaskAgent && caller.role_name.empty()) {
     // An EC2/EXTERNAL task without a task role acts as its container
     // instance (see ResolveTaskRole), for its own channels only.
-    d = {true, "Allow", "container instance role", ""};
+    bool channel = action.rfind("ssmmessages:", 0) == 0;
+    d = {channel, channel ? "Allow" : "ImplicitDeny", channel ? "container instance role" : "", ""};
   } else if (kind == PrincipalKind::kUser || kind == PrincipalKind::kAssumedRole || kind == PrincipalKind::kTaskAgent ||
              kind == PrincipalKind::kContainerInstance) {
     const bool is_role = kind == PrincipalKind::kAssumedRole || kind == PrincipalKind::kTaskAgent;

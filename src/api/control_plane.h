@@ -30,6 +30,7 @@
 #include "net/https_server.h"
 #include "model/task.h"
 #include "store/store.h"
+#include "store/repositories.h"
 #include "store/task_repository.h"
 
 namespace porthole::api {
@@ -113,12 +114,12 @@ class ControlPlane {
   Result<Json> ListClusters(const Json& in);
   Result<Json> DeleteCluster(const std::string& cluster_name);
   Result<Json> RegisterTaskDefinition(const Json& in);
-  Result<Json> DescribeTaskDefinition(const Json& in, const Json& definition);
+  Result<Json> DescribeTaskDefinition(const Json& in, const model::TaskDefinition& definition);
   Result<Json> ListTaskDefinitions(const Json& in);
-  Result<Json> DeregisterTaskDefinition(const Json& definition);
+  Result<Json> DeregisterTaskDefinition(model::TaskDefinition definition);
   // Services (ecs/service_operations.cc).
   Result<Json> CreateService(const Json& in, const Caller& caller, const std::string& cluster_name,
-                             const std::string& service_name, const Json& definition);
+                             const std::string& service_name, const model::TaskDefinition& definition);
   Result<Json> UpdateService(const Json& in, const std::string& cluster_name, const std::string& service_name,
                              const std::string& definition_arn);
   Result<Json> DescribeServices(const std::string& cluster_name, const std::vector<std::string>& service_names);
@@ -128,8 +129,8 @@ class ControlPlane {
 
   // What CreateTasks needs: RunTask, StartTask and the service scheduler.
   struct TaskLaunch {
-    Json cluster;
-    Json definition;
+    model::Cluster cluster;
+    model::TaskDefinition definition;
     int64_t count = 1;
     bool exec = false;
     Json container_overrides = Json::array();
@@ -145,8 +146,8 @@ class ControlPlane {
   // Places and records `launch.count` tasks; {"tasks", "failures"}.
   Result<Json> CreateTasks(const TaskLaunch& launch);
   // RunTask places tasks itself; StartTask (`start_task`) on the named container instances.
-  Result<Json> RunTask(const Json& in, const Caller& caller, const std::string& cluster_name, const Json& definition,
-                       bool start_task);
+  Result<Json> RunTask(const Json& in, const Caller& caller, const std::string& cluster_name,
+                       const model::TaskDefinition& definition, bool start_task);
   Result<Json> DescribeTasks(const Json& in, const std::string& cluster_name, const std::vector<std::string>& tasks);
   Result<Json> ListTasks(const Json& in, const std::string& cluster_name);
   Result<Json> StopTask(const Json& in, const std::string& cluster_name, const std::string& task_id);
@@ -157,7 +158,7 @@ class ControlPlane {
   // without access learns nothing from the errors.
   struct ExecTarget {
     std::string cluster_name;
-    std::optional<Json> cluster;        // when ACTIVE
+    std::optional<model::Cluster> cluster;  // when ACTIVE
     std::optional<model::Task> task;    // when it exists in that cluster
     std::string container_name;         // named, or a single-container task's only one
     bool container_named = false;
@@ -202,13 +203,17 @@ class ControlPlane {
   // IAM's policy simulator (SimulatePrincipalPolicy, SimulateCustomPolicy).
   Result<std::string> Simulate(const std::string& action, const QueryParams& params);
   // The ecs:ResourceTag/ and aws:ResourceTag/ keys from cluster and task tags (E26).
-  ConditionKeys EcsResourceKeys(const Json& cluster, const model::Task& task, const std::string& container_name) const;
+  ConditionKeys EcsResourceKeys(const model::Cluster& cluster, const model::Task& task,
+                                const std::string& container_name) const;
 
   // ---- SSM session operations on ECS targets (api/ssm).
   Result<Json> SsmStartSession(const Json& in, const Caller& caller, const net::HttpRequest& request,
                                const ExecTarget& target, const std::string& command);
-  Result<Json> SsmResumeSession(const Json& session, const Caller& caller, const net::HttpRequest& request);
-  Result<Json> SsmTerminateSession(const Json& session, const Caller& caller);
+  // `session` is the stored session of that id, if there is one.
+  Result<Json> SsmResumeSession(const std::string& id, const std::optional<model::Session>& session,
+                                const Caller& caller, const net::HttpRequest& request);
+  Result<Json> SsmTerminateSession(const std::string& id, const std::optional<model::Session>& session,
+                                   const Caller& caller);
   Result<Json> SsmDescribeSessions(const Json& in, const Caller& caller);
   std::string SessionArn(const std::string& session_id) const;
   // The caller's unique identity, as a session's owner is recorded: the user
@@ -234,19 +239,18 @@ class ControlPlane {
   // ecs-tasks.amazonaws.com; "" for an EC2/EXTERNAL task without one (the
   // container instance's identity, as ECS falls back to the instance role).
   // An error names why the agent cannot get credentials.
-  Result<std::string> ResolveTaskRole(const model::Task& task, const Json& definition);
+  Result<std::string> ResolveTaskRole(const model::Task& task, const model::TaskDefinition& definition);
   // Sets every ExecuteCommandAgent of the container (not on a stopped task).
   void SetManagedAgentState(const std::string& task_id, const std::string& container_name,
                             model::ContainerStatus status, const std::string& reason);
 
   // ---- Shared helpers (ecs_model.cc).
-  Result<Json> LoadActiveCluster(const std::string& name_or_arn);
+  Result<model::Cluster> LoadActiveCluster(const std::string& name_or_arn);
   Result<std::optional<model::Task>> LoadTask(const std::string& cluster_name, const std::string& task_id_or_arn);
-  Result<Json> LoadTaskDefinition(const std::string& reference);
-  Json PublicView(const Json& record) const;  // strips internal "_" members
+  Result<model::TaskDefinition> LoadTaskDefinition(const std::string& reference);
   std::string Seal(std::string_view secret) const;
   std::optional<std::string> Unseal(const Json& sealed) const;
-  Json ClusterView(const Json& cluster);
+  Json ClusterView(const model::Cluster& cluster);
   std::string ClusterArn(const std::string& name) const;
   std::string TaskArn(const std::string& cluster, const std::string& id) const;
   // Stops the task's record (ECS's stop fields) and revokes its agents' credentials.
@@ -258,6 +262,11 @@ class ControlPlane {
   boost::asio::any_io_executor executor_;
   store::Store& store_;
   store::TaskRepository tasks_{store_};
+  store::ClusterRepository clusters_{store_};
+  store::TaskDefinitionRepository definitions_{store_};
+  store::ServiceRepository services_{store_};
+  store::ContainerInstanceRepository instances_{store_};
+  store::SessionRepository sessions_{store_};
   ControlPlaneConfig config_;
   SessionBroker* broker_ = nullptr;
   std::function<std::time_t()> clock_;

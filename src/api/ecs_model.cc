@@ -14,13 +14,11 @@ std::string ControlPlane::TaskArn(const std::string& cluster, const std::string&
   return porthole::TaskArn(config_.region, config_.account_id, cluster, id);
 }
 
-Result<Json> ControlPlane::LoadActiveCluster(const std::string& name_or_arn) {
-  std::string name = ClusterNameFrom(name_or_arn);
-  auto record = store_.Get(store::kind::kCluster, name);
-  if (!record) return record.error();
-  if (!record->has_value() || (*record)->body.value("status", "") != "ACTIVE")
-    return MakeError("ClusterNotFoundException", "Cluster not found.");
-  return (*record)->body;
+Result<model::Cluster> ControlPlane::LoadActiveCluster(const std::string& name_or_arn) {
+  auto cluster = clusters_.Get(ClusterNameFrom(name_or_arn));
+  if (!cluster) return cluster.error();
+  if (!*cluster || !(*cluster)->Active()) return MakeError("ClusterNotFoundException", "Cluster not found.");
+  return **cluster;
 }
 
 Result<std::optional<model::Task>> ControlPlane::LoadTask(const std::string& cluster_name,
@@ -30,50 +28,39 @@ Result<std::optional<model::Task>> ControlPlane::LoadTask(const std::string& clu
   return tasks_.GetInCluster(cluster_name, id);
 }
 
-Result<Json> ControlPlane::LoadTaskDefinition(const std::string& reference) {
-  auto ref = ParseTaskDefinitionRef(reference);
-  if (!ref) return ref.error();
-  if (ref->revision) {
-    auto record = store_.Get(store::kind::kTaskDefinition, ref->family + ":" + std::to_string(*ref->revision));
-    if (!record) return record.error();
-    if (!record->has_value())
-      return MakeError("ClientException", "Unable to describe task definition.");
-    return (*record)->body;
+Result<model::TaskDefinition> ControlPlane::LoadTaskDefinition(const std::string& reference) {
+  PORTHOLE_TRY_ASSIGN(ref, ParseTaskDefinitionRef(reference));
+  auto missing = MakeError("ClientException", "Unable to describe task definition.");
+  if (ref.revision) {
+    PORTHOLE_TRY_ASSIGN(definition, definitions_.Get(ref.family + ":" + std::to_string(*ref.revision)));
+    if (!definition) return missing;
+    return *definition;
   }
-  auto all = store_.List(store::kind::kTaskDefinition, ref->family);
-  if (!all) return all.error();
-  const Json* latest = nullptr;
-  for (const auto& r : *all)
-    if (r.body.value("status", "") == "ACTIVE" &&
-        (!latest || r.body.value("revision", 0) > latest->value("revision", 0)))
-      latest = &r.body;
-  if (!latest) return MakeError("ClientException", "Unable to describe task definition.");
+  PORTHOLE_TRY_ASSIGN(all, definitions_.List(ref.family));
+  const model::TaskDefinition* latest = nullptr;
+  for (const auto& d : all)
+    if (d.Active() && (!latest || d.revision > latest->revision)) latest = &d;
+  if (!latest) return missing;
   return *latest;
 }
 
-Json ControlPlane::PublicView(const Json& record) const {
-  Json out = Json::object();
-  for (auto it = record.begin(); it != record.end(); ++it)
-    if (it.key().empty() || it.key()[0] != '_') out[it.key()] = it.value();
-  return out;
-}
-
-Json ControlPlane::ClusterView(const Json& cluster) {
-  Json view = PublicView(cluster);
+Json ControlPlane::ClusterView(const model::Cluster& cluster) {
+  Json view = model::ToStored(cluster);
   int running = 0, pending = 0;
-  std::string name = cluster.value("clusterName", "");
-  if (auto tasks = tasks_.InCluster(name); tasks.ok()) {
+  if (auto tasks = tasks_.InCluster(cluster.name); tasks.ok()) {
     for (const auto& t : *tasks) {
       if (t.last_status == model::TaskStatus::kRunning) running++;
       else if (!t.Stopped()) pending++;
     }
   }
   int instances = 0;
-  if (auto nodes = store_.List(store::kind::kContainerInstance, std::nullopt); nodes.ok())
-    instances = static_cast<int>(nodes->size());
+  if (auto nodes = instances_.List(); nodes.ok()) instances = static_cast<int>(nodes->size());
+  int services = 0;
+  if (auto all = services_.List(cluster.name); all.ok())
+    for (const auto& s : *all) services += s.Active() ? 1 : 0;
   view["runningTasksCount"] = running;
   view["pendingTasksCount"] = pending;
-  view["activeServicesCount"] = 0;
+  view["activeServicesCount"] = services;
   view["registeredContainerInstancesCount"] = instances;
   return view;
 }

@@ -129,21 +129,6 @@ template <class Target>
 using AsyncHandler = std::function<boost::asio::awaitable<Result<Json>>(const Call&, Target&)>;
 
 template <class Target>
-Operation Declare(std::string name, std::string action, Principals callers, Resolver<Target> resolve,
-                  Handler<Target> handle) {
-  Operation op{std::move(name), action, callers, nullptr};
-  op.run = [action, resolve = std::move(resolve), handle = std::move(handle)](
-               const Call& call, const Authorizer& authorize) -> boost::asio::awaitable<Result<Json>> {
-    auto resolved = resolve(call);
-    if (!resolved) co_return resolved.error();
-    if (Status s = detail::CheckResolution(resolved->checks, action); !s) co_return s.error();
-    if (Status s = authorize(resolved->checks); !s) co_return s.error();
-    co_return handle(call, resolved->target);
-  };
-  return op;
-}
-
-template <class Target>
 Operation DeclareAsync(std::string name, std::string action, Principals callers, Resolver<Target> resolve,
                        AsyncHandler<Target> handle) {
   Operation op{std::move(name), action, callers, nullptr};
@@ -156,6 +141,17 @@ Operation DeclareAsync(std::string name, std::string action, Principals callers,
     co_return co_await handle(call, resolved->target);
   };
   return op;
+}
+
+// A handler that does not wait: run as an async one.
+template <class Target>
+Operation Declare(std::string name, std::string action, Principals callers, Resolver<Target> resolve,
+                  Handler<Target> handle) {
+  return DeclareAsync<Target>(
+      std::move(name), std::move(action), callers, std::move(resolve),
+      [handle = std::move(handle)](const Call& call, Target& target) -> boost::asio::awaitable<Result<Json>> {
+        co_return handle(call, target);
+      });
 }
 
 // An operation no policy decides, as on AWS (sts:GetCallerIdentity): the

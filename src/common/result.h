@@ -47,3 +47,17 @@ using Status = Result<Ok>;
 inline Status OkStatus() { return Ok{}; }
 
 }  // namespace porthole
+
+// Returns the error of a Status or Result expression from the enclosing
+// function (which returns a Result or Status).
+#define PORTHOLE_TRY(expr)                  \
+  do {                                      \
+    auto porthole_try_ = (expr);            \
+    if (!porthole_try_) return porthole_try_.error(); \
+  } while (0)
+
+// Declares `var` as the value of a Result expression, or returns its error.
+#define PORTHOLE_TRY_ASSIGN(var, expr)        \
+  auto var##_result_ = (expr);                \
+  if (!var##_result_) return var##_result_.error(); \
+  auto var = std::move(*var##_result_)

@@ -202,7 +202,7 @@ Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& reque
   session->tokens_expire = std::chrono::steady_clock::now() + options_.token_lifetime;
   session->started_at = api::EpochSeconds();
   sessions_[session->id] = session;
-  RecordSession(*session, "Connecting", "");
+  RecordSession(*session, model::SessionStatus::kConnecting, "");
 
   it->second->ws->Send(Json{{"type", "start_session"},
                             {"sessionId", session->id},
@@ -280,24 +280,27 @@ void Gateway::EndSession(const std::shared_ptr<Session>& session, const std::str
     (*end)->Send(protocol::EncodeChannelClosed(session->id, session->destination_id, reason), true);
     (*end)->Close();
   }
-  RecordSession(*session, "Terminated", reason);
+  RecordSession(*session, model::SessionStatus::kTerminated, reason);
   sessions_.erase(session->id);
   log::Info("session " + session->id + " ended" + (reason.empty() ? "" : ": " + reason));
 }
 
-void Gateway::RecordSession(const Session& s, const std::string& status, const std::string& reason) {
-  Json body = {{"SessionId", s.id},
-               {"Target", s.destination_id},
-               {"Status", status},
-               {"StartDate", s.started_at},
-               {"Owner", s.principal},
-               {"_owner", s.owner},
-               {"Reason", reason},
-               {"taskArn", s.task_arn},
-               {"containerName", s.container},
-               {"command", s.command}};
-  if (status == "Terminated") body["EndDate"] = api::EpochSeconds();
-  (void)store_.Put(store::kind::kSession, {s.id, s.task_id, body});
+void Gateway::RecordSession(const Session& s, model::SessionStatus status, const std::string& reason) {
+  model::Session record;
+  record.id = s.id;
+  record.target = s.destination_id;
+  record.status = status;
+  record.start_date = s.started_at;
+  if (status == model::SessionStatus::kTerminated) record.end_date = api::EpochSeconds();
+  record.owner_arn = s.principal;
+  record.owner_identity = s.owner;
+  record.reason = reason;
+  record.task_id = s.task_id;
+  record.task_arn = s.task_arn;
+  record.container_name = s.container;
+  record.command = s.command;
+  if (Status put = session_records_.Put(record); !put)
+    log::Error("cannot record session " + s.id + ": " + put.error().message);
 }
 
 asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
@@ -355,7 +358,7 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
   }
   backlog.clear();
   (is_agent ? session->queued_to_agent : session->queued_to_client).clear();
-  if (is_client) RecordSession(*session, "Connected", "");
+  if (is_client) RecordSession(*session, model::SessionStatus::kConnected, "");
 
   const std::string_view expected_type = is_agent ? protocol::kOutputStreamData : protocol::kInputStreamData;
   std::string problem;
@@ -397,7 +400,7 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
       session->ended = true;
       if (session->client) session->client->Close();
       ws->Close();
-      RecordSession(*session, "Terminated", "");
+      RecordSession(*session, model::SessionStatus::kTerminated, "");
       sessions_.erase(session->id);
       log::Info("session " + session->id + " completed");
       co_return;

@@ -68,11 +68,14 @@ class Gateway final : public api::SessionBroker {
   // Starts the grace period after one end of `session` dropped.
   void AwaitReconnect(const std::shared_ptr<Session>& session, bool agent_side);
   std::string StreamUrl(const std::string& stream_host, const std::string& session_id) const;
-  void RecordSession(const Session& session, const std::string& status, const std::string& reason);
+  // The session as DescribeSessions shows it; a failed write is logged (the
+  // session goes on: its record is history, not a decision).
+  void RecordSession(const Session& session, model::SessionStatus status, const std::string& reason);
 
   boost::asio::any_io_executor executor_;
   api::ControlPlane& control_plane_;
   store::Store& store_;
+  store::SessionRepository session_records_{store_};
   GatewayOptions options_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
   std::map<std::string, std::shared_ptr<ControlChannel>> agents_;  // "<taskId>/<container>"

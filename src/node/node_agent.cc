@@ -39,6 +39,18 @@ std::string RuntimeId(const std::string& task_id, const std::string& container_n
   return task_id + "-" + digest;
 }
 
+// True when `pid` is a live (not zombie) exec agent: a pid that died and was
+// reused by another program, or an unreaped agent, counts as dead.
+bool AgentAlive(int pid) {
+  if (pid <= 0) return false;
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat) return false;
+  size_t paren = stat->rfind(')');  // the state follows the command name in parentheses
+  if (paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] == 'Z') return false;
+  auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline", 4096);
+  return cmdline && cmdline->find(kAgentBinaryName) != std::string::npos;
+}
+
 // The node's view of one container of a task.
 struct ContainerRun {
   Json spec;  // from PollTasks
@@ -450,7 +462,7 @@ void TaskRunner::Run() {
                   std::to_string(c.exit_code.value_or(-1)));
         if (c.spec.value("essential", true)) essential_exited = true;
         else Report("RUNNING", "", "");
-      } else if (assignment_.contains("agent") && (c.agent_pid <= 0 || ::kill(c.agent_pid, 0) != 0) &&
+      } else if (assignment_.contains("agent") && !AgentAlive(c.agent_pid) &&
                  std::chrono::steady_clock::now() >= c.agent_retry_at) {
         // The exec agent died or could not start: start it again for as long
         // as the container runs, so killing it cannot disable exec. Backoff:
@@ -492,7 +504,12 @@ Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop) {
   for (int attempt = 0;; attempt++) {
     s = node.Register();
     if (s) break;
-    if (stop || attempt > 60) return s;
+    // A refused token or key will not be accepted later: say so at once.
+    // Anything else (the control plane not up yet) is retried for a minute.
+    const std::string& code = s.error().code;
+    bool refused = code == "AccessDeniedException" || code == "MissingAuthenticationTokenException" ||
+                   code == "UnrecognizedClientException" || code == "InvalidSignatureException" || code == "ConfigError";
+    if (stop || refused || attempt > 60) return s;
     log::Warn("register failed: " + s.error().message + "; retrying");
     std::this_thread::sleep_for(1s);
   }

@@ -12,17 +12,6 @@ namespace porthole::api {
 
 namespace {
 
-#define TRY_ASSIGN(var, expr)            \
-  auto var##_result = (expr);            \
-  if (!var##_result) return var##_result.error(); \
-  auto var = std::move(*var##_result)
-
-#define TRY(expr)                        \
-  do {                                   \
-    auto _status = (expr);               \
-    if (!_status) return _status.error(); \
-  } while (0)
-
 const std::vector<std::string> kContainerStringMembers = {"name", "image", "user", "workingDirectory", "hostname"};
 
 // Validates one container definition and fills ECS's defaults.
@@ -32,7 +21,7 @@ Result<Json> NormalizeContainerDefinition(const Json& in) {
   for (const auto& m : kContainerStringMembers)
     if (c.contains(m) && !c[m].is_string()) return MakeError("ClientException", "Container." + m + " must be a string.");
   if (!c.contains("name")) return MakeError("ClientException", "Container.name should not be null or empty.");
-  TRY(ValidateContainerName(c["name"].get<std::string>()));
+  PORTHOLE_TRY(ValidateContainerName(c["name"].get<std::string>()));
   if (!c.contains("image") || c["image"].get<std::string>().empty())
     return MakeError("ClientException", "Container.image should not be null or empty.");
   for (const char* list : {"command", "entryPoint"}) {
@@ -68,13 +57,13 @@ Result<Json> NormalizeContainerDefinition(const Json& in) {
 // ---------------------------------------------------------------- clusters
 
 Result<Json> ControlPlane::CreateCluster(const Json& in, const std::string& name) {
-  TRY(ExpectType(in, "configuration", Json::value_t::object));
-  TRY(ExpectType(in, "settings", Json::value_t::array));
-  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  PORTHOLE_TRY(ExpectType(in, "configuration", Json::value_t::object));
+  PORTHOLE_TRY(ExpectType(in, "settings", Json::value_t::array));
+  PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
   if (in.contains("configuration") && in["configuration"].contains("executeCommandConfiguration")) {
-    TRY(ExpectType(in["configuration"], "executeCommandConfiguration", Json::value_t::object));
+    PORTHOLE_TRY(ExpectType(in["configuration"], "executeCommandConfiguration", Json::value_t::object));
     const Json& ecc = in["configuration"]["executeCommandConfiguration"];
-    TRY_ASSIGN(logging_opt, OptionalString(ecc, "logging"));
+    PORTHOLE_TRY_ASSIGN(logging_opt, OptionalString(ecc, "logging"));
     std::string logging = logging_opt.value_or("DEFAULT");
     if (logging != "NONE" && logging != "DEFAULT" && logging != "OVERRIDE")
       return MakeError("InvalidParameterException", "executeCommandConfiguration.logging must be NONE, DEFAULT or OVERRIDE.");
@@ -82,38 +71,32 @@ Result<Json> ControlPlane::CreateCluster(const Json& in, const std::string& name
       return MakeError("InvalidParameterException",
                        "logConfiguration is required when executeCommandConfiguration.logging is OVERRIDE.");
   }
-  auto existing = store_.Get(store::kind::kCluster, name);
-  if (!existing) return existing.error();
-  if (existing->has_value() && (*existing)->body.value("status", "") == "ACTIVE")
-    return Json{{"cluster", ClusterView((*existing)->body)}};  // ECS: CreateCluster is idempotent
-  Json cluster = {{"clusterArn", ClusterArn(name)},
-                  {"clusterName", name},
-                  {"status", "ACTIVE"},
-                  {"statistics", Json::array()},
-                  {"tags", tags},
-                  {"settings", in.value("settings", Json::array({{{"name", "containerInsights"}, {"value", "disabled"}}}))},
-                  {"capacityProviders", Json::array()},
-                  {"defaultCapacityProviderStrategy", Json::array()}};
-  if (in.contains("configuration")) cluster["configuration"] = in["configuration"];
-  TRY(store_.Put(store::kind::kCluster, {name, "", cluster}));
+  PORTHOLE_TRY_ASSIGN(existing, clusters_.Get(name));
+  if (existing && existing->Active()) return Json{{"cluster", ClusterView(*existing)}};  // ECS: CreateCluster is idempotent
+  model::Cluster cluster;
+  cluster.name = name;
+  cluster.arn = ClusterArn(name);
+  cluster.tags = tags;
+  cluster.settings = in.value("settings", Json::array({{{"name", "containerInsights"}, {"value", "disabled"}}}));
+  if (in.contains("configuration")) cluster.configuration = in["configuration"];
+  PORTHOLE_TRY(clusters_.Put(cluster));
   log::Info("created cluster " + name);
   return Json{{"cluster", ClusterView(cluster)}};
 }
 
 Result<Json> ControlPlane::DescribeClusters(const Json& in, const std::vector<std::string>& names) {
-  TRY_ASSIGN(include, StringList(in, "include"));
+  PORTHOLE_TRY_ASSIGN(include, StringList(in, "include"));
   bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
   bool with_config = std::find(include.begin(), include.end(), "CONFIGURATIONS") != include.end();
   Json clusters = Json::array(), failures = Json::array();
   for (const auto& n : names) {
     std::string name = ClusterNameFrom(n);
-    auto record = store_.Get(store::kind::kCluster, name);
-    if (!record) return record.error();
-    if (!record->has_value()) {
+    PORTHOLE_TRY_ASSIGN(cluster, clusters_.Get(name));
+    if (!cluster) {
       failures.push_back({{"arn", n.rfind("arn:", 0) == 0 ? n : ClusterArn(name)}, {"reason", "MISSING"}});
       continue;
     }
-    Json view = ClusterView((*record)->body);
+    Json view = ClusterView(*cluster);
     if (!with_tags) view.erase("tags");
     if (!with_config) view.erase("configuration");
     clusters.push_back(view);
@@ -122,32 +105,31 @@ Result<Json> ControlPlane::DescribeClusters(const Json& in, const std::vector<st
 }
 
 Result<Json> ControlPlane::ListClusters(const Json& in) {
-  TRY_ASSIGN(all, store_.List(store::kind::kCluster, std::nullopt));
+  PORTHOLE_TRY_ASSIGN(all, clusters_.List());
   Json arns = Json::array();
-  for (const auto& r : all)
-    if (r.body.value("status", "") == "ACTIVE") arns.push_back(r.body["clusterArn"]);
+  for (const auto& c : all)
+    if (c.Active()) arns.push_back(c.arn);
   return Json{{"clusterArns", arns}};
 }
 
 Result<Json> ControlPlane::DeleteCluster(const std::string& cluster_name) {
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
-  std::string name = cluster["clusterName"];
-  TRY_ASSIGN(tasks, tasks_.InCluster(name));
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(tasks, tasks_.InCluster(cluster.name));
   for (const auto& t : tasks)
     if (!t.Stopped())
       return MakeError("ClusterContainsTasksException",
                        "The Cluster cannot be deleted while Tasks are active.");
-  cluster["status"] = "INACTIVE";
-  TRY(store_.Put(store::kind::kCluster, {name, "", cluster}));
+  cluster.status = model::ResourceStatus::kInactive;
+  PORTHOLE_TRY(clusters_.Put(cluster));
   return Json{{"cluster", ClusterView(cluster)}};
 }
 
 // ---------------------------------------------------------------- task definitions
 
 Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
-  TRY_ASSIGN(family, RequiredString(in, "family"));
-  TRY(ValidateFamilyName(family));
-  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  PORTHOLE_TRY_ASSIGN(family, RequiredString(in, "family"));
+  PORTHOLE_TRY(ValidateFamilyName(family));
+  PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
   if (!in.contains("containerDefinitions") || !in["containerDefinitions"].is_array() ||
       in["containerDefinitions"].empty())
     return MakeError("ClientException", "Container list cannot be empty.");
@@ -157,7 +139,7 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
   std::vector<std::string> names;
   bool any_essential = false;
   for (const auto& c : in["containerDefinitions"]) {
-    TRY_ASSIGN(normalized, NormalizeContainerDefinition(c));
+    PORTHOLE_TRY_ASSIGN(normalized, NormalizeContainerDefinition(c));
     std::string name = normalized["name"];
     if (std::find(names.begin(), names.end(), name) != names.end())
       return MakeError("ClientException", "Duplicate container name: " + name + ".");
@@ -169,56 +151,53 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
   for (const char* s : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode"})
     if (in.contains(s) && !in[s].is_string()) return MakeError("ClientException", std::string(s) + " must be a string.");
 
-  Json definition;
-  Status s = store_.Transaction([&]() -> Status {
-    auto revisions = store_.List(store::kind::kTaskDefinition, family);
+  if (in.contains("volumes") && !in["volumes"].is_array()) return MakeError("ClientException", "volumes must be a list.");
+  model::TaskDefinition definition;
+  definition.family = family;
+  definition.container_definitions = containers;
+  definition.volumes = in.value("volumes", Json::array());
+  definition.task_role_arn = StringOr(in, "taskRoleArn");
+  definition.execution_role_arn = StringOr(in, "executionRoleArn");
+  definition.network_mode = StringOr(in, "networkMode", "host");
+  for (auto [member, field] : {std::pair{"cpu", &definition.cpu}, std::pair{"memory", &definition.memory},
+                               std::pair{"pidMode", &definition.pid_mode}, std::pair{"ipcMode", &definition.ipc_mode}})
+    if (in.contains(member)) *field = in[member].get<std::string>();
+  if (in.contains("requiresCompatibilities")) definition.requires_compatibilities = in["requiresCompatibilities"];
+  if (in.contains("runtimePlatform")) definition.runtime_platform = in["runtimePlatform"];
+  definition.registered_at = EpochSeconds();
+  definition.tags = tags;
+  PORTHOLE_TRY(store_.Transaction([&]() -> Status {
+    auto revisions = definitions_.List(family);
     if (!revisions) return revisions.error();
-    int revision = 1;
-    for (const auto& r : *revisions) revision = std::max(revision, r.body.value("revision", 0) + 1);
-    definition = {{"taskDefinitionArn", porthole::TaskDefinitionArn(config_.region, config_.account_id, family, revision)},
-                  {"family", family},
-                  {"revision", revision},
-                  {"status", "ACTIVE"},
-                  {"containerDefinitions", containers},
-                  {"volumes", in.value("volumes", Json::array())},
-                  {"placementConstraints", Json::array()},
-                  {"compatibilities", Json::array({"EC2", "EXTERNAL"})},
-                  {"requiresAttributes", Json::array()},
-                  {"registeredAt", EpochSeconds()},
-                  {"_tags", tags}};
-    for (const char* m : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode",
-                          "requiresCompatibilities", "runtimePlatform"})
-      if (in.contains(m)) definition[m] = in[m];
-    if (!definition.contains("networkMode")) definition["networkMode"] = "host";
-    return store_.Put(store::kind::kTaskDefinition, {family + ":" + std::to_string(revision), family, definition});
-  });
-  TRY(s);
-  log::Info("registered task definition " + family + ":" + std::to_string(definition["revision"].get<int>()));
-  return Json{{"taskDefinition", PublicView(definition)}, {"tags", tags}};
+    definition.revision = 1;
+    for (const auto& r : *revisions) definition.revision = std::max(definition.revision, r.revision + 1);
+    definition.arn = porthole::TaskDefinitionArn(config_.region, config_.account_id, family, definition.revision);
+    return definitions_.Put(definition);
+  }));
+  log::Info("registered task definition " + definition.Key());
+  return Json{{"taskDefinition", model::PublicView(definition)}, {"tags", tags}};
 }
 
-Result<Json> ControlPlane::DescribeTaskDefinition(const Json& in, const Json& definition) {
-  TRY_ASSIGN(include, StringList(in, "include"));
-  Json out = {{"taskDefinition", PublicView(definition)}};
-  if (std::find(include.begin(), include.end(), "TAGS") != include.end())
-    out["tags"] = definition.value("_tags", Json::array());
+Result<Json> ControlPlane::DescribeTaskDefinition(const Json& in, const model::TaskDefinition& definition) {
+  PORTHOLE_TRY_ASSIGN(include, StringList(in, "include"));
+  Json out = {{"taskDefinition", model::PublicView(definition)}};
+  if (std::find(include.begin(), include.end(), "TAGS") != include.end()) out["tags"] = definition.tags;
   return out;
 }
 
 Result<Json> ControlPlane::ListTaskDefinitions(const Json& in) {
-  TRY_ASSIGN(prefix, OptionalString(in, "familyPrefix"));
-  TRY_ASSIGN(status, OptionalString(in, "status"));
-  TRY_ASSIGN(sort, OptionalString(in, "sort"));
+  PORTHOLE_TRY_ASSIGN(prefix, OptionalString(in, "familyPrefix"));
+  PORTHOLE_TRY_ASSIGN(status, OptionalString(in, "status"));
+  PORTHOLE_TRY_ASSIGN(sort, OptionalString(in, "sort"));
   std::string wanted = status.value_or("ACTIVE");
   if (wanted != "ACTIVE" && wanted != "INACTIVE" && wanted != "DELETE_IN_PROGRESS")
     return MakeError("InvalidParameterException", "status must be ACTIVE or INACTIVE.");
-  TRY_ASSIGN(all, store_.List(store::kind::kTaskDefinition, std::nullopt));
+  PORTHOLE_TRY_ASSIGN(all, definitions_.List());
   std::vector<std::pair<std::pair<std::string, int>, std::string>> found;
-  for (const auto& r : all) {
-    if (r.body.value("status", "") != wanted) continue;
-    std::string family = r.body.value("family", "");
-    if (prefix && family.rfind(*prefix, 0) != 0) continue;
-    found.push_back({{family, r.body.value("revision", 0)}, r.body.value("taskDefinitionArn", "")});
+  for (const auto& d : all) {
+    if (model::ResourceStatusName(d.status) != wanted) continue;
+    if (prefix && d.family.rfind(*prefix, 0) != 0) continue;
+    found.push_back({{d.family, d.revision}, d.arn});
   }
   std::sort(found.begin(), found.end());
   if (sort.value_or("ASC") == "DESC") std::reverse(found.begin(), found.end());
@@ -227,38 +206,35 @@ Result<Json> ControlPlane::ListTaskDefinitions(const Json& in) {
   return Json{{"taskDefinitionArns", arns}};
 }
 
-Result<Json> ControlPlane::DeregisterTaskDefinition(const Json& resolved) {
-  Json definition = resolved;
-  std::string family = definition.value("family", "");
-  std::string key = family + ":" + std::to_string(definition.value("revision", 0));
-  definition["status"] = "INACTIVE";
-  definition["deregisteredAt"] = EpochSeconds();
-  TRY(store_.Put(store::kind::kTaskDefinition, {key, family, definition}));
-  return Json{{"taskDefinition", PublicView(definition)}};
+Result<Json> ControlPlane::DeregisterTaskDefinition(model::TaskDefinition definition) {
+  definition.status = model::ResourceStatus::kInactive;
+  definition.deregistered_at = EpochSeconds();
+  PORTHOLE_TRY(definitions_.Put(definition));
+  return Json{{"taskDefinition", model::PublicView(definition)}};
 }
 
 // ---------------------------------------------------------------- tasks
 
 Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, const std::string& cluster_name,
-                                  const Json& definition, bool start_task) {
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
-  TRY_ASSIGN(count_opt, OptionalInt(in, "count"));
-  TRY_ASSIGN(exec_opt, OptionalBool(in, "enableExecuteCommand"));
-  TRY_ASSIGN(launch_type, OptionalString(in, "launchType"));
-  TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
-  TRY_ASSIGN(group, OptionalString(in, "group"));
-  TRY_ASSIGN(tags, ParseTags(in, "tags"));
-  TRY(ExpectType(in, "overrides", Json::value_t::object));
+                                  const model::TaskDefinition& definition, bool start_task) {
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(count_opt, OptionalInt(in, "count"));
+  PORTHOLE_TRY_ASSIGN(exec_opt, OptionalBool(in, "enableExecuteCommand"));
+  PORTHOLE_TRY_ASSIGN(launch_type, OptionalString(in, "launchType"));
+  PORTHOLE_TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
+  PORTHOLE_TRY_ASSIGN(group, OptionalString(in, "group"));
+  PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  PORTHOLE_TRY(ExpectType(in, "overrides", Json::value_t::object));
   int64_t count = count_opt.value_or(1);
   if (count < 1 || count > 10) return MakeError("InvalidParameterException", "count must be between 1 and 10.");
   // StartTask: one task on each named container instance.
-  TRY_ASSIGN(requested_instances, StringList(in, "containerInstances"));
+  PORTHOLE_TRY_ASSIGN(requested_instances, StringList(in, "containerInstances"));
   if (start_task) {
     if (requested_instances.empty() || requested_instances.size() > 10)
       return MakeError("InvalidParameterException", "containerInstances must name 1 to 10 container instances.");
     count = static_cast<int64_t>(requested_instances.size());
   }
-  if (definition.value("status", "") != "ACTIVE")
+  if (!definition.Active())
     return MakeError("ClientException", "TaskDefinition is inactive");
   bool exec = exec_opt.value_or(false);
 
@@ -270,7 +246,7 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, const s
     if (!o.is_object() || !o.contains("name") || !o["name"].is_string())
       return MakeError("InvalidParameterException", "Container overrides need a container name.");
     bool known = false;
-    for (const auto& c : definition["containerDefinitions"]) known = known || c["name"] == o["name"];
+    for (const auto& c : definition.container_definitions) known = known || c["name"] == o["name"];
     if (!known)
       return MakeError("InvalidParameterException",
                        "Override for container named " + o["name"].get<std::string>() +
@@ -299,7 +275,7 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, const s
   launch.tags = tags;
   launch.launch_type = launch_type.value_or("EC2");
   launch.started_by = started_by;
-  launch.group = group.value_or("family:" + definition["family"].get<std::string>());
+  launch.group = group.value_or("family:" + definition.family);
   launch.principal = caller.principal_arn;
   launch.start_task = start_task;
   launch.requested_instances = requested_instances;
@@ -307,18 +283,18 @@ Result<Json> ControlPlane::RunTask(const Json& in, const Caller& caller, const s
 }
 
 Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
-  const Json& cluster = launch.cluster;
-  const Json& definition = launch.definition;
-  const std::string cluster_name = cluster["clusterName"];
+  const model::Cluster& cluster = launch.cluster;
+  const model::TaskDefinition& definition = launch.definition;
+  const std::string cluster_name = cluster.name;
   const bool start_task = launch.start_task;
   const bool exec = launch.exec;
   int64_t count = launch.count;
   // Place on the least loaded node seen recently.
-  TRY_ASSIGN(nodes, store_.List(store::kind::kContainerInstance, std::nullopt));
+  PORTHOLE_TRY_ASSIGN(nodes, instances_.List());
   double now = EpochSeconds();
   std::vector<std::string> live;
   for (const auto& n : nodes)
-    if (n.body.value("status", "") == "ACTIVE" && now - n.body.value("_lastSeen", 0.0) < 60) live.push_back(n.key);
+    if (n.status == model::ResourceStatus::kActive && now - n.last_seen < 60) live.push_back(n.id);
   Json failures = Json::array();
   std::vector<std::string> placements;  // StartTask: the named instances that are live
   if (start_task) {
@@ -334,7 +310,7 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
   std::map<std::string, int> load;
   for (const auto& id : live) load[id] = 0;
   for (const auto& id : live) {
-    TRY_ASSIGN(placed, tasks_.OnInstance(id));
+    PORTHOLE_TRY_ASSIGN(placed, tasks_.OnInstance(id));
     for (const auto& t : placed) load[id] += t.Stopped() ? 0 : 1;
   }
 
@@ -351,8 +327,8 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
       task.id = ids::NewTaskId();
       task.cluster_name = cluster_name;
       task.arn = TaskArn(cluster_name, task.id);
-      task.cluster_arn = cluster.value("clusterArn", "");
-      task.task_definition_arn = definition.value("taskDefinitionArn", "");
+      task.cluster_arn = cluster.arn;
+      task.task_definition_arn = definition.arn;
       task.instance_id = instance;
       task.container_instance_arn =
           porthole::ContainerInstanceArn(config_.region, config_.account_id, cluster_name, instance);
@@ -366,9 +342,9 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
       task.started_by = launch.started_by;
       task.started_by_principal = launch.principal;
       task.deployment_id = launch.deployment_id;
-      if (definition.contains("cpu") && definition["cpu"].is_string()) task.cpu = definition["cpu"];
-      if (definition.contains("memory") && definition["memory"].is_string()) task.memory = definition["memory"];
-      for (const auto& c : definition["containerDefinitions"]) {
+      task.cpu = definition.cpu;
+      task.memory = definition.memory;
+      for (const auto& c : definition.container_definitions) {
         model::Container container;
         container.arn = porthole::ContainerArn(config_.region, config_.account_id, cluster_name, task.id, ids::NewUuid());
         container.name = c.value("name", "");
@@ -383,19 +359,19 @@ Result<Json> ControlPlane::CreateTasks(const TaskLaunch& launch) {
     }
     return OkStatus();
   });
-  TRY(s);
+  PORTHOLE_TRY(s);
   for (const auto& id : woken) WakeInstance(id);
   return Json{{"tasks", tasks_out}, {"failures", failures}};
 }
 
 Result<Json> ControlPlane::DescribeTasks(const Json& in, const std::string& cluster_name,
                                         const std::vector<std::string>& ids_in) {
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
-  TRY_ASSIGN(include, StringList(in, "include"));
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(include, StringList(in, "include"));
   bool with_tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
   Json tasks = Json::array(), failures = Json::array();
   for (const auto& id : ids_in) {
-    TRY_ASSIGN(record, LoadTask(cluster_name, id));
+    PORTHOLE_TRY_ASSIGN(record, LoadTask(cluster_name, id));
     if (!record) {
       std::string arn = id.rfind("arn:", 0) == 0 ? id : TaskArn(cluster_name, TaskIdFrom(id));
       failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
@@ -407,14 +383,14 @@ Result<Json> ControlPlane::DescribeTasks(const Json& in, const std::string& clus
 }
 
 Result<Json> ControlPlane::ListTasks(const Json& in, const std::string& cluster_name) {
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
-  TRY_ASSIGN(family, OptionalString(in, "family"));
-  TRY_ASSIGN(desired, OptionalString(in, "desiredStatus"));
-  TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(family, OptionalString(in, "family"));
+  PORTHOLE_TRY_ASSIGN(desired, OptionalString(in, "desiredStatus"));
+  PORTHOLE_TRY_ASSIGN(started_by, OptionalString(in, "startedBy"));
   std::string wanted = desired.value_or("RUNNING");
   if (wanted != "RUNNING" && wanted != "PENDING" && wanted != "STOPPED")
     return MakeError("InvalidParameterException", "desiredStatus must be RUNNING, PENDING or STOPPED.");
-  TRY_ASSIGN(all, tasks_.InCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(all, tasks_.InCluster(cluster_name));
   Json arns = Json::array();
   for (const auto& t : all) {
     if (model::TaskStatusName(t.desired_status) != wanted) continue;
@@ -426,15 +402,15 @@ Result<Json> ControlPlane::ListTasks(const Json& in, const std::string& cluster_
 }
 
 Result<Json> ControlPlane::StopTask(const Json& in, const std::string& cluster_name, const std::string& task_id) {
-  TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
-  TRY_ASSIGN(reason, OptionalString(in, "reason"));
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(reason, OptionalString(in, "reason"));
   if (reason && reason->size() > 255) return MakeError("InvalidParameterException", "reason must be at most 255 characters.");
-  TRY_ASSIGN(record, LoadTask(cluster_name, task_id));
+  PORTHOLE_TRY_ASSIGN(record, LoadTask(cluster_name, task_id));
   if (!record) return MakeError("InvalidParameterException", "The referenced task was not found.");
   model::Task& task = *record;
   if (task.desired_status != model::TaskStatus::kStopped) {
     RequestTaskStop(task, reason.value_or("Task stopped by user"), "UserInitiated");
-    TRY(tasks_.Put(task));
+    PORTHOLE_TRY(tasks_.Put(task));
     WakeInstance(task.instance_id);
     if (broker_) broker_->EndTaskSessions(task.id, "The task is stopping.");
   }
@@ -452,7 +428,7 @@ Result<Resolved<ControlPlane::ExecTarget>> ControlPlane::ResolveExec(const std::
   auto cluster = LoadActiveCluster(target.cluster_name);
   if (cluster) {
     target.cluster = *cluster;
-    TRY_ASSIGN(loaded, LoadTask(target.cluster_name, task_param));
+    PORTHOLE_TRY_ASSIGN(loaded, LoadTask(target.cluster_name, task_param));
     target.task = std::move(loaded);
   }
   target.container_named = container.has_value();
@@ -473,15 +449,15 @@ Result<Resolved<ControlPlane::ExecTarget>> ControlPlane::ResolveExec(const std::
 
 Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, const net::HttpRequest& request,
                                           const ExecTarget& target, const std::string& session_id_prefix) {
-  TRY_ASSIGN(command, RequiredString(in, "command"));
-  TRY_ASSIGN(interactive, OptionalBool(in, "interactive"));
+  PORTHOLE_TRY_ASSIGN(command, RequiredString(in, "command"));
+  PORTHOLE_TRY_ASSIGN(interactive, OptionalBool(in, "interactive"));
   if (!interactive.has_value())
     return MakeError("InvalidParameterException", "interactive can not be blank.");
   if (!*interactive) return MakeError("InvalidParameterException", std::string(text::kInteractiveOnly));
   if (command.size() > 4096)
     return MakeError("InvalidParameterException", "command must be at most 4096 characters.");
   if (!target.cluster) return MakeError("ClusterNotFoundException", "Cluster not found.");
-  const Json& cluster = *target.cluster;
+  const model::Cluster& cluster = *target.cluster;
   if (!target.task) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
   const model::Task& task = *target.task;
   const std::string& cluster_name = target.cluster_name;
@@ -516,10 +492,10 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   session.owner = OwnerIdentity(caller);
   session.id_prefix = session_id_prefix;
   session.stream_host = request.Header("Host").value_or("127.0.0.1");
-  TRY_ASSIGN(grant, broker_->StartSession(session));
+  PORTHOLE_TRY_ASSIGN(grant, broker_->StartSession(session));
   log::Info("ExecuteCommand by " + caller.principal_arn + " on " + session.task_arn + " container " + container_name +
             ": session " + grant.session_id);
-  return Json{{"clusterArn", cluster["clusterArn"]},
+  return Json{{"clusterArn", cluster.arn},
               {"containerArn", container->arn},
               {"containerName", container_name},
               {"interactive", true},
@@ -554,13 +530,13 @@ Result<ControlPlane::TagTarget> ControlPlane::ResolveTagTarget(const std::string
   } else {
     return MakeError("InvalidParameterException", "Tagging is not supported for " + arn_text.substr(0, 256) + ".");
   }
-  TRY_ASSIGN(record, store_.Get(target.kind, target.key));
+  PORTHOLE_TRY_ASSIGN(record, store_.Get(target.kind, target.key));
   if (record && record->parent == target.parent) target.record = std::move(record);
   return target;
 }
 
 Result<Json> ControlPlane::TagResource(const Json& in, const TagTarget& target) {
-  TRY_ASSIGN(tags, ParseTags(in, "tags"));
+  PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
   if (!target.record) return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
   const store::Record* record = &*target.record;
   Json doc = record->body;
@@ -573,12 +549,12 @@ Result<Json> ControlPlane::TagResource(const Json& in, const TagTarget& target) 
   }
   if (merged.size() > 50) return MakeError("InvalidParameterException", "Too many tags: at most 50 are allowed.");
   doc[target.member] = merged;
-  TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
+  PORTHOLE_TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
   return Json::object();
 }
 
 Result<Json> ControlPlane::UntagResource(const Json& in, const TagTarget& target) {
-  TRY_ASSIGN(keys, StringList(in, "tagKeys"));
+  PORTHOLE_TRY_ASSIGN(keys, StringList(in, "tagKeys"));
   if (!target.record) return MakeError("ResourceNotFoundException", "The specified resource could not be found.");
   const store::Record* record = &*target.record;
   Json doc = record->body;
@@ -586,7 +562,7 @@ Result<Json> ControlPlane::UntagResource(const Json& in, const TagTarget& target
   for (const auto& t : doc.value(target.member, Json::array()))
     if (std::find(keys.begin(), keys.end(), t["key"].get<std::string>()) == keys.end()) kept.push_back(t);
   doc[target.member] = kept;
-  TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
+  PORTHOLE_TRY(store_.Put(target.kind, {target.key, record->parent, doc, record->secondary}));
   return Json::object();
 }
 

@@ -48,15 +48,13 @@ void ControlPlane::DeclareEcsOperations() {
   // authorized on what it names (a caller without access learns nothing);
   // the handler then answers the ECS error.
   struct DefinitionTarget {
-    Result<Json> definition = MakeError("ClientException", "Unable to describe task definition.");
+    Result<model::TaskDefinition> definition = MakeError("ClientException", "Unable to describe task definition.");
   };
   auto resolve_definition = [this](const std::string& reference, DefinitionTarget& target) -> Result<AccessCheck> {
     auto ref = ParseTaskDefinitionRef(reference);
     if (!ref) return ref.error();
     target.definition = LoadTaskDefinition(reference);
-    if (target.definition)
-      return AccessCheck{"", target.definition->value("taskDefinitionArn", ""),
-                         ResourceTagKeys(target.definition->value("_tags", Json::array()))};
+    if (target.definition) return AccessCheck{"", target.definition->arn, ResourceTagKeys(target.definition->tags)};
     std::string named = "arn:aws:ecs:" + config_.region + ":" + config_.account_id + ":task-definition/" + ref->family +
                         ":" + (ref->revision ? std::to_string(*ref->revision) : "*");
     return AccessCheck{"", named, {}};
@@ -112,8 +110,9 @@ void ControlPlane::DeclareEcsOperations() {
                  if (!given) return given.error();
                  std::string name = ClusterNameFrom(*given);
                  ConditionKeys keys;
-                 if (auto c = store_.Get(store::kind::kCluster, name); c.ok() && c->has_value())
-                   keys = ResourceTagKeys((*c)->body.value("tags", Json::array()));
+                 auto cluster = clusters_.Get(name);
+                 if (!cluster) return cluster.error();
+                 if (*cluster) keys = ResourceTagKeys((*cluster)->tags);
                  return Resolved<std::string>{{{"", ClusterArn(name), keys}}, name};
                },
                [this](const Call&, std::string& name) { return DeleteCluster(name); }));
@@ -238,9 +237,9 @@ void ControlPlane::DeclareEcsOperations() {
   auto task_check = [this](const std::string& cluster_name, const std::string& task) -> Result<AccessCheck> {
     auto record = LoadTask(cluster_name, task);
     if (!record) return record.error();
-    auto cluster = store_.Get(store::kind::kCluster, cluster_name);
+    auto cluster = clusters_.Get(cluster_name);
     if (!cluster) return cluster.error();
-    if (*record && *cluster) return AccessCheck{"", (*record)->arn, EcsResourceKeys((*cluster)->body, **record, "")};
+    if (*record && *cluster) return AccessCheck{"", (*record)->arn, EcsResourceKeys(**cluster, **record, "")};
     std::string arn = TaskArn(cluster_name, TaskIdFrom(task));
     return AccessCheck{"", arn, {{"ecs:cluster", {ClusterArn(cluster_name)}}, {"ecs:task", {arn}}}};
   };
@@ -348,6 +347,7 @@ void ControlPlane::DeclareEcsOperations() {
     std::string cluster_name;
     std::string service_name;
     DefinitionTarget definition;
+    std::optional<std::string> definition_arn;  // UpdateService: the revision the service will run
   };
   auto service_name_of = [](const std::string& name_or_arn) { return name_or_arn.substr(name_or_arn.rfind('/') + 1); };
   Add(ecs, Declare<ServiceTarget>(
@@ -398,18 +398,17 @@ void ControlPlane::DeclareEcsOperations() {
                  if (!reference) return reference.error();
                  // The keys describe the service as it will be: the new task
                  // definition and exec setting, or the current ones.
-                 auto stored = store_.Get(store::kind::kService, target.cluster_name + "/" + target.service_name);
+                 auto stored = services_.Get(target.cluster_name + "/" + target.service_name);
                  if (!stored) return stored.error();
-                 Json service = *stored ? (*stored)->body : Json::object();
-                 std::string definition_arn = service.value("taskDefinition", "");
+                 model::Service service = stored->value_or(model::Service{});
+                 std::string definition_arn = service.task_definition;
                  if (*reference) {
                    auto definition = resolve_definition(**reference, target.definition);
                    if (!definition) return definition.error();
                    definition_arn = definition->resource;
-                 } else {
-                   target.definition.definition = Json(definition_arn);
                  }
-                 bool new_exec = exec->value_or(service.value("enableExecuteCommand", false));
+                 if (!*reference || target.definition.definition) target.definition_arn = definition_arn;
+                 bool new_exec = exec->value_or(service.enable_execute_command);
                  Checks checks{{"", ServiceArn(target.cluster_name, target.service_name),
                                 {{"ecs:cluster", {ClusterArn(target.cluster_name)}},
                                  {"ecs:task-definition", {definition_arn}},
@@ -417,10 +416,8 @@ void ControlPlane::DeclareEcsOperations() {
                  return Resolved<ServiceTarget>{checks, std::move(target)};
                },
                [this](const Call& call, ServiceTarget& target) -> Result<Json> {
-                 if (!target.definition.definition) return target.definition.definition.error();
-                 const Json& d = *target.definition.definition;
-                 return UpdateService(call.input, target.cluster_name, target.service_name,
-                                      d.is_string() ? d.get<std::string>() : d.value("taskDefinitionArn", ""));
+                 if (!target.definition_arn) return target.definition.definition.error();
+                 return UpdateService(call.input, target.cluster_name, target.service_name, *target.definition_arn);
                }));
 
   struct ServicesTarget {

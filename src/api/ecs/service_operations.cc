@@ -13,8 +13,6 @@ namespace porthole::api {
 
 namespace {
 
-std::string ServiceKey(const std::string& cluster, const std::string& name) { return cluster + "/" + name; }
-
 Status ValidServiceName(const std::string& name) {
   if (name.empty() || name.size() > 255)
     return MakeError("InvalidParameterException", "serviceName must be 1 to 255 characters.");
@@ -31,161 +29,128 @@ std::string ControlPlane::ServiceArn(const std::string& cluster, const std::stri
 }
 
 Result<Json> ControlPlane::CreateService(const Json& in, const Caller& caller, const std::string& cluster_name,
-                                         const std::string& service_name, const Json& resolved_definition) {
-  auto cluster = LoadActiveCluster(cluster_name);
-  if (!cluster) return cluster.error();
-  const std::string* name = &service_name;
-  if (Status s = ValidServiceName(*name); !s) return s.error();
-  const Json* definition = &resolved_definition;
-  auto desired = OptionalInt(in, "desiredCount");
-  if (!desired) return desired.error();
-  int64_t desired_count = desired->value_or(1);
+                                         const std::string& service_name, const model::TaskDefinition& definition) {
+  PORTHOLE_TRY_ASSIGN(cluster, LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY(ValidServiceName(service_name));
+  PORTHOLE_TRY_ASSIGN(desired, OptionalInt(in, "desiredCount"));
+  int64_t desired_count = desired.value_or(1);
   if (desired_count < 0 || desired_count > 100)
     return MakeError("InvalidParameterException", "desiredCount must be between 0 and 100.");
-  auto exec = OptionalBool(in, "enableExecuteCommand");
-  if (!exec) return exec.error();
-  auto launch_type = OptionalString(in, "launchType");
-  if (!launch_type) return launch_type.error();
-  auto tags = ParseTags(in, "tags");
-  if (!tags) return tags.error();
-  std::string arn = ServiceArn(cluster_name, *name);
+  PORTHOLE_TRY_ASSIGN(exec, OptionalBool(in, "enableExecuteCommand"));
+  PORTHOLE_TRY_ASSIGN(launch_type, OptionalString(in, "launchType"));
+  PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
   double now = EpochSeconds();
-  std::string deployment = "ecs-svc/" + ids::RandomHex(10);
-  Json service = {{"serviceArn", arn},
-                  {"serviceName", *name},
-                  {"clusterArn", (*cluster)["clusterArn"]},
-                  {"taskDefinition", (*definition)["taskDefinitionArn"]},
-                  {"desiredCount", desired_count},
-                  {"runningCount", 0},
-                  {"pendingCount", 0},
-                  {"status", "ACTIVE"},
-                  {"launchType", launch_type->value_or("EC2")},
-                  {"enableExecuteCommand", exec->value_or(false)},
-                  {"schedulingStrategy", "REPLICA"},
-                  {"createdAt", now},
-                  {"createdBy", caller.principal_arn},
-                  {"tags", *tags},
-                  {"deployments", Json::array({{{"id", deployment}, {"status", "PRIMARY"},
-                                                {"taskDefinition", (*definition)["taskDefinitionArn"]},
-                                                {"desiredCount", desired_count}, {"createdAt", now}}})},
-                  {"events", Json::array()}};
-  auto inserted = store_.Insert(store::kind::kService, {ServiceKey(cluster_name, *name), cluster_name, service});
-  if (!inserted) return inserted.error();
-  if (!*inserted) {
-    auto existing = store_.Get(store::kind::kService, ServiceKey(cluster_name, *name));
-    if (existing && *existing && (*existing)->body.value("status", "") == "ACTIVE")
+  model::Service service;
+  service.name = service_name;
+  service.cluster_name = cluster_name;
+  service.arn = ServiceArn(cluster_name, service_name);
+  service.cluster_arn = cluster.arn;
+  service.task_definition = definition.arn;
+  service.desired_count = desired_count;
+  service.launch_type = launch_type.value_or("EC2");
+  service.enable_execute_command = exec.value_or(false);
+  service.created_at = now;
+  service.created_by = caller.principal_arn;
+  service.tags = tags;
+  service.deployments = {{"ecs-svc/" + ids::RandomHex(10), "PRIMARY", service.task_definition, desired_count, now}};
+  PORTHOLE_TRY_ASSIGN(inserted, services_.Insert(service));
+  if (!inserted) {
+    PORTHOLE_TRY_ASSIGN(existing, services_.Get(service.Key()));
+    if (existing && existing->Active())
       return MakeError("InvalidParameterException", "Creation of service was not idempotent.");
-    if (Status s = store_.Put(store::kind::kService, {ServiceKey(cluster_name, *name), cluster_name, service}); !s)
-      return s.error();
+    PORTHOLE_TRY(services_.Put(service));  // an INACTIVE service of that name is replaced
   }
-  log::Info("service " + *name + " created in " + cluster_name + " with " + std::to_string(desired_count) + " tasks");
+  log::Info("service " + service_name + " created in " + cluster_name + " with " + std::to_string(desired_count) +
+            " tasks");
   ReconcileServices();
-  return Json{{"service", service}};
+  return Json{{"service", model::ToStored(service)}};
 }
 
 Result<Json> ControlPlane::UpdateService(const Json& in, const std::string& cluster_name,
                                          const std::string& service_name, const std::string& definition_arn) {
-  auto cluster = LoadActiveCluster(cluster_name);
-  if (!cluster) return cluster.error();
-  auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, service_name));
-  if (!record) return record.error();
-  if (!*record || (*record)->body.value("status", "") != "ACTIVE")
-    return MakeError("ServiceNotFoundException", "Service not found.");
-  Json service = (*record)->body;
-  auto desired = OptionalInt(in, "desiredCount");
-  if (!desired) return desired.error();
-  auto exec = OptionalBool(in, "enableExecuteCommand");
-  if (!exec) return exec.error();
-  auto force = OptionalBool(in, "forceNewDeployment");
-  if (!force) return force.error();
-  bool new_exec = exec->value_or(service.value("enableExecuteCommand", false));
-  if (*desired) {
-    if (**desired < 0 || **desired > 100)
+  PORTHOLE_TRY(LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(found, services_.Get(cluster_name + "/" + service_name));
+  if (!found || !found->Active()) return MakeError("ServiceNotFoundException", "Service not found.");
+  model::Service service = *found;
+  PORTHOLE_TRY_ASSIGN(desired, OptionalInt(in, "desiredCount"));
+  PORTHOLE_TRY_ASSIGN(exec, OptionalBool(in, "enableExecuteCommand"));
+  PORTHOLE_TRY_ASSIGN(force, OptionalBool(in, "forceNewDeployment"));
+  bool new_exec = exec.value_or(service.enable_execute_command);
+  if (desired) {
+    if (*desired < 0 || *desired > 100)
       return MakeError("InvalidParameterException", "desiredCount must be between 0 and 100.");
-    service["desiredCount"] = **desired;
+    service.desired_count = *desired;
   }
   // A new task definition or exec setting applies to new tasks: a new
   // deployment replaces the old one's tasks (E7).
-  bool new_deployment = force->value_or(false) || definition_arn != service["taskDefinition"] ||
-                        new_exec != service.value("enableExecuteCommand", false);
-  service["taskDefinition"] = definition_arn;
-  service["enableExecuteCommand"] = new_exec;
+  bool new_deployment = force.value_or(false) || definition_arn != service.task_definition ||
+                        new_exec != service.enable_execute_command;
+  service.task_definition = definition_arn;
+  service.enable_execute_command = new_exec;
   if (new_deployment) {
-    for (auto& d : service["deployments"]) d["status"] = "ACTIVE";
-    Json deployment = {{"id", "ecs-svc/" + ids::RandomHex(10)}, {"status", "PRIMARY"},
-                       {"taskDefinition", definition_arn}, {"desiredCount", service["desiredCount"]},
-                       {"createdAt", EpochSeconds()}};
-    service["deployments"].insert(service["deployments"].begin(), deployment);
+    for (auto& d : service.deployments) d.status = "ACTIVE";
+    service.deployments.insert(service.deployments.begin(),
+                               {"ecs-svc/" + ids::RandomHex(10), "PRIMARY", definition_arn, service.desired_count,
+                                EpochSeconds()});
   }
-  service["deployments"][0]["desiredCount"] = service["desiredCount"];
-  if (Status s = store_.Put(store::kind::kService, {ServiceKey(cluster_name, service_name), cluster_name, service}); !s)
-    return s.error();
+  if (!service.deployments.empty()) service.deployments.front().desired_count = service.desired_count;
+  PORTHOLE_TRY(services_.Put(service));
   ReconcileServices();
-  return Json{{"service", service}};
+  return Json{{"service", model::ToStored(service)}};
 }
 
 Result<Json> ControlPlane::DescribeServices(const std::string& cluster_name,
                                             const std::vector<std::string>& service_names) {
-  auto cluster = LoadActiveCluster(cluster_name);
-  if (!cluster) return cluster.error();
+  PORTHOLE_TRY(LoadActiveCluster(cluster_name));
   Json services = Json::array(), failures = Json::array();
   for (const auto& name : service_names) {
-    auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, name));
-    if (!record) return record.error();
-    if (!*record) failures.push_back({{"arn", ServiceArn(cluster_name, name)}, {"reason", "MISSING"}});
-    else services.push_back((*record)->body);
+    PORTHOLE_TRY_ASSIGN(service, services_.Get(cluster_name + "/" + name));
+    if (!service) failures.push_back({{"arn", ServiceArn(cluster_name, name)}, {"reason", "MISSING"}});
+    else services.push_back(model::ToStored(*service));
   }
   return Json{{"services", services}, {"failures", failures}};
 }
 
 Result<Json> ControlPlane::ListServices(const std::string& cluster_name) {
-  auto cluster = LoadActiveCluster(cluster_name);
-  if (!cluster) return cluster.error();
-  auto all = store_.List(store::kind::kService, (*cluster)["clusterName"].get<std::string>());
-  if (!all) return all.error();
+  PORTHOLE_TRY(LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(all, services_.List(cluster_name));
   Json arns = Json::array();
-  for (const auto& r : *all)
-    if (r.body.value("status", "") == "ACTIVE") arns.push_back(r.body["serviceArn"]);
+  for (const auto& s : all)
+    if (s.Active()) arns.push_back(s.arn);
   return Json{{"serviceArns", arns}};
 }
 
 Result<Json> ControlPlane::DeleteService(const Json& in, const std::string& cluster_name,
                                          const std::string& service_name) {
-  auto cluster = LoadActiveCluster(cluster_name);
-  if (!cluster) return cluster.error();
-  auto force = OptionalBool(in, "force");
-  if (!force) return force.error();
-  auto record = store_.Get(store::kind::kService, ServiceKey(cluster_name, service_name));
-  if (!record) return record.error();
-  if (!*record || (*record)->body.value("status", "") != "ACTIVE")
-    return MakeError("ServiceNotFoundException", "Service not found.");
-  Json service = (*record)->body;
-  if (service.value("desiredCount", 0) > 0 && !force->value_or(false))
-    return MakeError("InvalidParameterException",
-                     "The service cannot be stopped while it is scaled above 0.");
-  service["status"] = "INACTIVE";
-  service["desiredCount"] = 0;
-  if (Status s = store_.Put(store::kind::kService, {ServiceKey(cluster_name, service_name), cluster_name, service}); !s)
-    return s.error();
+  PORTHOLE_TRY(LoadActiveCluster(cluster_name));
+  PORTHOLE_TRY_ASSIGN(force, OptionalBool(in, "force"));
+  PORTHOLE_TRY_ASSIGN(found, services_.Get(cluster_name + "/" + service_name));
+  if (!found || !found->Active()) return MakeError("ServiceNotFoundException", "Service not found.");
+  model::Service service = *found;
+  if (service.desired_count > 0 && !force.value_or(false))
+    return MakeError("InvalidParameterException", "The service cannot be stopped while it is scaled above 0.");
+  service.status = model::ResourceStatus::kInactive;
+  service.desired_count = 0;
+  PORTHOLE_TRY(services_.Put(service));
   ReconcileServices();
-  return Json{{"service", service}};
+  return Json{{"service", model::ToStored(service)}};
 }
 
 void ControlPlane::ReconcileServices() {
-  auto services = store_.List(store::kind::kService, std::nullopt);
+  auto services = services_.List();
   if (!services) {
     log::Error("the service scheduler cannot list services: " + services.error().message);
     return;
   }
-  for (const auto& r : *services) {
-    Json service = r.body;
-    std::string group = "service:" + service.value("serviceName", "");
-    bool active = service.value("status", "") == "ACTIVE";
-    std::string primary = active && !service["deployments"].empty() ? service["deployments"][0].value("id", "") : "";
-    int64_t desired = active ? service.value("desiredCount", 0) : 0;
-    auto tasks = tasks_.InCluster(r.parent);
+  for (const auto& stored : *services) {
+    model::Service service = stored;
+    std::string group = "service:" + service.name;
+    std::string primary = service.PrimaryDeployment();
+    int64_t desired = service.Active() ? service.desired_count : 0;
+    auto tasks = tasks_.InCluster(service.cluster_name);
     if (!tasks) {
-      log::Error("the service scheduler cannot list the tasks of " + r.parent + ": " + tasks.error().message);
+      log::Error("the service scheduler cannot list the tasks of " + service.cluster_name + ": " +
+                 tasks.error().message);
       continue;
     }
     std::vector<model::Task*> current, old;
@@ -212,27 +177,28 @@ void ControlPlane::ReconcileServices() {
     // Start what is missing.
     int64_t missing = desired - static_cast<int64_t>(current.size());
     if (missing > 0) {
-      auto cluster = LoadActiveCluster(r.parent);
-      auto definition = LoadTaskDefinition(service.value("taskDefinition", ""));
+      auto cluster = LoadActiveCluster(service.cluster_name);
+      auto definition = LoadTaskDefinition(service.task_definition);
       if (cluster && definition) {
         TaskLaunch launch;
         launch.cluster = *cluster;
         launch.definition = *definition;
         launch.count = std::min<int64_t>(missing, 10);
-        launch.exec = service.value("enableExecuteCommand", false);
-        launch.launch_type = service.value("launchType", "EC2");
+        launch.exec = service.enable_execute_command;
+        launch.launch_type = service.launch_type;
         launch.started_by = primary;
         launch.group = group;
-        launch.principal = service.value("createdBy", "");
+        launch.principal = service.created_by;
         launch.deployment_id = primary;
-        (void)CreateTasks(launch);  // no live node: tried again on the next pass
+        auto started = CreateTasks(launch);  // no live node: tried again on the next pass
+        if (!started) log::Debug("service " + service.Key() + " waits: " + started.error().message);
       }
     }
-    service["runningCount"] = running;
-    service["pendingCount"] = static_cast<int64_t>(current.size()) - running;
-    if (service != r.body)
-      if (Status s = store_.Put(store::kind::kService, {r.key, r.parent, service}); !s)
-        log::Error("the service scheduler cannot record " + r.key + ": " + s.error().message);
+    service.running_count = running;
+    service.pending_count = static_cast<int64_t>(current.size()) - running;
+    if (model::ToStored(service) != model::ToStored(stored))
+      if (Status s = services_.Put(service); !s)
+        log::Error("the service scheduler cannot record " + service.Key() + ": " + s.error().message);
   }
 }
 

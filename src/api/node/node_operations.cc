@@ -97,14 +97,16 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const Calle
   if (caller.kind == PrincipalKind::kAnonymous) {
     auto record = store_.Get(store::kind::kJoinToken, caller.join_token);
     if (!record) return record.error();
-    if (!*record) return MakeError("AccessDeniedException", "The join token is not valid or was already used.", 400);
+    if (!*record)
+      return MakeError("AccessDeniedException",
+                       "The join token is not valid: it is unknown, has expired or was already used.", 400);
     token = (*record)->body;
     // A token made for an instance re-registers that instance and no other;
     // any other token makes a new one.
     std::string bound = token.value("instanceId", "");
     if (!bound.empty()) id = bound;
     else if (!id.empty()) {
-      auto existing = store_.Get(store::kind::kContainerInstance, id);
+      auto existing = instances_.Get(id);
       if (!existing) return existing.error();
       if (*existing) id.clear();
     }
@@ -112,18 +114,19 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const Calle
     id = caller.instance_id;  // an instance re-registers itself only
   }
   if (id.empty()) id = ids::RandomHex(16);
-  auto existing = store_.Get(store::kind::kContainerInstance, id);
+  auto existing = instances_.Get(id);
   if (!existing) return existing.error();
-  Json instance = existing->has_value() ? (*existing)->body : Json::object();
-  instance["containerInstanceArn"] = ContainerInstanceArn(id);
-  instance["status"] = "ACTIVE";
-  instance["agentConnected"] = true;
-  instance["hostname"] = StringOr(in, "hostname");
-  instance["versionInfo"] = {{"agentVersion", PORTHOLE_VERSION}, {"dockerVersion", StringOr(in, "runtimeVersion")}};
-  if (!instance.contains("registeredAt")) instance["registeredAt"] = EpochSeconds();
-  instance["_lastSeen"] = EpochSeconds();
-  instance["_address"] = context.peer_ip;
-  instance["_registeredBy"] = caller.kind == PrincipalKind::kAnonymous ? "join-token" : caller.principal_arn;
+  model::ContainerInstance instance = existing->value_or(model::ContainerInstance{});
+  instance.id = id;
+  instance.arn = ContainerInstanceArn(id);
+  instance.status = model::ResourceStatus::kActive;
+  instance.agent_connected = true;
+  instance.hostname = StringOr(in, "hostname");
+  instance.runtime_version = StringOr(in, "runtimeVersion");
+  if (!*existing) instance.registered_at = EpochSeconds();
+  instance.last_seen = EpochSeconds();
+  instance.address = context.peer_ip;
+  instance.registered_by = caller.kind == PrincipalKind::kAnonymous ? "join-token" : caller.principal_arn;
   Json credentials;
   Status s = store_.Transaction([&]() -> Status {
     // Single use: the token is gone with the registration it made.
@@ -137,15 +140,15 @@ Result<Json> ControlPlane::RegisterContainerInstance(const Json& in, const Calle
     auto issued = IssueInstanceCredentials(id);
     if (!issued) return issued.error();
     credentials = *issued;
-    return store_.Put(store::kind::kContainerInstance, {id, "", instance});
+    return instances_.Put(instance);
   });
   if (!s) return s.error();
-  log::Info("node " + id + " registered from " + context.peer_ip + " by " + instance.value("_registeredBy", ""));
-  return Json{{"instanceId", id}, {"containerInstanceArn", instance["containerInstanceArn"]}, {"credentials", credentials}};
+  log::Info("node " + id + " registered from " + context.peer_ip + " by " + instance.registered_by);
+  return Json{{"instanceId", id}, {"containerInstanceArn", instance.arn}, {"credentials", credentials}};
 }
 
-Result<std::string> ControlPlane::ResolveTaskRole(const model::Task& task, const Json& definition) {
-  std::string role_arn = StringOr(task.overrides, "taskRoleArn", StringOr(definition, "taskRoleArn"));
+Result<std::string> ControlPlane::ResolveTaskRole(const model::Task& task, const model::TaskDefinition& definition) {
+  std::string role_arn = StringOr(task.overrides, "taskRoleArn", definition.task_role_arn);
   if (role_arn.empty()) {
     if (task.launch_type == "FARGATE")
       return MakeError("InitFailed", "The task has no task role: the execute command agent needs one that allows "
@@ -199,13 +202,13 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
     if (task.Stopped()) continue;
     auto ref = ParseTaskDefinitionRef(task.task_definition_arn);
     if (!ref || !ref->revision) continue;
-    auto definition = store_.Get(store::kind::kTaskDefinition, ref->family + ":" + std::to_string(*ref->revision));
+    auto definition = definitions_.Get(ref->family + ":" + std::to_string(*ref->revision));
     if (!definition) return definition.error();
     if (!*definition) continue;
-    const Json& def = (*definition)->body;
+    const model::TaskDefinition& def = **definition;
     const Json container_overrides = task.overrides.value("containerOverrides", Json::array());
     Json containers = Json::array();
-    for (Json c : def["containerDefinitions"]) {
+    for (Json c : def.container_definitions) {
       for (const auto& o : container_overrides) {
         if (!o.is_object() || o.value("name", "") != c["name"]) continue;
         if (o.contains("command")) c["command"] = o["command"];
@@ -282,9 +285,9 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
 boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, const Caller& caller) {
   // The instance is the caller's own: the resolver authorized nothing else.
   const std::string id = caller.instance_id;
-  auto record = store_.Get(store::kind::kContainerInstance, id);
-  if (!record) co_return record.error();
-  if (!record->has_value())
+  auto known = instances_.Get(id);
+  if (!known) co_return known.error();
+  if (!*known)
     co_return MakeError("ContainerInstanceNotFoundException", "Unknown container instance " + id + ": register first.");
   auto wait = OptionalInt(in, "waitSeconds");
   if (!wait) co_return wait.error();
@@ -299,13 +302,11 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, con
     co_await waiter->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     waiters_.erase(it);
   }
-  // Heartbeat.
-  record = store_.Get(store::kind::kContainerInstance, id);
-  if (record.ok() && record->has_value()) {
-    Json body = (*record)->body;
-    body["_lastSeen"] = EpochSeconds();
-    body["agentConnected"] = true;
-    (void)store_.Put(store::kind::kContainerInstance, {id, "", body});
+  // Heartbeat (the instance as it is now: it may have re-registered meanwhile).
+  if (auto current = instances_.Get(id); current && *current) {
+    (*current)->last_seen = EpochSeconds();
+    (*current)->agent_connected = true;
+    if (Status s = instances_.Put(**current); !s) log::Warn("cannot record the heartbeat of " + id + ": " + s.error().message);
   }
   std::string generation = std::to_string(Generation(id));
   auto tasks = TasksForInstance(id);

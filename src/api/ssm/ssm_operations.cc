@@ -30,17 +30,6 @@ Result<EcsTarget> ParseEcsTarget(const std::string& target) {
   return t;
 }
 
-Json SessionView(const Json& record) {
-  Json out = {{"SessionId", record.value("SessionId", "")},
-              {"Target", record.value("Target", "")},
-              {"Status", record.value("Status", "")},
-              {"StartDate", record.value("StartDate", 0.0)},
-              {"Owner", record.value("Owner", "")}};
-  if (record.contains("EndDate")) out["EndDate"] = record["EndDate"];
-  if (!record.value("Reason", "").empty()) out["Reason"] = record["Reason"];
-  if (!record.value("documentName", "").empty()) out["DocumentName"] = record["documentName"];
-  return out;
-}
 
 }  // namespace
 
@@ -108,30 +97,27 @@ void ControlPlane::DeclareSsmOperations() {
   // The session an operation acts on, by its ARN.
   struct SessionTarget {
     std::string id;
-    Json record;  // null when there is no such session
+    std::optional<model::Session> session;  // when there is such a session
   };
   auto resolve_session = [this](const Call& call) -> Result<Resolved<SessionTarget>> {
     auto id = RequiredString(call.input, "SessionId");
     if (!id) return id.error();
     if (id->empty() || id->size() > 96)
       return MakeError("ValidationException", "SessionId must be 1 to 96 characters.");
-    SessionTarget target{*id, Json()};
-    auto record = store_.Get(store::kind::kSession, *id);
-    if (!record) return record.error();
-    if (*record) target.record = (*record)->body;
+    auto session = sessions_.Get(*id);
+    if (!session) return session.error();
+    SessionTarget target{*id, std::move(*session)};
     return Resolved<SessionTarget>{{{"", SessionArn(*id), {}}}, std::move(target)};
   };
   Add(ssm, Declare<SessionTarget>(
                "ResumeSession", "ssm:ResumeSession", kOperators, resolve_session,
                [this](const Call& call, SessionTarget& target) {
-                 return SsmResumeSession(target.record.is_null() ? Json{{"SessionId", target.id}} : target.record,
-                                         call.caller, call.request);
+                 return SsmResumeSession(target.id, target.session, call.caller, call.request);
                }));
   Add(ssm, Declare<SessionTarget>(
                "TerminateSession", "ssm:TerminateSession", kOperators, resolve_session,
                [this](const Call& call, SessionTarget& target) {
-                 return SsmTerminateSession(target.record.is_null() ? Json{{"SessionId", target.id}} : target.record,
-                                            call.caller);
+                 return SsmTerminateSession(target.id, target.session, call.caller);
                }));
   Add(ssm, Declare<int>(
                "DescribeSessions", "ssm:DescribeSessions", kOperators,
@@ -163,55 +149,50 @@ namespace {
 // Sessions belong to whoever started them, by the credential's unique
 // identity (aws:userid), not a name: another user, or another session name
 // under the same role, is not the owner. Root owns every session.
-Status CheckOwner(const Json& session, const Caller& caller, const std::string& owner_identity) {
+Status CheckOwner(const model::Session& session, const Caller& caller, const std::string& owner_identity) {
   if (caller.kind == PrincipalKind::kRoot) return OkStatus();
-  const std::string owner = session.value("_owner", "");
-  if (!owner.empty() && owner == owner_identity) return OkStatus();
-  return MakeError("AccessDeniedException", "User: " + caller.principal_arn +
-                                                " is not authorized to act on session " +
-                                                session.value("SessionId", "") + ": it belongs to another principal.");
+  if (!session.owner_identity.empty() && session.owner_identity == owner_identity) return OkStatus();
+  return MakeError("AccessDeniedException", "User: " + caller.principal_arn + " is not authorized to act on session " +
+                                                session.id + ": it belongs to another principal.");
 }
 }  // namespace
 
-Result<Json> ControlPlane::SsmResumeSession(const Json& session, const Caller& caller, const net::HttpRequest& request) {
-  std::string id = session.value("SessionId", "");
+Result<Json> ControlPlane::SsmResumeSession(const std::string& id, const std::optional<model::Session>& session,
+                                            const Caller& caller, const net::HttpRequest& request) {
   // A session that is gone answers 200 without a token: the plugin then
   // reports a timeout instead of hanging (§8).
-  if (!session.contains("Status") || !broker_) return Json{{"SessionId", id}};
-  if (Status s = CheckOwner(session, caller, OwnerIdentity(caller)); !s) return s.error();
+  if (!session || !broker_) return Json{{"SessionId", id}};
+  PORTHOLE_TRY(CheckOwner(*session, caller, OwnerIdentity(caller)));
   auto grant = broker_->ResumeSession(id, request.Header("Host").value_or("127.0.0.1"));
   if (!grant) return Json{{"SessionId", id}};
   log::Info("session " + id + " resumed by " + caller.principal_arn);
   return Json{{"SessionId", grant->session_id}, {"StreamUrl", grant->stream_url}, {"TokenValue", grant->token_value}};
 }
 
-Result<Json> ControlPlane::SsmTerminateSession(const Json& session, const Caller& caller) {
-  std::string id = session.value("SessionId", "");
-  if (session.contains("Status")) {
-    if (Status s = CheckOwner(session, caller, OwnerIdentity(caller)); !s) return s.error();
+Result<Json> ControlPlane::SsmTerminateSession(const std::string& id, const std::optional<model::Session>& session,
+                                               const Caller& caller) {
+  if (session) {
+    PORTHOLE_TRY(CheckOwner(*session, caller, OwnerIdentity(caller)));
     if (broker_) broker_->TerminateSession(id);
   }
   return Json{{"SessionId", id}};
 }
 
 Result<Json> ControlPlane::SsmDescribeSessions(const Json& in, const Caller& caller) {
-  auto state = RequiredString(in, "State");
-  if (!state) return state.error();
-  if (*state != "Active" && *state != "History")
+  PORTHOLE_TRY_ASSIGN(state, RequiredString(in, "State"));
+  if (state != "Active" && state != "History")
     return MakeError("ValidationException", "State must be Active or History.");
   std::string target_filter;
   for (const auto& f : in.value("Filters", Json::array()))
     if (f.is_object() && f.value("key", "") == "Target") target_filter = f.value("value", "");
-  auto all = store_.List(store::kind::kSession, std::nullopt);
-  if (!all) return all.error();
+  PORTHOLE_TRY_ASSIGN(all, sessions_.List());
   const std::string me = OwnerIdentity(caller);
   Json sessions = Json::array();
-  for (const auto& r : *all) {
-    bool active = r.body.value("Status", "") != "Terminated";
-    if ((*state == "Active") != active) continue;
-    if (!target_filter.empty() && r.body.value("Target", "") != target_filter) continue;
-    if (caller.kind != PrincipalKind::kRoot && r.body.value("_owner", "") != me) continue;
-    sessions.push_back(SessionView(r.body));
+  for (const auto& session : all) {
+    if ((state == "Active") != session.Active()) continue;
+    if (!target_filter.empty() && session.target != target_filter) continue;
+    if (caller.kind != PrincipalKind::kRoot && session.owner_identity != me) continue;
+    sessions.push_back(model::PublicView(session));
   }
   return Json{{"Sessions", sessions}};
 }
