@@ -191,6 +191,9 @@ class Session : public std::enable_shared_from_this<Session> {
       boost::system::error_code ec;
       co_await self->retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (self->done_ || !self->ws_) break;
+      // Frames still waiting to leave make a retransmission pointless: the
+      // link, not the peer, is slow (and queueing copies would grow without bound).
+      if (self->ws_->QueuedBytes() > 0) continue;
       for (auto& frame : self->stream_.DueRetransmissions(std::chrono::steady_clock::now()))
         self->ws_->Send(std::move(frame), true);
     }

@@ -31,6 +31,24 @@ ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& 
   DeclareNodeOperations();
   DeclareIamOperations();
   DeclareStsOperations();
+  DeclareAdminOperations();
+}
+
+// Porthole's own operator operations (PortholeAdminService.*).
+void ControlPlane::DeclareAdminOperations() {
+  // What the gateway holds for sessions: bounded by design (DESIGN.md §4), and shown.
+  Add("admin", Declare<int>(
+                   "DescribeGateway", "porthole:DescribeGateway", kOperators,
+                   [](const Call&) -> Result<Resolved<int>> { return Resolved<int>{{{"", "*", {}}}, 0}; },
+                   [this](const Call&, int&) -> Result<Json> {
+                     GatewayStats stats = broker_ ? broker_->Stats() : GatewayStats{};
+                     return Json{{"sessions", stats.sessions},
+                                 {"connectedAgents", stats.agents},
+                                 {"queuedBytes", stats.queued_bytes},
+                                 {"maxQueuedBytesPerEnd", stats.max_queued_bytes},
+                                 {"pendingBytes", stats.pending_bytes},
+                                 {"stalledEnds", stats.stalled_ends}};
+                   }));
 }
 
 ControlPlane::~ControlPlane() = default;
@@ -185,6 +203,7 @@ std::optional<Route> RouteOf(const net::HttpRequest& request, const QueryParams&
   if (prefix == kEcsPrefix) return Route{"ecs", "ecs", name, false};
   if (prefix == "AmazonSSM.") return Route{"ssm", "ssm", name, false};
   if (prefix == kNodePrefix) return Route{"node", "ecs", name, false};
+  if (prefix == "PortholeAdminService.") return Route{"admin", "ecs", name, false};
   return Route{"", "ecs", target, false};
 }
 

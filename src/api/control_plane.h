@@ -102,6 +102,7 @@ class ControlPlane {
   void DeclareNodeOperations();
   void DeclareIamOperations();
   void DeclareStsOperations();
+  void DeclareAdminOperations();
   void Add(const std::string& service, Operation operation);
   // Passes each check through Authorize (audited), or answers the first denial.
   Status AuthorizeChecks(const Caller& caller, const std::vector<AccessCheck>& checks);

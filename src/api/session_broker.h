@@ -1,5 +1,7 @@
 #pragma once
 // What the API needs from the message gateway (implemented in src/gateway).
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -27,6 +29,16 @@ struct SessionGrant {
   std::string token_value;
 };
 
+// What the gateway holds in memory for sessions (DescribeGateway).
+struct GatewayStats {
+  size_t sessions = 0;
+  size_t agents = 0;              // connected control channels
+  size_t queued_bytes = 0;        // waiting in connected ends' send queues
+  size_t max_queued_bytes = 0;    // the most for one end
+  size_t pending_bytes = 0;       // held for ends that are not connected
+  uint64_t stalled_ends = 0;      // disconnected for accepting nothing, since start
+};
+
 class SessionBroker {
  public:
   virtual ~SessionBroker() = default;
@@ -41,6 +53,7 @@ class SessionBroker {
   virtual std::optional<SessionGrant> ResumeSession(const std::string& session_id, const std::string& stream_host) = 0;
   // Ends the session; false if there is no such active session.
   virtual bool TerminateSession(const std::string& session_id) = 0;
+  virtual GatewayStats Stats() const { return {}; }
 };
 
 }  // namespace porthole::api

@@ -169,6 +169,14 @@ Result<std::unique_ptr<net::AwsJsonClient>> MakeClient(const GlobalOptions& g, s
       settings->region, "ecs", *tls);
 }
 
+// One call of an operation outside ECS's (Porthole's own), with the same client set-up.
+Result<Json> CallOperation(const GlobalOptions& g, const std::string& target, const Json& input) {
+  std::shared_ptr<net::TlsContext> tls;
+  auto client = MakeClient(g, &tls);
+  if (!client) return client.error();
+  return (*client)->Call(target, input);
+}
+
 int PrintError(const Error& e, const std::string& operation) {
   if (e.http_status == 0 || e.code == "ParamValidation" || e.code == "NoCredentials" || e.code == "NoRegion" ||
       e.code == "ConfigError" || e.code == "ProfileNotFound") {
@@ -287,6 +295,17 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
     });
   }
 
+  // porthole admin describe-gateway: what the gateway holds for sessions.
+  auto* admin = app.add_subcommand("admin", "Porthole's own operator operations");
+  admin->require_subcommand(1);
+  admin->fallthrough();
+  auto* describe_gateway = admin->add_subcommand("describe-gateway", "sessions, agents and bytes queued in the gateway");
+  describe_gateway->fallthrough();
+  describe_gateway->callback([=, &exit_code] {
+    auto output = CallOperation(*globals, "PortholeAdminService.DescribeGateway", Json::object());
+    exit_code = output ? (std::cout << output->dump(4) << "\n", 0) : PrintError(output.error(), "DescribeGateway");
+  });
+
   // porthole node-token create: a single-use token a new node joins with.
   auto* node_token = app.add_subcommand("node-token", "join tokens for porthole-node");
   node_token->require_subcommand(1);
@@ -300,15 +319,9 @@ void AddEcsCommands(CLI::App& app, int& exit_code) {
   create->add_option("--instance-id", *instance, "re-register this existing container instance (and no other)");
   create->add_option("--token-file", *token_file, "also write the token alone to this file (mode 0600)");
   create->callback([=, &exit_code] {
-    std::shared_ptr<net::TlsContext> tls;
-    auto client = MakeClient(*globals, &tls);
-    if (!client) {
-      exit_code = PrintError(client.error(), "CreateJoinToken");
-      return;
-    }
     Json input = {{"expiresInSeconds", *expires}};
     if (!instance->empty()) input["instanceId"] = *instance;
-    auto output = (*client)->Call("PortholeNodeService.CreateJoinToken", input);
+    auto output = CallOperation(*globals, "PortholeNodeService.CreateJoinToken", input);
     if (!output) {
       exit_code = PrintError(output.error(), "CreateJoinToken");
       return;

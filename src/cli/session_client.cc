@@ -263,6 +263,7 @@ class Client {
       boost::system::error_code ec;
       co_await retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (finished_ || !ws_) break;
+      if (ws_->QueuedBytes() > 0) continue;  // still leaving: the link, not the peer, is slow
       for (auto& frame : stream_.DueRetransmissions(std::chrono::steady_clock::now())) ws_->Send(std::move(frame), true);
     }
   }

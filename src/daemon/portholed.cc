@@ -102,6 +102,7 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
 
   gateway::GatewayOptions gateway_options;
   gateway_options.max_sessions_per_container = options.sessions_per_container;
+  gateway_options.stall_timeout = std::chrono::seconds(options.stall_timeout_seconds);
   gateway::Gateway gateway(ioc.get_executor(), control_plane, **store, gateway_options);
   control_plane.SetSessionBroker(&gateway);
 

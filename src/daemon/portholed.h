@@ -18,6 +18,9 @@ struct PortholedOptions {
   uint16_t listen_port = 0;
   std::string region = "us-east-1";
   size_t sessions_per_container = 10;
+  // A session end (client or agent) that accepts no data for this long is
+  // disconnected and the session ended (backpressure stall limit).
+  unsigned stall_timeout_seconds = 60;
 };
 
 // Runs until SIGINT/SIGTERM. Calls `on_ready` with the bound URL once the

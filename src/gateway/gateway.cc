@@ -171,6 +171,23 @@ asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std
   }
 }
 
+api::GatewayStats Gateway::Stats() const {
+  api::GatewayStats stats;
+  stats.sessions = sessions_.size();
+  stats.agents = agents_.size();
+  stats.stalled_ends = stalled_ends_;
+  for (const auto& [id, s] : sessions_) {
+    stats.pending_bytes += s->pending_bytes;
+    for (const auto* end : {&s->client, &s->agent}) {
+      if (!*end) continue;
+      size_t queued = (*end)->QueuedBytes();
+      stats.queued_bytes += queued;
+      stats.max_queued_bytes = std::max(stats.max_queued_bytes, queued);
+    }
+  }
+  return stats;
+}
+
 bool Gateway::AgentConnected(const std::string& task_id, const std::string& container_name) const {
   auto it = agents_.find(task_id + "/" + container_name);
   return it != agents_.end() && it->second->ws->IsOpen();
@@ -379,6 +396,20 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
       break;
     }
     auto& peer = is_agent ? session->client : session->agent;
+    if (peer && peer->IsOpen() && peer->QueuedBytes() > options_.max_queued_bytes_per_end) {
+      // Backpressure: this end is not read again until the other has room,
+      // so what one session holds here is bounded whatever either end does.
+      std::shared_ptr<net::WebSocket> slow = peer;
+      bool room = co_await slow->WaitForRoom(options_.max_queued_bytes_per_end, options_.stall_timeout);
+      if (session->ended) break;
+      if (!room && slow->IsOpen() && slow == peer) {
+        stalled_ends_++;
+        problem = std::string(is_agent ? "The client" : "The exec agent") + " accepted no data for " +
+                  std::to_string(options_.stall_timeout.count() / 1000) + " s; the session was ended.";
+        slow->Abort();
+        break;
+      }
+    }
     if (peer && peer->IsOpen()) {
       peer->Send(std::move(message->data), true);
     } else {

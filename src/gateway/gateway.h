@@ -28,6 +28,13 @@ struct GatewayOptions {
   std::chrono::seconds token_lifetime{60};      // a session's tokens must be used within this
   std::chrono::seconds open_timeout{30};        // first frame after the upgrade
   size_t max_pending_bytes = 8 * 1024 * 1024;   // queued for an end that is not connected yet
+  // Backpressure on the relay: frames for a connected end wait while more
+  // than this is queued for it (the gateway stops reading the sender, whose
+  // own flow control then holds back its source) ...
+  size_t max_queued_bytes_per_end = 256 * 1024;
+  // ... and an end that accepts nothing for this long is disconnected, the
+  // session ended with a reason.
+  std::chrono::milliseconds stall_timeout{60000};
   // How long a session outlives a dropped client or agent connection,
   // waiting for it to come back (ResumeSession / the agent re-dialling).
   std::chrono::seconds reconnect_grace{60};
@@ -56,6 +63,8 @@ class Gateway final : public api::SessionBroker {
   bool TerminateSession(const std::string& session_id) override;
 
   size_t ActiveSessionCount() const { return sessions_.size(); }
+  // What the gateway holds in memory for sessions, for operators and tests.
+  api::GatewayStats Stats() const override;
 
  private:
   struct Session;
@@ -76,6 +85,7 @@ class Gateway final : public api::SessionBroker {
   api::ControlPlane& control_plane_;
   store::Store& store_;
   store::SessionRepository session_records_{store_};
+  uint64_t stalled_ends_ = 0;
   GatewayOptions options_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
   std::map<std::string, std::shared_ptr<ControlChannel>> agents_;  // "<taskId>/<container>"

@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
                  "concurrent sessions allowed per container (ExecuteCommand and StartSession alike)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  unsigned stall_timeout = 60;
+  app.add_option("--stall-timeout", stall_timeout,
+                 "seconds a session's client or agent may accept no data before the session is ended")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   CLI11_PARSE(app, argc, argv);
   porthole::log::SetProgram("portholed");
 
@@ -26,6 +31,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.region = region;
   options.sessions_per_container = sessions_per_container;
+  options.stall_timeout_seconds = stall_timeout;
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "portholed: --listen must be HOST:PORT\n";

@@ -78,12 +78,30 @@ class BeastWebSocket final : public WebSocket, public std::enable_shared_from_th
     }
   }
 
+  asio::awaitable<bool> WaitForRoom(size_t limit, std::chrono::milliseconds timeout) override {
+    auto deadline = asio::steady_timer::clock_type::now() + timeout;
+    while (!broken_ && queued_bytes_ > limit) {
+      // Woken (cancelled) by every frame written, or expiring at the deadline.
+      asio::steady_timer progress(ws_.get_executor(), deadline);
+      room_waiters_.push_back(&progress);
+      auto [ec] = co_await progress.async_wait(kUseTuple);
+      std::erase(room_waiters_, &progress);
+      if (!ec) co_return false;  // the deadline passed with the queue still full
+    }
+    co_return !broken_;
+  }
+
  private:
   void MarkBroken() {
     broken_ = true;
     queue_.clear();
     queued_bytes_ = 0;
     drained_.cancel();
+    WakeRoomWaiters();
+  }
+
+  void WakeRoomWaiters() {
+    for (auto* waiter : room_waiters_) waiter->cancel();
   }
 
   void StartWriter() {
@@ -104,6 +122,7 @@ class BeastWebSocket final : public WebSocket, public std::enable_shared_from_th
       if (self->queue_.empty()) break;  // cleared by Abort() while writing
       self->queued_bytes_ -= self->queue_.front().first.size();
       self->queue_.pop_front();
+      self->WakeRoomWaiters();
     }
     if (self->closing_ && !self->broken_) {
       // Bound the close handshake: a peer that never answers must not pin us.
@@ -126,6 +145,7 @@ class BeastWebSocket final : public WebSocket, public std::enable_shared_from_th
   BeastWsStream ws_;
   asio::steady_timer drained_;
   std::deque<std::pair<std::string, bool>> queue_;
+  std::vector<asio::steady_timer*> room_waiters_;  // WaitForRoom() callers, woken on progress
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;

@@ -2,6 +2,7 @@
 // A TLS WebSocket connection, server or client side. One reader at a time
 // (co_await Read()); Send() never blocks: frames are queued and written in
 // order by the connection's own writer.
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -31,6 +32,9 @@ class WebSocket {
   virtual size_t QueuedBytes() const = 0;
   // Waits until the send queue has drained (or the connection is closed).
   virtual boost::asio::awaitable<void> Flush() = 0;
+  // Backpressure: waits until at most `limit` bytes are queued. False when
+  // `timeout` passes first (the peer accepts nothing) or the connection breaks.
+  virtual boost::asio::awaitable<bool> WaitForRoom(size_t limit, std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace porthole::net

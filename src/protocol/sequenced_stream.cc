@@ -13,6 +13,8 @@ using std::chrono::milliseconds;
 // §4.3 RTO bounds.
 constexpr microseconds kMinRtoVariance{10000};
 constexpr milliseconds kMaxRto{1000};
+// A message's RTO doubles with each retransmission, up to 2^5 times the RTO.
+constexpr int kMaxBackoffDoublings = 5;
 
 Error Violation(std::string message) { return MakeError("ProtocolViolation", std::move(message)); }
 
@@ -129,9 +131,12 @@ void SequencedStream::OnAcknowledge(const Acknowledge& ack, SteadyTime now) {
 std::vector<std::string> SequencedStream::DueRetransmissions(SteadyTime now) {
   std::vector<std::string> due;
   for (auto& [seq, p] : unacked_) {
-    if (now - p.sent_at < rto_) continue;
+    // Exponential backoff per message (RFC 6298 §5.5): a peer that
+    // acknowledges nothing is not sent the whole window again every RTO.
+    if (now - p.sent_at < rto_ * (1 << std::min(p.retransmissions, kMaxBackoffDoublings))) continue;
     p.sent_at = now;
     p.retransmitted = true;
+    p.retransmissions++;
     due.push_back(p.frame);
   }
   return due;

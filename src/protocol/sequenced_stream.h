@@ -7,8 +7,9 @@
 // Delivery contract:
 //  * every outgoing stream message gets the next sequence number and is kept
 //    until acknowledged; unacknowledged ones are retransmitted when older than
-//    the RTO (RTT estimate as §4.3, initial 200 ms, max 1 s), and all of them
-//    are re-sent, in order, by ResendAll() after a reconnect;
+//    the RTO (RTT estimate as §4.3, initial 200 ms, max 1 s), each further
+//    retransmission of a message waiting twice as long (up to 32 RTOs), and
+//    all of them are re-sent, in order, by ResendAll() after a reconnect;
 //  * incoming stream messages are delivered exactly once, in sequence order:
 //    seq == expected is delivered (plus any buffered successors), seq > expected
 //    is acknowledged and buffered (bounded), seq < expected is re-acknowledged
@@ -93,6 +94,7 @@ class SequencedStream {
     SteadyTime sent_at;
     SteadyTime first_sent_at;
     bool retransmitted = false;
+    int retransmissions = 0;
   };
   void OnAcknowledge(const Acknowledge& ack, SteadyTime now);
 

@@ -857,7 +857,8 @@ TEST_F(ControlPlaneTest, RunTaskValidatesContainerOverrides) {
                       {{"overrides", {{"containerOverrides", Json::array({{{"name", "app"},
                                                                            {"environment", Json::array({{{"name", "EXTRA"},
                                                                                                          {"value", "1"}}})}}})}}}});
-  for (const auto& t : Poll(node)["tasks"]) {
+  const Json polled = Poll(node);  // kept: a range-for over a member of a temporary would dangle
+  for (const auto& t : polled["tasks"]) {
     if (t["taskArn"] != task["taskArn"]) continue;
     EXPECT_EQ(t["containers"][0]["environment"],
               Json::array({{{"name", "MODE"}, {"value", "prod"}}, {{"name", "EXTRA"}, {"value", "1"}}}));

@@ -177,14 +177,27 @@ TEST(SequencedStreamTest, RetransmitsAfterRto) {
   auto due = client.DueRetransmissions(kT0 + milliseconds(200));
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0], frame);  // same seq and MessageId, byte-identical
-  // Send time was reset.
+  // Send time was reset, and the next retransmission waits twice as long.
   EXPECT_TRUE(client.DueRetransmissions(kT0 + milliseconds(300)).empty());
-  EXPECT_EQ(client.DueRetransmissions(kT0 + milliseconds(400)).size(), 1u);
+  EXPECT_TRUE(client.DueRetransmissions(kT0 + milliseconds(599)).empty());
+  EXPECT_EQ(client.DueRetransmissions(kT0 + milliseconds(600)).size(), 1u);
   // Ack of a retransmitted message: cleared, but no RTT sample (Karn).
-  ASSERT_TRUE(client.Receive(AckFrame(kInputStreamData, 0), kT0 + milliseconds(410)).ok());
+  ASSERT_TRUE(client.Receive(AckFrame(kInputStreamData, 0), kT0 + milliseconds(610)).ok());
   EXPECT_TRUE(client.AllAcknowledged());
   EXPECT_EQ(client.Rto(), milliseconds(200));
   EXPECT_TRUE(client.DueRetransmissions(kT0 + milliseconds(5000)).empty());
+}
+
+// A peer that acknowledges nothing is not sent the whole window every RTO:
+// each message's wait doubles, up to 32 RTOs (RFC 6298 §5.5).
+TEST(SequencedStreamTest, RetransmissionsBackOffExponentially) {
+  SequencedStream agent(Role::kAgent);
+  agent.Send(PayloadType::kOutput, "x", kT0);
+  std::vector<int> sent_at_ms;
+  for (int ms = 0; ms <= 20000; ms += 10)
+    if (!agent.DueRetransmissions(kT0 + milliseconds(ms)).empty()) sent_at_ms.push_back(ms);
+  // RTO 200 ms: retransmitted at 200, then 400, 800, 1600, 3200 and 6400 ms later (the cap).
+  EXPECT_EQ(sent_at_ms, (std::vector<int>{200, 600, 1400, 3000, 6200, 12600, 19000}));
 }
 
 TEST(SequencedStreamTest, DueRetransmissionsReturnsAllDueOldestFirst) {
