@@ -63,6 +63,11 @@ namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxUnackedBytes = 1024 * 1024;
+// Client input held for a PTY whose program is not reading it. Beyond this,
+// input messages are left unacknowledged (the client retransmits them), so
+// the data channel is still read: channel_closed and acknowledgements arrive
+// whatever the program does.
+constexpr size_t kMaxPtyInput = 64 * 1024;
 const char* kAgentVersion = "3.3.1142.0";  // 4-part and > 3.1.1511.0 (§5)
 
 // Child exits, dispatched from one SIGCHLD handler.
@@ -246,8 +251,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case PayloadType::kOutput: {
         if (process_.master_fd < 0 || exited_) break;
-        boost::system::error_code ec;
-        co_await asio::async_write(pty_, asio::buffer(m.payload), asio::redirect_error(asio::use_awaitable, ec));
+        pty_input_.append(m.payload);
+        if (pty_input_.size() >= kMaxPtyInput) stream_.SetAcceptingStreamData(false);
+        if (!pumping_input_) {
+          pumping_input_ = true;
+          asio::co_spawn(ex_, PumpInput(shared_from_this()), asio::detached);
+        }
         break;
       }
       case PayloadType::kFlag: {
@@ -299,6 +308,22 @@ class Session : public std::enable_shared_from_this<Session> {
       self->SendStream(PayloadType::kOutput, buffer.substr(0, n));
     }
     co_await Complete(self);
+  }
+
+  // Client → PTY, as fast as the program reads; input is accepted again once
+  // half of the held input has gone in.
+  static asio::awaitable<void> PumpInput(std::shared_ptr<Session> self) {
+    while (!self->done_ && !self->exited_ && !self->pty_input_.empty()) {
+      boost::system::error_code ec;
+      size_t n = co_await self->pty_.async_write_some(asio::buffer(self->pty_input_),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      self->pty_input_.erase(0, n);
+      if (self->pty_input_.size() < kMaxPtyInput / 2) self->stream_.SetAcceptingStreamData(true);
+    }
+    self->pty_input_.clear();
+    self->stream_.SetAcceptingStreamData(true);
+    self->pumping_input_ = false;
   }
 
   // After the output ends: wait for the exit status, then report and close.
@@ -364,6 +389,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool wants_exit_code_ = false;
   bool started_ = false;
   bool exited_ = false;
+  std::string pty_input_;  // client input not yet taken by the PTY (bounded: kMaxPtyInput + one message)
+  bool pumping_input_ = false;
   bool done_ = false;
   int exit_code_ = 0;
 };

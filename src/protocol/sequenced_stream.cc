@@ -74,6 +74,8 @@ Result<SequencedStream::Incoming> SequencedStream::Receive(std::string_view fram
     in.frames_to_send.push_back(EncodeAcknowledgeFor(m));
     return in;
   }
+  // Not accepting: dropped unacknowledged, the sender will retransmit it.
+  if (!accepting_) return in;
   // seq >= expected_seq_ >= 0, so the subtraction cannot overflow.
   if (static_cast<uint64_t>(seq - expected_seq_) > limits_.max_reorder_messages) {
     return Violation("SequenceNumber " + std::to_string(seq) + " is beyond the reorder window (expected " +

@@ -25,7 +25,13 @@
 //  * start_publication / pause_publication are accepted and ignored;
 //    channel_closed is reported in Incoming::channel_closed.
 //
-// Backpressure: Send() never refuses or drops a message. When
+// Backpressure, receiving: SetAcceptingStreamData(false) makes Receive() drop
+// new stream messages unacknowledged (acknowledgements and channel_closed are
+// still processed), so the sender keeps them and retransmits them, backing
+// off, until the receiver accepts again: the protocol's own flow control,
+// used when what the messages feed (a PTY whose program does not read) is full.
+//
+// Backpressure, sending: Send() never refuses or drops a message. When
 // UnacknowledgedCount() reaches Limits::max_unacknowledged_messages
 // (OverUnacknowledgedLimit()), the caller should stop reading from its source
 // (pty, socket) until acknowledgements bring it back under the limit.
@@ -80,6 +86,9 @@ class SequencedStream {
   // Every unacknowledged frame, oldest first (after a reconnect).
   std::vector<std::string> ResendAll(SteadyTime now);
 
+  void SetAcceptingStreamData(bool accepting) { accepting_ = accepting; }
+  bool AcceptingStreamData() const { return accepting_; }
+
   bool AllAcknowledged() const { return unacked_.empty(); }
   size_t UnacknowledgedCount() const { return unacked_.size(); }
   size_t UnacknowledgedBytes() const { return unacked_bytes_; }
@@ -102,6 +111,7 @@ class SequencedStream {
   Limits limits_;
   int64_t next_seq_ = 0;
   int64_t expected_seq_ = 0;
+  bool accepting_ = true;
   std::map<int64_t, Pending> unacked_;
   size_t unacked_bytes_ = 0;
   std::map<int64_t, ClientMessage> reorder_;

@@ -21,6 +21,7 @@ constexpr size_t kLargestFrame = 16 * 1024 + 1024;
 class BackpressureTest : public StackTest {
  protected:
   static void SetUpTestSuite() {
+    ::signal(SIGPIPE, SIG_IGN);  // a client that exits early must not kill the test writing its stdin
     StackOptions options;
     options.portholed_args = {"--stall-timeout", "8"};
     StartStack(options);
@@ -95,6 +96,38 @@ TEST_F(BackpressureTest, AStalledClientCostsAFixedAmountAndIsDisconnected) {
   CommandResult after = stack_->Exec(cluster_, task_, "echo still-here");
   EXPECT_EQ(after.exit_code, 0) << after;
   EXPECT_NE(after.out.find("still-here"), std::string::npos) << after;
+}
+
+// A command that never reads its input while the client sends without end:
+// the agent holds a bounded amount for the PTY and leaves the rest
+// unacknowledged (the client keeps it), so nothing grows, and the session is
+// not stalled: the agent still reads its data channel.
+TEST_F(BackpressureTest, FloodingACommandThatNeverReadsIsBounded) {
+  const uint64_t stalled_before = Gateway().value("stalledEnds", 0);
+  std::string flood;
+  for (int i = 0; i < 128 * 1024; i++) flood += "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+  Command client(stack_->ExecArgv(cluster_, task_, "sleep 3600"), stack_->Env(), flood);  // 8 MiB of input
+  ASSERT_TRUE(client.Start());
+  size_t most = 0;
+  bool seen = false;
+  // Longer than the stall limit (8 s): a stalled end would have been cut by now.
+  auto until = Clock::now() + seconds(14);
+  while (Clock::now() < until) {
+    client.Running();  // feeds stdin as the client takes it
+    Json g = Gateway();
+    most = std::max<size_t>(most, g.value("maxQueuedBytesPerEnd", size_t{0}));
+    seen = seen || g.value("sessions", 0) == 1;
+    EXPECT_LE(g.value("queuedBytes", size_t{0}), 2 * (kQueueLimit + kLargestFrame)) << g.dump();
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  Json g = Gateway();
+  EXPECT_TRUE(seen) << "the session never opened: " << client.stderr_so_far();
+  EXPECT_LE(most, kQueueLimit + kLargestFrame);
+  EXPECT_EQ(g.value("stalledEnds", uint64_t{0}), stalled_before) << g.dump();
+  EXPECT_EQ(g.value("sessions", 0), 1) << g.dump();
+  EXPECT_TRUE(client.Running()) << client.stderr_so_far();
+  client.Signal(SIGKILL);
+  client.Wait(seconds(30));
 }
 
 }  // namespace

@@ -188,6 +188,35 @@ TEST(SequencedStreamTest, RetransmitsAfterRto) {
   EXPECT_TRUE(client.DueRetransmissions(kT0 + milliseconds(5000)).empty());
 }
 
+// Receive-side flow control: while not accepting, new stream messages are
+// dropped unacknowledged (so the sender keeps and retransmits them), while
+// acknowledgements, re-acks of old messages and channel_closed still work.
+TEST(SequencedStreamTest, NotAcceptingDropsNewMessagesUnacknowledged) {
+  SequencedStream agent(Role::kAgent);
+  auto first = agent.Receive(StreamFrame(kInputStreamData, 0, "a"), kT0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->delivered.size(), 1u);
+  agent.Send(PayloadType::kOutput, "out", kT0);
+  agent.SetAcceptingStreamData(false);
+  for (int64_t seq : {1, 2}) {
+    auto in = agent.Receive(StreamFrame(kInputStreamData, seq, "b"), kT0);
+    ASSERT_TRUE(in.ok());
+    EXPECT_TRUE(in->delivered.empty());
+    EXPECT_TRUE(in->frames_to_send.empty()) << "no ack: the sender must keep it";
+  }
+  auto again = agent.Receive(StreamFrame(kInputStreamData, 0, "a"), kT0);  // already delivered: re-acked
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->frames_to_send.size(), 1u);
+  ASSERT_TRUE(agent.Receive(AckFrame(kOutputStreamData, 0), kT0).ok());
+  EXPECT_TRUE(agent.AllAcknowledged());
+  // Accepting again, the retransmission is delivered in order.
+  agent.SetAcceptingStreamData(true);
+  auto retransmitted = agent.Receive(StreamFrame(kInputStreamData, 1, "b"), kT0);
+  ASSERT_TRUE(retransmitted.ok());
+  ASSERT_EQ(retransmitted->delivered.size(), 1u);
+  EXPECT_EQ(retransmitted->delivered[0].sequence_number, 1);
+}
+
 // A peer that acknowledges nothing is not sent the whole window every RTO:
 // each message's wait doubles, up to 32 RTOs (RFC 6298 §5.5).
 TEST(SequencedStreamTest, RetransmissionsBackOffExponentially) {
