@@ -109,6 +109,7 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
   net::HttpsServerOptions server_options;
   server_options.host = options.listen_host;
   server_options.port = options.listen_port;
+  server_options.websocket_paths = [](const std::string& target) { return gateway::Gateway::Serves(target); };
   auto server = net::HttpsServer::Bind(
       ioc.get_executor(), *tls, server_options,
       [&](net::HttpRequest request, net::RequestContext context) {

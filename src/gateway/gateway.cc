@@ -20,6 +20,9 @@ using Json = nlohmann::json;
 namespace {
 constexpr std::string_view kControlPrefix = "/v1/control-channel/";
 constexpr std::string_view kDataPrefix = "/v1/data-channel/";
+constexpr size_t kMaxControlMessage = 64 * 1024;
+constexpr size_t kMaxOpenMessage = 16 * 1024;
+constexpr size_t kMaxStreamMessage = 1024 * 1024;
 
 std::string PathSegment(const std::string& target, std::string_view prefix) {
   std::string rest = target.substr(prefix.size());
@@ -119,6 +122,7 @@ asio::awaitable<void> Gateway::HandleWebSocket(net::HttpRequest request, net::Re
 
 asio::awaitable<void> Gateway::ServeControlChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
                                                    std::string task_id) {
+  ws->SetMaxMessageBytes(kMaxControlMessage);  // agents only report on it
   auto caller = control_plane_.Authenticate(request, "ssmmessages");
   std::string container = QueryParam(request.target, "container");
   std::string refusal;
@@ -322,6 +326,9 @@ void Gateway::RecordSession(const Session& s, model::SessionStatus status, const
 
 asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
                                                 std::string session_id) {
+  // Before it is known to be one of the session's ends, a peer may send only
+  // a small OpenDataChannel.
+  ws->SetMaxMessageBytes(kMaxOpenMessage);
   auto first = co_await ReadWithTimeout(ws, options_.open_timeout);
   if (!first) co_return;
   auto open = protocol::ParseOpenDataChannel(first->data);
@@ -367,6 +374,7 @@ asio::awaitable<void> Gateway::ServeDataChannel(net::HttpRequest request, std::s
     session->client_token_used = true;
     session->client = ws;
   }
+  ws->SetMaxMessageBytes(kMaxStreamMessage);
   // Deliver what the other end sent before this one arrived.
   auto& backlog = is_agent ? session->to_agent : session->to_client;
   for (auto& frame : backlog) {

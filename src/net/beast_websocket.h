@@ -71,6 +71,7 @@ class BeastWebSocket final : public WebSocket, public std::enable_shared_from_th
 
   bool IsOpen() const override { return !broken_ && !closing_; }
   size_t QueuedBytes() const override { return queued_bytes_; }
+  void SetMaxMessageBytes(size_t bytes) override { ws_.read_message_max(std::min(bytes, kMaxWebSocketMessage)); }
 
   asio::awaitable<void> Flush() override {
     while (!broken_ && (writing_ || !queue_.empty())) {

@@ -2,6 +2,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
+#include <map>
 
 #include "common/log.h"
 #include "net/beast_websocket.h"
@@ -70,11 +72,67 @@ class Server final : public HttpsServer {
   }
 
  private:
+  // A connection not yet past its first request, registered by address.
+  struct Pending {
+    uint64_t id = 0;
+    beast::tcp_stream* stream = nullptr;
+  };
+  using PendingList = std::list<Pending>;
+
+  // Counts an open connection for as long as it lives.
+  struct OpenGuard {
+    explicit OpenGuard(size_t& n) : count(n) { ++count; }
+    ~OpenGuard() { --count; }
+    size_t& count;
+  };
+
+  // Registers a connection as pending for its address, dropping the oldest
+  // one over the limit; Done() (or the end of the connection) deregisters it.
+  class PendingGuard {
+   public:
+    PendingGuard(Server& server, const std::string& ip, beast::tcp_stream* stream)
+        : server_(server), ip_(ip), id_(++server.next_pending_id_) {
+      PendingList& list = server_.pending_[ip_];
+      if (list.size() >= server_.options_.max_pending_per_source) {
+        beast::error_code ignored;
+        list.front().stream->socket().close(ignored);  // its coroutine sees the error and ends
+        list.pop_front();
+        server_.evicted_++;
+      }
+      list.push_back(Pending{id_, stream});
+    }
+    ~PendingGuard() { Done(); }
+    PendingGuard(const PendingGuard&) = delete;
+    PendingGuard& operator=(const PendingGuard&) = delete;
+    void Done() {
+      auto found = server_.pending_.find(ip_);
+      if (found == server_.pending_.end()) return;
+      found->second.remove_if([this](const Pending& p) { return p.id == id_; });  // gone if evicted
+      if (found->second.empty()) server_.pending_.erase(found);
+    }
+
+   private:
+    Server& server_;
+    std::string ip_;
+    uint64_t id_;
+  };
+
   asio::awaitable<void> AcceptLoop() {
     while (acceptor_.is_open()) {
       auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted) break;
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+          // EMFILE/ENFILE: back off instead of spinning on the full table.
+          log::Warn("accept: " + ec.message() + "; pausing new connections for 100 ms");
+          asio::steady_timer pause(executor_, std::chrono::milliseconds(100));
+          co_await pause.async_wait(kUseTuple);
+        }
+        continue;
+      }
+      if (open_ >= options_.max_connections) {
+        beast::error_code ignored;
+        socket.close(ignored);
         continue;
       }
       asio::co_spawn(executor_, Serve(std::move(socket)), asio::detached);
@@ -82,6 +140,7 @@ class Server final : public HttpsServer {
   }
 
   asio::awaitable<void> Serve(tcp::socket socket) {
+    OpenGuard open(open_);
     RequestContext context;
     beast::error_code ec;
     auto remote = socket.remote_endpoint(ec);
@@ -89,17 +148,22 @@ class Server final : public HttpsServer {
     // Interactive traffic is many small frames: no Nagle delay.
     socket.set_option(tcp::no_delay(true), ec);
     TlsTcpStream stream(beast::tcp_stream(std::move(socket)), tls_->native());
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    PendingGuard pending(*this, context.peer_ip, &beast::get_lowest_layer(stream));
+    // One deadline for the handshake and the first request.
+    beast::get_lowest_layer(stream).expires_after(options_.first_request_timeout);
     auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
     if (hec) co_return;
+    bool first = true;
 
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
       parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+      if (!first) beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
       auto [rec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+      first = false;
+      pending.Done();
       if (rec == http::error::body_limit) {
         auto res = ToBeastResponse(JsonError(413, "SerializationException",
                                              "Request body exceeds the limit of " +
@@ -116,6 +180,14 @@ class Server final : public HttpsServer {
       if (rec) break;
       auto& req = parser.get();
 
+      if (beast::websocket::is_upgrade(req) &&
+          !(options_.websocket_paths && options_.websocket_paths(std::string(req.target())))) {
+        auto res = ToBeastResponse(JsonError(400, "UnknownOperationException",
+                                             "WebSocket upgrades are served on the gateway's paths only."),
+                                   req.version(), false);
+        co_await http::async_write(stream, res, kUseTuple);
+        break;
+      }
       if (beast::websocket::is_upgrade(req)) {
         beast::get_lowest_layer(stream).expires_never();
         auto ws = std::make_shared<BeastWebSocket>(BeastWsStream(std::move(stream)));
@@ -157,6 +229,10 @@ class Server final : public HttpsServer {
   HttpsServerOptions options_;
   HttpHandler http_;
   WebSocketHandler ws_;
+  size_t open_ = 0;                             // connections being served
+  std::map<std::string, PendingList> pending_;  // by peer address
+  uint64_t evicted_ = 0;
+  uint64_t next_pending_id_ = 0;
 };
 
 }  // namespace

@@ -30,6 +30,8 @@ class WebSocket {
   virtual void Abort() = 0;
   virtual bool IsOpen() const = 0;
   virtual size_t QueuedBytes() const = 0;
+  // The largest message Read() accepts (a larger one breaks the connection).
+  virtual void SetMaxMessageBytes(size_t bytes) = 0;
   // Waits until the send queue has drained (or the connection is closed).
   virtual boost::asio::awaitable<void> Flush() = 0;
   // Backpressure: waits until at most `limit` bytes are queued. False when
