@@ -1,51 +1,12 @@
 #include "model/resources.h"
+#include "model/stored_fields.h"
 
 namespace porthole::model {
 
 namespace {
 
-std::string Str(const Json& j, const char* member, const std::string& fallback = "") {
-  if (!j.is_object()) return fallback;
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-std::optional<std::string> OptStr(const Json& j, const char* member) {
-  if (!j.is_object()) return std::nullopt;
-  auto it = j.find(member);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-double Num(const Json& j, const char* member, double fallback = 0) {
-  if (!j.is_object()) return fallback;
-  auto it = j.find(member);
-  return it != j.end() && it->is_number() ? it->get<double>() : fallback;
-}
-std::optional<double> OptNum(const Json& j, const char* member) {
-  if (!j.is_object()) return std::nullopt;
-  auto it = j.find(member);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-int64_t Int(const Json& j, const char* member, int64_t fallback = 0) {
-  if (!j.is_object()) return fallback;
-  auto it = j.find(member);
-  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-}
-bool Bool(const Json& j, const char* member, bool fallback = false) {
-  if (!j.is_object()) return fallback;
-  auto it = j.find(member);
-  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
-Json ArrayOr(const Json& j, const char* member) {
-  if (!j.is_object()) return Json::array();
-  auto it = j.find(member);
-  return it != j.end() && it->is_array() ? *it : Json::array();
-}
-Json ValueOrNull(const Json& j, const char* member) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(member);
-  return it != j.end() ? *it : Json();
-}
+using namespace stored;
+
 ResourceStatus StatusOf(const Json& j) {
   return ParseResourceStatus(Str(j, "status")).value_or(ResourceStatus::kActive);
 }

@@ -1,4 +1,5 @@
 #include "model/task.h"
+#include "model/stored_fields.h"
 
 #include <array>
 #include <utility>
@@ -6,6 +7,8 @@
 namespace porthole::model {
 
 namespace {
+
+using namespace stored;
 
 constexpr std::array<std::pair<TaskStatus, std::string_view>, 4> kTaskStatuses = {{
     {TaskStatus::kProvisioning, "PROVISIONING"},
@@ -19,30 +22,11 @@ constexpr std::array<std::pair<ContainerStatus, std::string_view>, 3> kContainer
     {ContainerStatus::kStopped, "STOPPED"},
 }};
 
-std::string Str(const Json& j, const char* member, const std::string& fallback = "") {
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-std::optional<std::string> OptStr(const Json& j, const char* member) {
-  auto it = j.find(member);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-std::optional<double> OptNum(const Json& j, const char* member) {
-  auto it = j.find(member);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
 template <class Status>
 Status StatusOr(const Json& j, const char* member, std::optional<Status> (*parse)(std::string_view), Status fallback) {
   auto parsed = parse(Str(j, member));
   return parsed ? *parsed : fallback;
 }
-Json ArrayOr(const Json& j, const char* member) {
-  auto it = j.find(member);
-  return it != j.end() && it->is_array() ? *it : Json::array();
-}
-
 Json AgentToJson(const ManagedAgent& a) {
   Json out = {{"name", a.name}, {"lastStatus", ContainerStatusName(a.status)}};
   if (!a.reason.empty()) out["reason"] = a.reason;
@@ -183,7 +167,7 @@ Task TaskFromStored(const Json& j) {
   t.instance_id = Str(j, "_instanceId");
   t.last_status = StatusOr(j, "lastStatus", ParseTaskStatus, TaskStatus::kProvisioning);
   t.desired_status = StatusOr(j, "desiredStatus", ParseTaskStatus, TaskStatus::kRunning);
-  t.enable_execute_command = j.value("enableExecuteCommand", false);
+  t.enable_execute_command = Bool(j, "enableExecuteCommand");
   t.launch_type = Str(j, "launchType", "EC2");
   t.group = Str(j, "group");
   t.started_by = OptStr(j, "startedBy");
@@ -191,7 +175,7 @@ Task TaskFromStored(const Json& j) {
   t.memory = OptStr(j, "memory");
   t.overrides = j.contains("overrides") && j["overrides"].is_object() ? j["overrides"] : Json::object();
   t.tags = ArrayOr(j, "tags");
-  t.version = j.contains("version") && j["version"].is_number_integer() ? j["version"].get<int64_t>() : 1;
+  t.version = Int(j, "version", 1);
   t.created_at = OptNum(j, "createdAt").value_or(0);
   t.started_at = OptNum(j, "startedAt");
   t.stopping_at = OptNum(j, "stoppingAt");
@@ -209,7 +193,7 @@ Task TaskFromStored(const Json& j) {
     c.image = Str(cj, "image");
     c.status = StatusOr(cj, "lastStatus", ParseContainerStatus, ContainerStatus::kPending);
     c.runtime_id = Str(cj, "runtimeId");
-    if (cj.contains("exitCode") && cj["exitCode"].is_number_integer()) c.exit_code = cj["exitCode"].get<int64_t>();
+    if (const Json* code = Member(cj, "exitCode"); code && code->is_number_integer()) c.exit_code = code->get<int64_t>();
     c.reason = Str(cj, "reason");
     for (const auto& aj : ArrayOr(cj, "managedAgents")) {
       if (!aj.is_object()) continue;

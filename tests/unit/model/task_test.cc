@@ -73,7 +73,8 @@ TEST(TaskModel, MarkStoppedKeepsAnEarlierReasonAndDropsCredentials) {
 
 TEST(TaskModel, AnyStoredShapeLoads) {
   for (const char* text : {"null", "[]", "{}", R"({"taskArn":5,"containers":"x","lastStatus":"BOGUS"})",
-                           R"({"containers":[1,{"managedAgents":[null,{"lastStatus":7}]}],"version":"x"})"}) {
+                           R"({"containers":[1,{"managedAgents":[null,{"lastStatus":7}]}],"version":"x"})",
+                           R"({"enableExecuteCommand":"yes","overrides":[],"createdAt":"now"})"}) {
     Task t = TaskFromStored(Json::parse(text));
     EXPECT_EQ(t.last_status, TaskStatus::kProvisioning) << text;
   }
