@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
   libgtest-dev libgmock-dev
   runc tini busybox-static
-  awscli tmux openssl ca-certificates procps iproute2 bc
+  awscli tmux openssl ca-certificates procps iproute2 bc python3
 )
 
 missing=()

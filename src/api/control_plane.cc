@@ -22,10 +22,18 @@ ControlPlane::ControlPlane(boost::asio::any_io_executor executor, store::Store& 
   std::string random = crypto::RandomBytes(4);
   for (unsigned char c : random) generation_base_ = generation_base_ << 8 | c;
   generation_base_ <<= 16;
-  // Task records from before the instance index get their entry.
-  auto reindexed = tasks_.Reindex();
-  if (!reindexed) throw std::runtime_error("cannot index the stored tasks: " + reindexed.error().message);
-  if (*reindexed > 0) log::Info("indexed " + std::to_string(*reindexed) + " stored tasks by container instance");
+  // Task records from before the instance index get their entry: once per
+  // database, not on every start.
+  constexpr const char* kTaskIndexSetting = "index/tasks-by-instance";
+  auto indexed = store_.Get(store::kind::kSetting, kTaskIndexSetting);
+  if (!indexed) throw std::runtime_error("cannot read the store: " + indexed.error().message);
+  if (!*indexed) {
+    auto reindexed = tasks_.Reindex();
+    if (!reindexed) throw std::runtime_error("cannot index the stored tasks: " + reindexed.error().message);
+    if (*reindexed > 0) log::Info("indexed " + std::to_string(*reindexed) + " stored tasks by container instance");
+    Status marked = store_.Put(store::kind::kSetting, {kTaskIndexSetting, "", Json{{"done", true}}});
+    if (!marked) throw std::runtime_error("cannot record the task index: " + marked.error().message);
+  }
   DeclareEcsOperations();
   DeclareSsmOperations();
   DeclareNodeOperations();
@@ -62,6 +70,12 @@ std::optional<std::string> ControlPlane::Unseal(const Json& sealed) const {
   auto raw = crypto::Base64Decode(sealed.get<std::string>());
   if (!raw) return std::nullopt;
   return crypto::AesGcmOpen(config_.secret_key, *raw);
+}
+
+std::vector<std::string> ControlPlane::OperationNames() const {
+  std::vector<std::string> names;
+  for (const auto& [key, op] : operations_) names.push_back(key);
+  return names;
 }
 
 void ControlPlane::Add(const std::string& service, Operation operation) {

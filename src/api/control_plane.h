@@ -91,6 +91,9 @@ class ControlPlane {
 
   const ControlPlaneConfig& config() const { return config_; }
 
+  // Every declared operation, "<service>.<name>" (for tests that must cover them all).
+  std::vector<std::string> OperationNames() const;
+
   // Injectable clock (seconds) for tests.
   void SetClock(std::function<std::time_t()> clock) { clock_ = std::move(clock); }
 

@@ -7,8 +7,6 @@
 // ecs:TagResource with ecs:CreateAction, and carries aws:RequestTag/* and
 // aws:TagKeys; one that passes a role needs iam:PassRole on it
 // (iam:PassedToService = ecs-tasks.amazonaws.com).
-#include <set>
-
 #include "api/control_plane.h"
 #include "common/arn.h"
 
@@ -30,16 +28,20 @@ Result<std::string> ClusterMember(const Json& in, const char* member = "cluster"
 }  // namespace
 
 AccessCheck ControlPlane::PassRoleCheck(const std::string& role_arn) {
-  std::string resource = role_arn;
-  // The stored ARN (with its path) of a role of this account, found by name.
-  auto arn = ParseArn(role_arn);
-  if (arn && arn->service == "iam" && arn->account == config_.account_id && arn->resource.rfind("role/", 0) == 0) {
-    std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
-    if (auto role = store_.Get(store::kind::kIamRole, name); role.ok() && role->has_value())
-      if ((*role)->body.value("Arn", "") == role_arn) resource = (*role)->body.value("Arn", role_arn);
-  }
-  return {"iam:PassRole", resource, {{"iam:PassedToService", {"ecs-tasks.amazonaws.com"}}}};
+  // On the ARN as passed, as IAM checks it: a role ARN names its path, and a
+  // role that does not exist is still authorized (the task then fails to get
+  // credentials, with the reason in describe-tasks).
+  return {"iam:PassRole", role_arn, {{"iam:PassedToService", {"ecs-tasks.amazonaws.com"}}}};
 }
+
+namespace {
+// A family's revisions (`revision` "*"), or one revision, as an authorization
+// resource for references that resolve to no stored revision.
+std::string FamilyArn(const std::string& region, const std::string& account, const std::string& family,
+                      const std::string& revision) {
+  return "arn:aws:ecs:" + region + ":" + account + ":task-definition/" + family + ":" + revision;
+}
+}  // namespace
 
 void ControlPlane::DeclareEcsOperations() {
   const std::string ecs = "ecs";
@@ -55,9 +57,9 @@ void ControlPlane::DeclareEcsOperations() {
     if (!ref) return ref.error();
     target.definition = LoadTaskDefinition(reference);
     if (target.definition) return AccessCheck{"", target.definition->arn, ResourceTagKeys(target.definition->tags)};
-    std::string named = "arn:aws:ecs:" + config_.region + ":" + config_.account_id + ":task-definition/" + ref->family +
-                        ":" + (ref->revision ? std::to_string(*ref->revision) : "*");
-    return AccessCheck{"", named, {}};
+    return AccessCheck{"", FamilyArn(config_.region, config_.account_id, ref->family,
+                                     ref->revision ? std::to_string(*ref->revision) : "*"),
+                       {}};
   };
   // A write that carries tags: the keys on the operation itself, and
   // ecs:TagResource on the same resource with ecs:CreateAction.
@@ -127,9 +129,7 @@ void ControlPlane::DeclareEcsOperations() {
                  if (!tags) return tags.error();
                  // ECS authorizes registration on "*" (no resource-level permissions).
                  Checks checks{{"", "*", {}}};
-                 with_tags(checks, "RegisterTaskDefinition",
-                           "arn:aws:ecs:" + config_.region + ":" + config_.account_id + ":task-definition/" + *family +
-                               ":*",
+                 with_tags(checks, "RegisterTaskDefinition", FamilyArn(config_.region, config_.account_id, *family, "*"),
                            *tags);
                  // (The handler answers ECS's error for a role member of the wrong type.)
                  for (const char* role : {"taskRoleArn", "executionRoleArn"})

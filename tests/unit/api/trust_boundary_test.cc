@@ -4,6 +4,7 @@
 // supplied; nodes, agents and sessions hold only what their job needs;
 // signatures cover X-Amz-Target; audit fails closed.
 #include <memory>
+#include <set>
 
 #include "iam_test_fixture.h"
 
@@ -88,77 +89,148 @@ TEST_F(TrustBoundaryTest, EachOperationIsAuthorizedOnWhatItActsOn) {
   StoreSession("root-0123", "123456789012");
   NewAuditEvents();
 
+  const std::string node_id = node_;
+  const std::string instance = EcsArn("container-instance/default/" + node_id);
+  const std::string runtime = DescribeTask("prod", prod_task)["containers"][0].value("runtimeId", "");
+  const std::string role = IamArn("role/ops/BreakGlass"), user = IamArn("user/eng/carol");
+  const std::string session = std::string("arn:aws:ssm:") + kRegion + ":" + kAccount + ":session/root-0123";
+  const Json decoy_task = dev_task, decoy_cluster = EcsArn("cluster/dev");
+  NewAuditEvents();  // what the set-up did
+
+  // One case per declared operation (checked against the table below), each
+  // with members that name something else; `resources` are what the audit
+  // trail must show as authorized for `action`.
   struct Case {
-    std::string service;  // ecs, ssm or iam
-    std::string operation;
-    Json input;  // with decoys
+    std::string operation;  // "<service>.<name>" as the router keys it
+    std::string action;
+    Json input;             // JSON services
+    Params params;          // query services
     std::vector<std::string> resources;
   };
-  const Json decoy_task = dev_task, decoy_cluster = EcsArn("cluster/dev");
+  const Params iam_decoys = {{"RoleName", "BreakGlass"}, {"UserName", "carol"}, {"PolicyArn", managed}};
+  auto with = [&](Params p) {
+    for (const auto& d : iam_decoys) {
+      bool set = false;
+      for (const auto& kv : p) set = set || kv.first == d.first;
+      if (!set) p.push_back(d);
+    }
+    return p;
+  };
   std::vector<Case> cases = {
-      {"ecs", "DescribeTasks", {{"cluster", "prod"}, {"tasks", {prod_task}}, {"resourceArn", decoy_task}, {"task", decoy_task}},
-       {prod_task}},
-      {"ecs", "DescribeTaskDefinition", {{"taskDefinition", "web"}, {"resourceArn", EcsArn("task-definition/web:1")}},
+      {"ecs.DescribeTasks", "ecs:DescribeTasks",
+       {{"cluster", "prod"}, {"tasks", {prod_task}}, {"resourceArn", decoy_task}, {"task", decoy_task}}, {}, {prod_task}},
+      {"ecs.DescribeTaskDefinition", "ecs:DescribeTaskDefinition",
+       {{"taskDefinition", "web"}, {"resourceArn", EcsArn("task-definition/web:1")}}, {},
        {EcsArn("task-definition/web:2")}},
-      {"ecs", "ListTasks", {{"cluster", "prod"}, {"resourceArn", decoy_cluster}}, {EcsArn("cluster/prod")}},
-      {"ecs", "DescribeClusters", {{"clusters", {"prod"}}, {"resourceArn", decoy_cluster}, {"cluster", "dev"}},
+      {"ecs.ListTaskDefinitions", "ecs:ListTaskDefinitions", {{"resourceArn", EcsArn("task-definition/web:1")}}, {},
+       {"*"}},
+      {"ecs.RegisterTaskDefinition", "ecs:RegisterTaskDefinition",
+       {{"family", "other"}, {"containerDefinitions", Json::array({{{"name", "app"}, {"image", "busybox"}}})},
+        {"resourceArn", EcsArn("task-definition/web:1")}, {"cluster", "prod"}},
+       {}, {"*"}},
+      {"ecs.ListTasks", "ecs:ListTasks", {{"cluster", "prod"}, {"resourceArn", decoy_cluster}}, {}, {EcsArn("cluster/prod")}},
+      {"ecs.ListClusters", "ecs:ListClusters", {{"cluster", "prod"}, {"resourceArn", decoy_cluster}}, {}, {"*"}},
+      {"ecs.DescribeClusters", "ecs:DescribeClusters",
+       {{"clusters", {"prod"}}, {"resourceArn", decoy_cluster}, {"cluster", "dev"}}, {}, {EcsArn("cluster/prod")}},
+      {"ecs.TagResource", "ecs:TagResource",
+       {{"resourceArn", EcsArn("cluster/prod")}, {"cluster", "dev"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}}, {},
        {EcsArn("cluster/prod")}},
-      {"ecs", "TagResource",
-       {{"resourceArn", EcsArn("cluster/prod")}, {"cluster", "dev"}, {"tags", {{{"key", "k"}, {"value", "v"}}}}},
-       {EcsArn("cluster/prod")}},
-      {"ecs", "ListTagsForResource", {{"resourceArn", prod_task}, {"cluster", "dev"}, {"task", decoy_task}}, {prod_task}},
-      {"ecs", "ExecuteCommand",
+      {"ecs.UntagResource", "ecs:UntagResource",
+       {{"resourceArn", EcsArn("cluster/prod")}, {"cluster", "dev"}, {"tagKeys", {"k"}}}, {}, {EcsArn("cluster/prod")}},
+      {"ecs.ListTagsForResource", "ecs:ListTagsForResource",
+       {{"resourceArn", prod_task}, {"cluster", "dev"}, {"task", decoy_task}}, {}, {prod_task}},
+      {"ecs.ExecuteCommand", "ecs:ExecuteCommand",
        {{"cluster", "prod"}, {"task", prod_task}, {"container", "app"}, {"command", "/bin/sh"}, {"interactive", true},
         {"resourceArn", decoy_task}, {"tasks", {decoy_task}}},
-       {prod_task}},
-      {"ecs", "RunTask", {{"cluster", "prod"}, {"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}, {"task", decoy_task}},
+       {}, {prod_task}},
+      {"ecs.RunTask", "ecs:RunTask",
+       {{"cluster", "prod"}, {"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}, {"task", decoy_task}}, {},
        {EcsArn("task-definition/web:1")}},
-      {"ecs", "CreateService",
+      {"ecs.StartTask", "ecs:StartTask",
+       {{"cluster", "prod"}, {"taskDefinition", "web:1"}, {"containerInstances", {node_id}}, {"resourceArn", decoy_cluster}},
+       {}, {EcsArn("task-definition/web:1")}},
+      {"ecs.CreateService", "ecs:CreateService",
        {{"cluster", "prod"}, {"serviceName", "api"}, {"taskDefinition", "web:2"}, {"desiredCount", 0},
         {"resourceArn", EcsArn("service/dev/api")}},
+       {}, {EcsArn("service/prod/api")}},
+      {"ecs.DescribeServices", "ecs:DescribeServices",
+       {{"cluster", "prod"}, {"services", {"api"}}, {"resourceArn", EcsArn("service/dev/api")}}, {},
        {EcsArn("service/prod/api")}},
-      {"ecs", "DescribeServices", {{"cluster", "prod"}, {"services", {"api"}}, {"resourceArn", EcsArn("service/dev/api")}},
+      {"ecs.ListServices", "ecs:ListServices", {{"cluster", "prod"}, {"resourceArn", decoy_cluster}}, {},
+       {EcsArn("cluster/prod")}},
+      {"ecs.UpdateService", "ecs:UpdateService",
+       {{"cluster", "prod"}, {"service", "api"}, {"desiredCount", 0}, {"resourceArn", decoy_cluster}}, {},
        {EcsArn("service/prod/api")}},
-      {"ecs", "UpdateService", {{"cluster", "prod"}, {"service", "api"}, {"desiredCount", 0}, {"resourceArn", decoy_cluster}},
+      {"ecs.DeleteService", "ecs:DeleteService",
+       {{"cluster", "prod"}, {"service", "api"}, {"resourceArn", EcsArn("service/dev/api")}}, {},
        {EcsArn("service/prod/api")}},
-      {"ecs", "DeleteService", {{"cluster", "prod"}, {"service", "api"}, {"resourceArn", EcsArn("service/dev/api")}},
-       {EcsArn("service/prod/api")}},
-      {"ecs", "DeregisterTaskDefinition", {{"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}},
-       {EcsArn("task-definition/web:1")}},
-      {"ecs", "DeleteCluster", {{"cluster", "empty"}, {"resourceArn", EcsArn("cluster/prod")}}, {EcsArn("cluster/empty")}},
-      {"ecs", "CreateCluster", {{"clusterName", "new"}, {"resourceArn", EcsArn("cluster/prod")}}, {EcsArn("cluster/new")}},
-      {"ecs", "StopTask", {{"cluster", "prod"}, {"task", prod_task}, {"resourceArn", decoy_task}, {"tasks", {decoy_task}}},
-       {prod_task}},
-      {"ssm", "TerminateSession", {{"SessionId", "root-0123"}, {"Target", "ecs:dev_x_y"}, {"resourceArn", decoy_task}},
-       {std::string("arn:aws:ssm:") + kRegion + ":" + kAccount + ":session/root-0123"}},
+      {"ecs.DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition",
+       {{"taskDefinition", "web:1"}, {"resourceArn", decoy_cluster}}, {}, {EcsArn("task-definition/web:1")}},
+      {"ecs.DeleteCluster", "ecs:DeleteCluster", {{"cluster", "empty"}, {"resourceArn", EcsArn("cluster/prod")}}, {},
+       {EcsArn("cluster/empty")}},
+      {"ecs.CreateCluster", "ecs:CreateCluster", {{"clusterName", "new"}, {"resourceArn", EcsArn("cluster/prod")}}, {},
+       {EcsArn("cluster/new")}},
+      {"ecs.StopTask", "ecs:StopTask",
+       {{"cluster", "prod"}, {"task", prod_task}, {"resourceArn", decoy_task}, {"tasks", {decoy_task}}}, {}, {prod_task}},
+      {"ssm.StartSession", "ssm:StartSession",
+       {{"Target", "ecs:prod_" + LastSegment(prod_task) + "_" + runtime}, {"task", decoy_task},
+        {"resourceArn", decoy_task}},
+       {}, {prod_task}},
+      {"ssm.ResumeSession", "ssm:ResumeSession", {{"SessionId", "root-0123"}, {"Target", "ecs:dev_x_y"}}, {}, {session}},
+      {"ssm.DescribeSessions", "ssm:DescribeSessions", {{"State", "Active"}, {"SessionId", "root-0123"}}, {}, {"*"}},
+      {"ssm.TerminateSession", "ssm:TerminateSession",
+       {{"SessionId", "root-0123"}, {"Target", "ecs:dev_x_y"}, {"resourceArn", decoy_task}}, {}, {session}},
+      {"node.CreateJoinToken", "porthole:CreateNodeJoinToken", {{"cluster", "prod"}, {"resourceArn", instance}}, {},
+       {EcsArn("cluster/default")}},
+      {"node.RegisterContainerInstance", "ecs:RegisterContainerInstance",
+       {{"hostname", "n2"}, {"cluster", "prod"}, {"resourceArn", instance}}, {}, {EcsArn("cluster/default")}},
+      {"node.PollTasks", "ecs:Poll", {{"waitSeconds", 0}, {"taskArn", dev_task}, {"cluster", "dev"}}, {}, {instance}},
+      {"node.SubmitTaskStateChange", "ecs:SubmitTaskStateChange",
+       {{"taskArn", prod_task}, {"status", "RUNNING"}, {"instanceId", "elsewhere"}}, {}, {instance}},
+      {"admin.DescribeGateway", "porthole:DescribeGateway", {{"resourceArn", decoy_cluster}}, {}, {"*"}},
+      {"sts.AssumeRole", "sts:AssumeRole", {}, with({{"RoleArn", role}, {"RoleSessionName", "s1"}}), {role}},
+      {"iam.CreatePolicy", "iam:CreatePolicy", {}, with({{"PolicyName", "q"}, {"PolicyDocument", Policy(kAllowAll)}}),
+       {IamArn("policy/q")}},
+      {"iam.GetPolicy", "iam:GetPolicy", {}, with({}), {managed}},
+      {"iam.ListUsers", "iam:ListUsers", {}, with({}), {IamArn("user/")}},
+      {"iam.ListRoles", "iam:ListRoles", {}, with({}), {IamArn("role/")}},
+      {"iam.SimulatePrincipalPolicy", "iam:SimulatePrincipalPolicy", {},
+       with({{"PolicySourceArn", user}, {"ActionNames.member.1", "ecs:ListClusters"}}), {user}},
+      {"iam.SimulateCustomPolicy", "iam:SimulateCustomPolicy", {},
+       with({{"PolicyInputList.member.1", Policy(kAllowAll)}, {"ActionNames.member.1", "ecs:ListClusters"}}), {"*"}},
   };
+  // Every user and role action: on the stored ARN with its path, whatever
+  // else the request names. (Deletions last: the others need the entities.)
+  for (const char* a : {"CreateUser", "GetUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
+                        "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy", "AttachUserPolicy",
+                        "DetachUserPolicy", "ListAttachedUserPolicies", "TagUser", "DeleteUser"})
+    cases.push_back({std::string("iam.") + a, std::string("iam:") + a, {}, with({}), {user}});
+  for (const char* a : {"CreateRole", "GetRole", "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy",
+                        "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "TagRole", "DeleteRole"})
+    cases.push_back({std::string("iam.") + a, std::string("iam:") + a, {}, with({}), {role}});
+
+  std::set<std::string> covered;
   for (const auto& c : cases) {
-    Reply reply = c.service == "ssm" ? Ssm(c.operation, c.input) : Ecs(c.operation, c.input);
-    EXPECT_TRUE(IsJsonOk(reply)) << c.operation;
-    EXPECT_EQ(AuthorizedResources(c.service + ":" + c.operation), c.resources) << c.operation;
+    covered.insert(c.operation);
+    std::string service = c.operation.substr(0, c.operation.find('.'));
+    std::string name = c.operation.substr(c.operation.find('.') + 1);
+    bool own_instance = name == "PollTasks" || name == "SubmitTaskStateChange";
+    if (service == "iam") Iam(name, c.params);
+    else if (service == "sts") StsWith(name, c.params);
+    else if (service == "ssm") Ssm(name, c.input);
+    else if (service == "ecs") Ecs(name, c.input);
+    else
+      Send(JsonRequest((service == "node" ? kNode : std::string("PortholeAdminService.")) + name, c.input,
+                       own_instance ? node_credentials_ : root_, "ecs"));
+    // (Whether the handler then succeeds does not matter here: what was authorized does.)
+    EXPECT_EQ(AuthorizedResources(c.action), c.resources) << c.operation;
   }
   // The decoys were not acted on: the dev task runs on.
   EXPECT_EQ(DescribeTask("dev", dev_task)["desiredStatus"], "RUNNING");
-
-  // IAM: on the stored ARN with its path; the attached policy is iam:PolicyARN, not the resource.
-  struct IamCase {
-    std::string action;
-    Params params;
-    std::string resource;
-  };
-  std::vector<IamCase> iam_cases = {
-      {"AttachRolePolicy", {{"RoleName", "BreakGlass"}, {"PolicyArn", managed}, {"UserName", "carol"}},
-       IamArn("role/ops/BreakGlass")},
-      {"AttachUserPolicy", {{"UserName", "carol"}, {"PolicyArn", managed}, {"RoleName", "BreakGlass"}},
-       IamArn("user/eng/carol")},
-      {"PutUserPolicy", {{"UserName", "carol"}, {"PolicyName", "x"}, {"PolicyDocument", Policy(kAllowAll)}},
-       IamArn("user/eng/carol")},
-      {"GetRole", {{"RoleName", "BreakGlass"}, {"PolicyArn", managed}}, IamArn("role/ops/BreakGlass")},
-  };
-  for (const auto& c : iam_cases) {
-    EXPECT_TRUE(IsQueryOk(Iam(c.action, c.params), c.action));
-    EXPECT_EQ(AuthorizedResources("iam:" + c.action), std::vector<std::string>{c.resource}) << c.action;
-  }
+  // No declared operation escapes this table; only GetCallerIdentity, which
+  // no policy decides (as on AWS), is authorized on nothing.
+  for (const auto& op : plane_->OperationNames())
+    if (op != "sts.GetCallerIdentity") EXPECT_TRUE(covered.count(op)) << op << " has no case here";
 }
 
 // The StopTask of the issue: a prod task, with a dev task's ARN alongside, past an explicit deny.
