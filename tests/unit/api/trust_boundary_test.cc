@@ -437,6 +437,26 @@ TEST_F(TrustBoundaryTest, JoinTokensAreSingleUseAndExpire) {
   for (const auto& r : *kept) EXPECT_EQ(r.body.dump().find(late), std::string::npos);
 }
 
+// Joining with IAM credentials instead of a token: the principal needs
+// ecs:RegisterContainerInstance, and gets only the instance's credentials.
+TEST_F(TrustBoundaryTest, JoiningWithIamCredentialsNeedsRegisterContainerInstance) {
+  User ops = MakeUser("ops");
+  PutPolicy(ops, "p", Policy(R"({"Effect":"Allow","Action":"ecs:ListClusters","Resource":"*"})"));
+  Reply refused = Send(JsonRequest(kNode + "RegisterContainerInstance", {{"hostname", "n"}}, ops.credentials, "ecs"));
+  EXPECT_TRUE(IsJsonError(refused, 400, "AccessDeniedException",
+                          NotAuthorized(ops.arn, "ecs:RegisterContainerInstance", EcsArn("cluster/default"))));
+  PutPolicy(ops, "join", Policy(R"({"Effect":"Allow","Action":"ecs:RegisterContainerInstance","Resource":")" +
+                                EcsArn("cluster/default") + R"("})"));
+  Reply joined = Send(JsonRequest(kNode + "RegisterContainerInstance", {{"hostname", "n"}}, ops.credentials, "ecs"));
+  ASSERT_TRUE(IsJsonOk(joined));
+  const Json c = joined.json["credentials"];
+  auth::Credentials instance{c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]};
+  EXPECT_TRUE(IsJsonOk(NodeCall("PollTasks", {{"waitSeconds", 0}}, instance)));
+  EXPECT_TRUE(IsJsonError(Ecs("ListClusters", Json::object(), instance), 400, "AccessDeniedException"));
+  // The user's own key still cannot act as a node.
+  EXPECT_TRUE(IsJsonError(NodeCall("PollTasks", {{"waitSeconds", 0}}, ops.credentials), 400, "AccessDeniedException"));
+}
+
 TEST_F(TrustBoundaryTest, InstanceCredentialsAreRenewedByThePoll) {
   Node();
   auth::Credentials first = node_credentials_;
