@@ -1,32 +1,12 @@
 #!/usr/bin/env bash
 # Run on demand (never in CI): time to run a trivial command in a container,
-# Porthole's full path (API call, authorization, gateway, agent, PTY) against
-# the baseline `runc exec` on the same container, measured in the same run.
-# Also reports the exec agent's resident memory. Needs root and a build.
+# Porthole's full path (CLI process, API call, authorization, gateway, agent,
+# PTY, exit status) against the baseline `runc exec` on the same container,
+# measured in the same run. Also reports the exec agent's resident memory.
 #   bench/exec_latency.sh [runs]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 runs="${1:-20}"
-bin="$PWD/build/bin"
-work=$(mktemp -d)
-trap 'kill -TERM $up_pid 2>/dev/null; wait $up_pid 2>/dev/null; rm -rf "$work"' EXIT
-
-"$bin/porthole" up --data-dir "$work" --port 0 >"$work/up.out" 2>"$work/up.log" &
-up_pid=$!
-for _ in $(seq 1 100); do grep -q '^ready ' "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-eval "$("$bin/porthole" env --data-dir "$work")"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-"$bin/porthole" ecs create-cluster --cluster-name bench >/dev/null
-"$bin/porthole" ecs register-task-definition --family bench --container-definitions \
-  '[{"name":"app","image":"busybox","command":["sleep","3600"],"stopTimeout":2,"linuxParameters":{"initProcessEnabled":true}}]' >/dev/null
-task=$("$bin/porthole" ecs run-task --cluster bench --task-definition bench --enable-execute-command | json 'd["tasks"][0]["taskArn"]')
-for _ in $(seq 1 150); do
-  status=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$task" |
-    json 'd["tasks"][0]["containers"][0]["managedAgents"][0]["lastStatus"]')
-  [ "$status" = RUNNING ] && break
-  sleep 0.2
-done
-runtime=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$task" | json 'd["tasks"][0]["containers"][0]["runtimeId"]')
+start_porthole_task
 
 elapsed() {  # seconds for `runs` runs of "$@"
   local start end
@@ -36,11 +16,10 @@ elapsed() {  # seconds for `runs` runs of "$@"
   echo "$end - $start" | bc -l
 }
 porthole_s=$(elapsed "$bin/porthole" ecs execute-command --cluster bench --task "$task" --interactive --command true)
-runc_s=$(elapsed runc --root "$work/node/runc" exec "$runtime" true)
-agent_pid=$(pgrep -f /managed-agents/execute-command/porthole-exec-agent | head -n 1)
-rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
+runc_s=$(elapsed runc --root "$runc_root" exec "$runtime" true)
+per_run() { echo "$1 * 1000 / $runs" | bc -l; }
 printf 'runs: %d\n' "$runs"
-printf 'porthole execute-command: %.1f ms per run\n' "$(echo "$porthole_s * 1000 / $runs" | bc -l)"
-printf 'runc exec (baseline):     %.1f ms per run\n' "$(echo "$runc_s * 1000 / $runs" | bc -l)"
-printf 'ratio porthole/runc:      %.2f\n' "$(echo "$porthole_s / $runc_s" | bc -l)"
-printf 'exec agent RSS:           %d KiB\n' "$rss_kb"
+printf 'porthole execute-command: %.1f ms per run\n' "$(per_run "$porthole_s")"
+printf 'runc exec (baseline):     %.1f ms per run\n' "$(per_run "$runc_s")"
+printf 'ratio porthole/runc:      %.2f  (goal <= 0.5)\n' "$(echo "$porthole_s / $runc_s" | bc -l)"
+printf 'exec agent RSS:           %d KiB\n' "$(agent_rss_kib)"

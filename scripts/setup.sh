@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev
   runc tini busybox-static
   awscli tmux openssl ca-certificates procps iproute2 bc python3
+  clang libclang-rt-14-dev llvm-14  # scripts/fuzz.sh: clang++, libFuzzer and sanitizer runtimes, llvm-symbolizer
+  openssh-server openssh-client bsdutils
 )
 
 missing=()

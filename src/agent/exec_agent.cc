@@ -61,7 +61,10 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 namespace {
 
-constexpr size_t kReadChunk = 16 * 1024;
+// Output goes to the client in messages of at most this many bytes.
+constexpr size_t kOutputMessageSize = 64 * 1024;
+// The longest output is held back to fill a message (see PumpOutput).
+constexpr std::chrono::milliseconds kOutputHoldTime{2};
 constexpr size_t kMaxUnackedBytes = 1024 * 1024;
 // Client input held for a PTY whose program is not reading it. Beyond this,
 // input messages are left unacknowledged (the client retransmits them), so
@@ -119,7 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : ex_(ex), reaper_(reaper), config_path_(std::move(config_path)), config_(std::move(config)),
         tls_(std::move(tls)), env_(std::move(env)),
         start_(std::move(start)), stream_(protocol::SequencedStream::Role::kAgent), wake_(ex), retransmit_(ex),
-        pty_(ex) {
+        pty_(ex), hold_(ex) {
     wake_.expires_at(asio::steady_timer::time_point::max());
   }
 
@@ -283,6 +286,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     process_ = *process;
     pty_.assign(process_.master_fd);
+    boost::system::error_code ec;
+    pty_.non_blocking(true, ec);  // for the coalescing reads in PumpOutput
     auto self = shared_from_this();
     reaper_.Watch(process_.pid, [self](int code) {
       self->exit_code_ = code;
@@ -295,8 +300,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // PTY → client, with a bounded amount of unacknowledged output in flight.
   static asio::awaitable<void> PumpOutput(std::shared_ptr<Session> self) {
-    std::string buffer(kReadChunk, '\0');
-    while (!self->done_) {
+    std::string buffer(kOutputMessageSize, '\0');
+    bool ended = false;  // EIO: every holder of the terminal has closed it
+    while (!self->done_ && !ended) {
       while (!self->done_ && self->stream_.UnacknowledgedBytes() > kMaxUnackedBytes) {
         boost::system::error_code ec;
         co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -304,10 +310,62 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->done_) break;
       boost::system::error_code ec;
       size_t n = co_await self->pty_.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;  // EIO: every holder of the terminal has closed it
-      self->SendStream(PayloadType::kOutput, buffer.substr(0, n));
+      if (ec) break;
+      n += self->ReadAvailable(buffer, n);
+      // Nagle's rule (RFC 896) for messages: while earlier output is still
+      // unacknowledged, more is gathered into this message, for at most
+      // kOutputHoldTime. Bulk output then goes in few large messages (each
+      // costs an ack, a digest, TLS records and syscalls on three hops),
+      // while an idle session's echo goes at once.
+      if (n < buffer.size() && !self->stream_.AllAcknowledged()) {
+        auto deadline = std::chrono::steady_clock::now() + kOutputHoldTime;
+        while (n < buffer.size() && !self->done_) {
+          size_t more = 0;
+          auto status = co_await self->ReadUntil(buffer, n, deadline, more);
+          n += more;
+          if (status == ReadStatus::kEnded) ended = true;
+          if (status != ReadStatus::kRead) break;
+          n += self->ReadAvailable(buffer, n);
+        }
+      }
+      if (n > 0) self->SendStream(PayloadType::kOutput, buffer.substr(0, n));
     }
     co_await Complete(self);
+  }
+
+  // A PTY read returns at most the line discipline's 4 KiB buffer: what the
+  // kernel has refilled since is taken at once, without waiting.
+  size_t ReadAvailable(std::string& buffer, size_t used) {
+    size_t got = 0;
+    boost::system::error_code ec;
+    while (used + got < buffer.size()) {
+      size_t n = pty_.read_some(asio::buffer(buffer.data() + used + got, buffer.size() - used - got), ec);
+      if (ec) break;  // would_block: nothing more yet; EIO: seen again by the next read
+      got += n;
+    }
+    return got;
+  }
+
+  enum class ReadStatus { kRead, kDeadline, kEnded };
+  // One read into buffer[used..], abandoned at `deadline`.
+  asio::awaitable<ReadStatus> ReadUntil(std::string& buffer, size_t used, std::chrono::steady_clock::time_point deadline,
+                                        size_t& got) {
+    // The generation keeps a timer that fired as the read completed from
+    // cancelling a later read.
+    uint64_t generation = ++hold_generation_;
+    hold_.expires_at(deadline);
+    hold_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
+      boost::system::error_code ignored;
+      if (!ec && self->hold_generation_ == generation) self->pty_.cancel(ignored);
+    });
+    boost::system::error_code ec;
+    got = co_await pty_.async_read_some(asio::buffer(buffer.data() + used, buffer.size() - used),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    ++hold_generation_;
+    hold_.cancel();
+    if (ec == asio::error::operation_aborted) co_return ReadStatus::kDeadline;
+    if (ec) co_return ReadStatus::kEnded;
+    co_return ReadStatus::kRead;
   }
 
   // Client → PTY, as fast as the program reads; input is accepted again once
@@ -328,12 +386,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // After the output ends: wait for the exit status, then report and close.
   static asio::awaitable<void> Complete(std::shared_ptr<Session> self) {
+    // The reaper's callback wakes us the moment the child is reaped.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!self->exited_ && !self->done_ && std::chrono::steady_clock::now() < deadline) {
-      asio::steady_timer t(self->ex_, std::chrono::milliseconds(20));
+      self->wake_.expires_at(deadline);
       boost::system::error_code ec;
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
+    self->wake_.expires_at(asio::steady_timer::time_point::max());
     if (self->done_) co_return;
     if (self->wants_exit_code_) self->SendStream(PayloadType::kExitCode, protocol::FormatExitCode(self->exit_code_));
     // Nothing is lost: channel_closed goes out once the client has everything.
@@ -393,6 +453,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool pumping_input_ = false;
   bool done_ = false;
   int exit_code_ = 0;
+  asio::steady_timer hold_;  // bounds how long output is gathered (ReadUntil)
+  uint64_t hold_generation_ = 0;
 };
 
 asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::string> env, ChildReaper& reaper) {

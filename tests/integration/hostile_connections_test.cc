@@ -91,5 +91,31 @@ TEST_F(HostileConnectionsTest, AThousandIdleConnectionsDoNotStopTheApiOrExec) {
   for (int fd : idle) ::close(fd);
 }
 
+// A WebSocket upgrade is accepted on the gateway's paths only: anywhere else
+// (the API's path, an unknown one) it is refused before authentication in
+// the AWS error shape, and the connection is not switched to WebSocket.
+TEST_F(HostileConnectionsTest, WebSocketUpgradeOutsideTheGatewayPathsIsRefused) {
+  // What portholed answers an unsigned upgrade request for `path` (over TLS).
+  auto upgrade = [](const std::string& path) {
+    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+    return RunCommand({"/usr/bin/openssl", "s_client", "-quiet", "-verify_quiet", "-CAfile",
+                       stack_->control_plane_dir() + "/ca.pem", "-connect",
+                       "127.0.0.1:" + std::to_string(stack_->port())},
+                      request, seconds(20));
+  };
+  for (const std::string path : {"/", "/v1/unknown", "/v1/control-channel-x/abc"}) {
+    CommandResult r = upgrade(path);
+    EXPECT_NE(r.out.find("HTTP/1.1 400"), std::string::npos) << path << "\n" << r;
+    EXPECT_NE(r.out.find("UnknownOperationException"), std::string::npos) << path << "\n" << r;
+    EXPECT_EQ(r.out.find("101 Switching Protocols"), std::string::npos) << path << "\n" << r;
+  }
+  // The gateway's own path is not refused so (its channels authenticate in
+  // their own way): the refusal above is by path.
+  CommandResult r = upgrade("/v1/control-channel/abc?container=app");
+  EXPECT_EQ(r.out.find("WebSocket upgrades are served on the gateway's paths only"), std::string::npos) << r;
+}
+
 }  // namespace
 }  // namespace porthole::itest

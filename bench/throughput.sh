@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run on demand (never in CI): bytes through an interactive session.
+# `head -c SIZE /dev/zero` runs on a PTY and its output is read to /dev/null,
+# three ways in the same run: through a Porthole session (porthole ecs
+# execute-command, agent in the container), through `ssh -tt` with
+# aes128-gcm (an sshd of ours on loopback, over an open master connection),
+# and through a local PTY (`script`). Medians of several runs.
+#   bench/throughput.sh [MiB] [runs]
+source "$(dirname "$0")/lib.sh"
+mib="${1:-256}"
+runs="${2:-3}"
+bytes=$((mib * 1024 * 1024))
+start_porthole_task
+start_sshd
+
+seconds() {  # wall seconds of "$@", output to /dev/null; checks the byte count
+  local start end got
+  start=$(date +%s.%N)
+  got=$("$@" </dev/null 2>/dev/null | wc -c)
+  end=$(date +%s.%N)
+  [ "$got" -ge "$bytes" ] || { echo "short output ($got of $bytes bytes) from: $*" >&2; exit 1; }
+  echo "$end - $start" | bc -l
+}
+porthole_runs=() ssh_runs=() pty_runs=()
+for _ in $(seq 1 "$runs"); do
+  porthole_runs+=("$(seconds "$bin/porthole" ecs execute-command --cluster bench --task "$task" --interactive \
+    --command "head -c $bytes /dev/zero")")
+  ssh_runs+=("$(seconds "${ssh[@]}" -tt "head -c $bytes /dev/zero")")
+  pty_runs+=("$(seconds script -qec "head -c $bytes /dev/zero" /dev/null)")
+done
+p=$(printf '%s\n' "${porthole_runs[@]}" | median)
+s=$(printf '%s\n' "${ssh_runs[@]}" | median)
+l=$(printf '%s\n' "${pty_runs[@]}" | median)
+rate() { echo "$mib / $1" | bc -l; }
+printf '%d MiB, median of %d runs\n' "$mib" "$runs"
+printf 'porthole session:        %6.2f s  %6.1f MiB/s\n' "$p" "$(rate "$p")"
+printf 'ssh -tt (aes128-gcm):    %6.2f s  %6.1f MiB/s\n' "$s" "$(rate "$s")"
+printf 'local PTY (script):      %6.2f s  %6.1f MiB/s\n' "$l" "$(rate "$l")"
+printf 'ratio porthole/ssh:      %6.2f  (goal >= 1.0)\n' "$(echo "$s / $p" | bc -l)"
+printf 'ratio porthole/local:    %6.2f  (goal >= 0.9)\n' "$(echo "$l / $p" | bc -l)"
