@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Configures and builds Porthole into ./build (Release with debug info).
+# Configures and builds Porthole.
+#   scripts/build.sh             ./build, RelWithDebInfo (what the demo and bench/ run)
+#   scripts/build.sh --sanitize  ./build-sanitize, with AddressSanitizer and UBSan
+#                                (what scripts/test.sh tests; the static exec agent
+#                                is built uninstrumented, see src/main)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=$(nproc 2>/dev/null || echo 2)
-if [ ! -f build/build.ninja ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+dir=build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = --sanitize ]; then
+  dir=build-sanitize
+  flags+=(-DPORTHOLE_SANITIZE=address,undefined)
 fi
-cmake --build build -j "$jobs"
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+fi
+cmake --build "$dir" -j "$jobs"

@@ -1,6 +1,7 @@
 #include "api/aws_json.h"
 
 #include <chrono>
+#include <cstdint>
 
 namespace porthole::api {
 
@@ -55,6 +56,10 @@ Result<std::optional<int64_t>> OptionalInt(const Json& input, const char* member
   auto it = input.find(member);
   if (it == input.end() || it->is_null()) return std::optional<int64_t>();
   if (!it->is_number_integer()) return WrongType(member, "an integer");
+  // JSON integers above INT64_MAX parse as unsigned; get<int64_t>() would wrap
+  // them to negative values (18446744073709551615 read as -1).
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return WrongType(member, "an integer between -9223372036854775808 and 9223372036854775807");
   return std::optional<int64_t>(it->get<int64_t>());
 }
 

@@ -875,8 +875,13 @@ Result<json> ParseJson(std::string_view text) {
 bool PrincipalMatches(const PrincipalSpec& spec, const std::optional<std::pair<std::string, std::string>>& caller) {
   if (spec.any) return true;
   if (!caller) return false;
-  const auto& [type, id] = *caller;
-  for (const auto& [entry_type, value] : spec.entries) {
+  // Plain references rather than structured bindings: the lambdas below
+  // capture them, which clang before 16 does not allow for bindings.
+  const std::string& type = caller->first;
+  const std::string& id = caller->second;
+  for (const auto& entry : spec.entries) {
+    const std::string& entry_type = entry.first;
+    const std::string& value = entry.second;
     if (entry_type != type) continue;
     if (value == "*" || value == id) return true;
     if (type != "AWS") continue;

@@ -229,6 +229,30 @@ TEST(HandshakeRequestTest, IgnoresUnknownActionsRejectsBadOnes) {
                        "KMSKeyId");
 }
 
+// Found with tests/fuzz/messages_fuzz.cc (on a directed input): a Properties value nested 120000
+// levels deep (240 KB, under the 256 KiB payload limit) overflowed the stack
+// when the parsed value was copied. Every payload parser refuses such depth.
+TEST(HandshakeRequestTest, RejectsDeepNestingInsteadOfOverflowingTheStack) {
+  const std::string deep = std::string(120000, '[') + std::string(120000, ']');
+  ExpectInvalidPayload(ParseHandshakeRequest(R"({"AgentVersion":"1","RequestedClientActions":[)"
+                                             R"({"ActionType":"SessionType","ActionParameters":)"
+                                             R"({"SessionType":"x","Properties":)" +
+                                             deep + "}}]}")
+                           .error(),
+                       "nested deeper than 64");
+  ExpectInvalidPayload(ParseHandshakeResponse(R"({"ClientVersion":"1","ProcessedClientActions":[)"
+                                              R"({"ActionType":"x","ActionStatus":1,"ActionResult":)" +
+                                              deep + "}]}")
+                           .error(),
+                       "nested deeper than 64");
+  // 64 levels in all (the document's own object included) are fine; brackets in strings do not count.
+  auto p = ParseHandshakeRequest(R"({"AgentVersion":"1","RequestedClientActions":[{"ActionType":"SessionType",)"
+                                 R"("ActionParameters":{"SessionType":"[[[[","Properties":)" +
+                                 std::string(60, '[') + std::string(60, ']') + "}}]}");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->properties.is_array());
+}
+
 TEST(HandshakeResponseTest, ParsesPluginSample) {
   // §5, verified live.
   auto p = ParseHandshakeResponse(
