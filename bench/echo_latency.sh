@@ -25,7 +25,7 @@ print(json.dumps([sys.argv[2:] + ['-o', 'ControlPath=none', '-tt', sys.argv[1]]]
   "$remote" "${ssh[@]}")
 p=$(echo "$porthole_cmds" | python3 "$bench_root/bench/echo_driver.py" --seconds "$seconds")
 s=$(echo "$ssh_cmds" | python3 "$bench_root/bench/echo_driver.py" --seconds "$seconds")
-field() { echo "$1" | json "d['$2']"; }
+field() { echo "$1" | json_field "d['$2']"; }
 printf '%d sessions, %s s each, a key every ~100 ms\n' "$sessions" "$seconds"
 printf 'porthole: p50 %6.2f ms  p99 %6.2f ms  (%s samples, %s lost)\n' "$(field "$p" p50)" "$(field "$p" p99)" \
   "$(field "$p" samples)" "$(field "$p" lost)"

@@ -13,7 +13,7 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+source "$bench_root/scripts/local_stack.sh"
 
 # Median of the numbers on stdin.
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -21,10 +21,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else pr
 # Starts `porthole up` with a cluster "bench" and a task definition "bench".
 # Sets: runc_root.
 start_porthole() {
-  "$bin/porthole" up --data-dir "$work" --port 0 >"$work/up.out" 2>"$work/up.log" &
-  up_pid=$!
-  for _ in $(seq 1 100); do grep -q '^ready ' "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-  eval "$("$bin/porthole" env --data-dir "$work")"
+  start_local_stack "$work" 0
   "$bin/porthole" ecs create-cluster --cluster-name bench >/dev/null
   "$bin/porthole" ecs register-task-definition --family bench --container-definitions \
     '[{"name":"app","image":"busybox","command":["sleep","3600"],"stopTimeout":2,"linuxParameters":{"initProcessEnabled":true}}]' >/dev/null
@@ -33,15 +30,9 @@ start_porthole() {
 
 # Runs one task and waits for its exec agent; prints the task's ARN.
 run_exec_task() {
-  local arn status=""
-  arn=$("$bin/porthole" ecs run-task --cluster bench --task-definition bench --enable-execute-command | json 'd["tasks"][0]["taskArn"]')
-  for _ in $(seq 1 150); do
-    status=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$arn" |
-      json 'd["tasks"][0]["containers"][0]["managedAgents"][0]["lastStatus"]')
-    [ "$status" = RUNNING ] && break
-    sleep 0.2
-  done
-  [ "$status" = RUNNING ] || { echo "the exec agent of $arn did not start" >&2; exit 1; }
+  local arn
+  arn=$("$bin/porthole" ecs run-task --cluster bench --task-definition bench --enable-execute-command | json_field 'd["tasks"][0]["taskArn"]')
+  wait_for_exec_agent bench "$arn"
   echo "$arn"
 }
 
@@ -49,7 +40,7 @@ run_exec_task() {
 start_porthole_task() {
   start_porthole
   task=$(run_exec_task)
-  runtime=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$task" | json 'd["tasks"][0]["containers"][0]["runtimeId"]')
+  runtime=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$task" | json_field 'd["tasks"][0]["containers"][0]["runtimeId"]')
 }
 
 agent_rss_kib() {

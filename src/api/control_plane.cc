@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/bounded_json.h"
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -265,7 +266,7 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
   bool anonymous_join = route->service == "node" && route->name == "RegisterContainerInstance" && !Signed(request);
   if (anonymous_join) {
     // The join token is the proof: single-use, unexpired, kept as a digest.
-    Json body = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
+    Json body = ParseBoundedJson(request.body.empty() ? std::string_view("{}") : std::string_view(request.body));
     std::string token = body.is_object() ? StringOr(body, "joinToken") : "";
     if (token.empty() || token.size() > 256)
       co_return fail(MakeError("MissingAuthenticationTokenException",
@@ -309,9 +310,10 @@ boost::asio::awaitable<net::HttpResponse> ControlPlane::Handle(net::HttpRequest 
   }
   Json input = Json::object();
   if (!route->query) {
-    input = Json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
+    input = ParseBoundedJson(request.body.empty() ? std::string_view("{}") : std::string_view(request.body));
     if (input.is_discarded() || !input.is_object())
-      co_return fail(MakeError("SerializationException", "The request body is not a valid JSON object."));
+      co_return fail(MakeError("SerializationException", "The request body is not a valid JSON object (nested at most " +
+                                                             std::to_string(kMaxPeerJsonDepth) + " levels)."));
   } else if (auto parsed = ParseQuery(request.body); !parsed) {
     co_return fail(parsed.error());
   }

@@ -100,20 +100,6 @@ int HexValue(char c) {
   return -1;
 }
 
-// Decodes %XX; a '%' not followed by two hex digits stays literal, '+' stays '+'.
-std::string UriDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 // ---- request target ------------------------------------------------------------------------
 
@@ -700,6 +686,20 @@ Result<VerifiedSignature> VerifyQueryAuth(const HttpRequest& request, const KeyL
 }
 
 }  // namespace
+
+std::string UriDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
 
 std::optional<std::string> HttpRequest::Header(std::string_view name) const {
   for (const auto& [n, v] : headers) {

@@ -41,6 +41,10 @@ struct HttpRequest {
   std::optional<std::string> Header(std::string_view name) const;
 };
 
+// Decodes %XX as the verifier reads a query string: a '%' not followed by two
+// hex digits stays literal, and '+' stays '+' (not a space).
+std::string UriDecode(std::string_view s);
+
 // Adds X-Amz-Date, X-Amz-Security-Token (when the credentials have one) and
 // Authorization to `request`, signing every header present (the caller must
 // have set Host; VerifyRequest refuses any x-amz-* header added afterwards). S3-style services are not needed: paths are normalized.

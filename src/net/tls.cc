@@ -37,8 +37,8 @@ std::string OpenSslError() {
 }
 
 // Our contexts set every option they rely on, so the system's openssl.cnf
-// is not read: parsing it cost each CLI process about a millisecond. Only
-// takes effect as the process's first OpenSSL call; later it is a no-op.
+// is not read (work every short-lived CLI process did for nothing). Takes
+// effect only as the process's first OpenSSL call; later it is a no-op.
 void InitOpenSsl() { OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr); }
 }  // namespace
 

@@ -8,22 +8,6 @@
 namespace porthole::protocol {
 namespace {
 
-// Field offsets of the §4 header table.
-constexpr size_t kOffHeaderLength = 0;
-constexpr size_t kOffMessageType = 4;
-constexpr size_t kMessageTypeSize = 32;
-constexpr size_t kOffSchemaVersion = 36;
-constexpr size_t kOffCreatedDate = 40;
-constexpr size_t kOffSequenceNumber = 48;
-constexpr size_t kOffFlags = 56;
-constexpr size_t kOffMessageId = 64;
-constexpr size_t kOffPayloadDigest = 80;
-constexpr size_t kDigestSize = 32;
-constexpr size_t kOffPayloadType = 112;
-constexpr size_t kOffPayloadLength = 116;
-static_assert(kOffPayloadLength + 4 == kHeaderSize);
-static_assert(kOffPayloadLength == kHeaderLength);
-
 void PutU32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
 }

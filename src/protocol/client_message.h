@@ -43,6 +43,22 @@ inline constexpr uint32_t kHeaderLength = 116;  // what the plugin writes; see ย
 // Upper bound on a payload we accept from the network (every parser has a limit).
 inline constexpr size_t kMaxPayloadSize = 256 * 1024;
 
+// Field offsets of the ยง4 header table (for tests and tools that build frames).
+inline constexpr size_t kOffHeaderLength = 0;
+inline constexpr size_t kOffMessageType = 4;
+inline constexpr size_t kMessageTypeSize = 32;
+inline constexpr size_t kOffSchemaVersion = 36;
+inline constexpr size_t kOffCreatedDate = 40;
+inline constexpr size_t kOffSequenceNumber = 48;
+inline constexpr size_t kOffFlags = 56;
+inline constexpr size_t kOffMessageId = 64;
+inline constexpr size_t kOffPayloadDigest = 80;
+inline constexpr size_t kDigestSize = 32;
+inline constexpr size_t kOffPayloadType = 112;
+inline constexpr size_t kOffPayloadLength = 116;
+static_assert(kOffPayloadLength + 4 == kHeaderSize);
+static_assert(kOffPayloadLength == kHeaderLength);
+
 inline constexpr uint64_t kFlagSyn = 1;
 inline constexpr uint64_t kFlagFin = 2;
 

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <limits>
 
+#include "common/bounded_json.h"
 #include "common/ids.h"
 
 namespace porthole::protocol {
@@ -21,53 +22,15 @@ Error InvalidPayload(std::string_view what, std::string_view problem) {
 // UTF-8 is replaced rather than thrown about.
 std::string Dump(const ordered_json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// Our payloads nest a few levels. nlohmann::json parses and destroys any
-// depth without recursion, but copies, compares and serializes with one stack
-// frame per level: a 256 KiB "[[[[...]]]]" in a HandshakeRequest's Properties
-// overflowed the stack when the parsed value was copied.
-constexpr int kMaxJsonDepth = 64;
-
-// Whether arrays and objects in `text` nest deeper than `limit`, counting
-// brackets outside strings (exact for valid JSON; invalid JSON fails to parse
-// either way).
-bool NestsDeeperThan(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 Result<json> ParseObject(std::string_view text, std::string_view what) {
   if (text.size() > kMaxPayloadSize) {
     return InvalidPayload(what, "larger than " + std::to_string(kMaxPayloadSize) + " bytes");
   }
-  if (NestsDeeperThan(text, kMaxJsonDepth)) {
-    return InvalidPayload(what, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  json j = ParseBoundedJson(text);
+  if (j.is_discarded()) {
+    return InvalidPayload(what, "not valid JSON, or nested deeper than " + std::to_string(kMaxPeerJsonDepth) +
+                                    " levels");
   }
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  } catch (const std::exception&) {
-    return InvalidPayload(what, "not valid JSON");
-  }
-  if (j.is_discarded()) return InvalidPayload(what, "not valid JSON");
   if (!j.is_object()) return InvalidPayload(what, "not a JSON object");
   return j;
 }

@@ -23,13 +23,6 @@
 namespace porthole::protocol {
 namespace {
 
-constexpr size_t kOffMessageType = 4;
-constexpr size_t kMessageTypeSize = 32;
-constexpr size_t kOffCreatedDate = 40;
-constexpr size_t kOffPayloadDigest = 80;
-constexpr size_t kDigestSize = 32;
-constexpr size_t kOffPayloadLength = 116;
-
 void PutU32At(std::string& frame, size_t offset, uint32_t v) {
   for (int i = 0; i < 4; ++i) frame[offset + i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
 }

@@ -145,26 +145,6 @@ bool IsHeaderNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || kPunctuation.find(c) != std::string_view::npos;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // The decoded query keys of `target`, as the verifier splits them ("&", first "=", empty pieces skipped).
 std::vector<std::string> QueryKeys(std::string_view target) {
   std::vector<std::string> keys;
@@ -173,7 +153,7 @@ std::vector<std::string> QueryKeys(std::string_view target) {
   fuzz::InputReader pieces(target.substr(q + 1));
   while (!pieces.empty()) {
     const std::string_view piece = pieces.Until('&');
-    if (!piece.empty()) keys.push_back(PercentDecode(piece.substr(0, piece.find('='))));
+    if (!piece.empty()) keys.push_back(UriDecode(piece.substr(0, piece.find('='))));
   }
   return keys;
 }

@@ -297,6 +297,15 @@ TEST_F(ControlPlaneTest, MalformedJsonIsSerializationException) {
   EXPECT_TRUE(IsError(reply, 400, "SerializationException"));
 }
 
+// A body nested past the bound is refused before any handler copies or dumps
+// it (nlohmann::json does so with a stack frame per level). 64 levels pass.
+TEST_F(ControlPlaneTest, DeeplyNestedBodyIsSerializationException) {
+  std::string deep = R"({"clusterName":"deep","tags":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_TRUE(IsError(Send(BuildRequest(kEcs + "CreateCluster", deep, root_)), 400, "SerializationException"));
+  std::string fine = R"({"clusterName":"fine","x":)" + std::string(62, '[') + std::string(62, ']') + "}";
+  EXPECT_FALSE(IsError(Send(BuildRequest(kEcs + "CreateCluster", fine, root_)), 400, "SerializationException"));
+}
+
 TEST_F(ControlPlaneTest, NonObjectBodyIsSerializationException) {
   EXPECT_TRUE(IsError(Send(BuildRequest(kEcs + "CreateCluster", R"([{"clusterName":"demo"}])", root_)), 400,
                       "SerializationException"));
