@@ -229,7 +229,9 @@ class ControlPlane {
   boost::asio::awaitable<Result<Json>> PollTasks(const Json& in, const Caller& caller);
   Result<Json> SubmitTaskStateChange(const Json& in, model::Task task);
   Result<Json> CreateJoinToken(const Json& in, const Caller& caller);
-  Result<Json> TasksForInstance(const std::string& instance_id);
+  // The instance's tasks as PollTasks returns them; `renew_after` is set to
+  // when the earliest of their agent credentials is next due for renewal.
+  Result<Json> TasksForInstance(const std::string& instance_id, double* renew_after);
   void WakeInstance(const std::string& instance_id);
   // The long poll's change counter of an instance (see PollTasks' "generation").
   uint64_t Generation(const std::string& instance_id);
@@ -281,6 +283,17 @@ class ControlPlane {
   // control-plane restart look like a change to every node.
   std::map<std::string, uint64_t> generations_;
   uint64_t generation_base_ = 0;
+  // The last full PollTasks answer to each instance. Its `token` (the
+  // generation and a serial) is what the node echoes as "generation": the
+  // proof it received that very answer. While the generation is the same and
+  // no credentials in it are due, such a node is told "unchanged" instead.
+  struct PollMemo {
+    uint64_t generation = 0;
+    std::string token;
+    double renew_after = 0;
+  };
+  std::map<std::string, PollMemo> poll_memos_;
+  uint64_t poll_answers_ = 0;
 };
 
 }  // namespace porthole::api

@@ -293,7 +293,8 @@ void Gateway::EndTaskSessions(const std::string& task_id, const std::string& rea
   for (auto& s : doomed) EndSession(s, reason);
 }
 
-void Gateway::EndSession(const std::shared_ptr<Session>& session, const std::string& reason) {
+// By value: a caller may pass the map's own pointer, which the erase below frees.
+void Gateway::EndSession(std::shared_ptr<Session> session, const std::string& reason) {
   if (session->ended) return;
   session->ended = true;
   for (auto* end : {&session->client, &session->agent}) {

@@ -73,7 +73,7 @@ class Gateway final : public api::SessionBroker {
                                                    std::string task_id);
   boost::asio::awaitable<void> ServeDataChannel(net::HttpRequest request, std::shared_ptr<net::WebSocket> ws,
                                                 std::string session_id);
-  void EndSession(const std::shared_ptr<Session>& session, const std::string& reason);
+  void EndSession(std::shared_ptr<Session> session, const std::string& reason);
   // Starts the grace period after one end of `session` dropped.
   void AwaitReconnect(const std::shared_ptr<Session>& session, bool agent_side);
   std::string StreamUrl(const std::string& stream_host, const std::string& session_id) const;

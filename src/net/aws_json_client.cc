@@ -49,8 +49,8 @@ Result<nlohmann::json> AwsJsonClient::ParseResponse(const HttpResponse& response
 }
 
 Result<nlohmann::json> AwsJsonClient::Call(const std::string& target, const nlohmann::json& input,
-                                           std::chrono::seconds timeout) const {
-  auto response = HttpsRequestSync(endpoint_, BuildRequest(target, input), tls_, timeout);
+                                           std::chrono::seconds timeout, const std::atomic<bool>* cancel) const {
+  auto response = HttpsRequestSync(endpoint_, BuildRequest(target, input), tls_, timeout, cancel);
   if (!response) return response.error();
   return ParseResponse(*response);
 }

@@ -1,5 +1,6 @@
 #pragma once
 // A SigV4-signing AWS JSON 1.1 client (blocking), for porthole-node and the CLI.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -21,8 +22,10 @@ class AwsJsonClient {
 
   // POSTs `input` with X-Amz-Target `target`. An AWS error response becomes an
   // Error with its "__type" (namespace prefix removed), message and status.
+  // `cancel`, when given and set, abandons the call (HttpsRequestSync).
   Result<nlohmann::json> Call(const std::string& target, const nlohmann::json& input,
-                              std::chrono::seconds timeout = std::chrono::seconds(30)) const;
+                              std::chrono::seconds timeout = std::chrono::seconds(30),
+                              const std::atomic<bool>* cancel = nullptr) const;
 
   // The signed request Call() would send (for callers with their own event loop).
   HttpRequest BuildRequest(const std::string& target, const nlohmann::json& input) const;

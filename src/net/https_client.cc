@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <openssl/ssl.h>
 
@@ -89,17 +90,30 @@ asio::awaitable<Result<HttpResponse>> HttpsRequest(asio::any_io_executor ex, con
 }
 
 Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::shared_ptr<TlsContext> tls,
-                                      std::chrono::seconds timeout) {
+                                      std::chrono::seconds timeout, const std::atomic<bool>* cancel) {
   asio::io_context ioc;
   std::optional<Result<HttpResponse>> result;
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
         result.emplace(co_await HttpsRequest(ioc.get_executor(), url, std::move(request), std::move(tls), timeout));
+        ioc.stop();  // the cancel watch below has nothing left to do
       },
       asio::detached);
+  if (cancel)
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer tick(ioc);
+          while (!*cancel) {
+            tick.expires_after(std::chrono::milliseconds(100));
+            co_await tick.async_wait(asio::use_awaitable);
+          }
+          ioc.stop();  // what is left of the request is destroyed with ioc
+        },
+        asio::detached);
   ioc.run();
-  if (!result) return MakeError("ConnectionError", "request did not complete", 0);
+  if (!result) return MakeError("ConnectionError", cancel && *cancel ? "the request was cancelled" : "request did not complete", 0);
   return std::move(*result);
 }
 

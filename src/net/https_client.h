@@ -2,6 +2,7 @@
 // Outbound HTTPS requests and WebSocket connections. Hosts must be IP
 // literals or "localhost": the exec agent runs in images without a usable
 // resolver, so nothing here depends on NSS.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -24,9 +25,11 @@ boost::asio::awaitable<Result<HttpResponse>> HttpsRequest(boost::asio::any_io_ex
                                                           HttpRequest request, std::shared_ptr<TlsContext> tls,
                                                           std::chrono::seconds timeout);
 
-// Blocking form for programs without an event loop of their own.
+// Blocking form for programs without an event loop of their own. When
+// `cancel` becomes true (checked every 100 ms) the request is abandoned and
+// the answer is a "ConnectionError" saying so.
 Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::shared_ptr<TlsContext> tls,
-                                      std::chrono::seconds timeout);
+                                      std::chrono::seconds timeout, const std::atomic<bool>* cancel = nullptr);
 
 // Opens a wss:// connection to `url` with the extra upgrade `headers` (e.g. a
 // SigV4 Authorization). A refused upgrade is an error naming the HTTP status.

@@ -30,6 +30,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* kAgentMountPoint = "/managed-agents/execute-command";
+// How long a PollTasks waits when nothing changes (its most, as ECS long-polls).
+constexpr std::chrono::seconds kPollWait{20};
 constexpr const char* kAgentBinaryName = "porthole-exec-agent";
 
 // A container's runc id, also reported as its runtimeId: unique per host,
@@ -217,9 +219,13 @@ class Node {
   Status Loop(const std::atomic<bool>& stop) {
     std::string generation;
     while (!stop) {
+      // A long poll: the control plane answers at once when something changed
+      // for this node, else after kPollWait with "unchanged" (a heartbeat).
+      // Stopping the node cancels it.
       auto out = client_->Call("PortholeNodeService.PollTasks",
-                               {{"instanceId", instance_id_}, {"waitSeconds", 1}, {"generation", generation}},
-                               std::chrono::seconds(30));
+                               {{"instanceId", instance_id_}, {"waitSeconds", kPollWait.count()}, {"generation", generation}},
+                               kPollWait + std::chrono::seconds(30), &stop);
+      if (stop) break;
       if (!out) {
         log::Warn("poll failed: " + out.error().message);
         // Credentials refused, or an instance the control plane no longer knows: join again.
@@ -233,7 +239,8 @@ class Node {
         if (Status s = AdoptCredentials((*out)["instanceCredentials"]); !s)
           log::Warn("cannot keep the renewed instance credentials: " + s.error().message);
       }
-      for (const auto& t : (*out)["tasks"]) {
+      const Json no_tasks = Json::array();
+      for (const auto& t : out->value("unchanged", false) ? no_tasks : out->value("tasks", no_tasks)) {
         std::string arn = t["taskArn"];
         auto it = runners_.find(arn);
         if (it != runners_.end()) {

@@ -14,9 +14,10 @@ namespace porthole::itest {
 namespace {
 
 // portholed's defaults: 256 KiB queued for one end before the relay stops
-// reading the other; the agent sends output in chunks of at most 16 KiB.
+// reading the other; the agent sends output in messages of at most 64 KiB
+// (kOutputMessageSize in src/agent/exec_agent.cc) plus the frame's header.
 constexpr size_t kQueueLimit = 256 * 1024;
-constexpr size_t kLargestFrame = 16 * 1024 + 1024;
+constexpr size_t kLargestFrame = 64 * 1024 + 1024;
 
 class BackpressureTest : public StackTest {
  protected:

@@ -194,7 +194,10 @@ Result<Json> ControlPlane::IssueAgentCredentials(const model::Task& task, const 
   return Json{{"accessKeyId", akid}, {"secretAccessKey", secret}, {"sessionToken", token}, {"expiration", expiration}};
 }
 
-Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
+Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, double* renew_after) {
+  // Recomputed at least this often even without a change, so what it checks
+  // on the way (a task role deleted meanwhile) is seen within minutes.
+  *renew_after = static_cast<double>(clock_()) + 300;
   auto placed = tasks_.OnInstance(instance_id);
   if (!placed) return placed.error();
   Json out = Json::array();
@@ -275,6 +278,9 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id) {
         task.agent_credentials_sealed = Seal(creds.dump());
         if (Status s = tasks_.Put(task); !s) return s.error();
       }
+      for (const auto& c : task.containers)
+        if (const Json current = creds.value(c.name, Json()); current.is_object())
+          *renew_after = std::min(*renew_after, current.value("expiration", 0.0) - half);
       entry["agent"] = {{"credentials", creds}, {"region", config_.region}};
     }
     out.push_back(entry);
@@ -292,9 +298,14 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, con
   auto wait = OptionalInt(in, "waitSeconds");
   if (!wait) co_return wait.error();
   int64_t wait_seconds = std::clamp<int64_t>(wait->value_or(0), 0, 20);
-  std::string since = StringOr(in, "generation");
+  // The answer this node holds, if it is still the current one.
+  auto holds_current = [&] {
+    auto memo = poll_memos_.find(id);
+    return memo != poll_memos_.end() && memo->second.generation == Generation(id) &&
+           StringOr(in, "generation") == memo->second.token;
+  };
 
-  if (wait_seconds > 0 && since == std::to_string(Generation(id))) {
+  if (wait_seconds > 0 && holds_current()) {
     auto waiter = std::make_shared<Waiter>(executor_);
     waiter->timer.expires_after(std::chrono::seconds(wait_seconds));
     auto it = waiters_.emplace(id, waiter);
@@ -302,16 +313,27 @@ boost::asio::awaitable<Result<Json>> ControlPlane::PollTasks(const Json& in, con
     co_await waiter->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     waiters_.erase(it);
   }
-  // Heartbeat (the instance as it is now: it may have re-registered meanwhile).
-  if (auto current = instances_.Get(id); current && *current) {
-    (*current)->last_seen = EpochSeconds();
+  // Heartbeat (the instance as it is now: it may have re-registered
+  // meanwhile); written at most every few seconds, however often it polls.
+  const double now = EpochSeconds();
+  if (auto current = instances_.Get(id); current && *current &&
+                                         (!(*current)->agent_connected || now - (*current)->last_seen >= 5)) {
+    (*current)->last_seen = now;
     (*current)->agent_connected = true;
     if (Status s = instances_.Put(**current); !s) log::Warn("cannot record the heartbeat of " + id + ": " + s.error().message);
   }
-  std::string generation = std::to_string(Generation(id));
-  auto tasks = TasksForInstance(id);
-  if (!tasks) co_return tasks.error();
-  Json out = {{"generation", generation}, {"tasks", *tasks}};
+  Json out;
+  if (holds_current() && static_cast<double>(clock_()) < poll_memos_[id].renew_after) {
+    out = {{"generation", poll_memos_[id].token}, {"unchanged", true}};
+  } else {
+    PollMemo memo;
+    memo.generation = Generation(id);
+    memo.token = std::to_string(memo.generation) + "." + std::to_string(++poll_answers_);
+    auto tasks = TasksForInstance(id, &memo.renew_after);
+    if (!tasks) co_return tasks.error();
+    out = {{"generation", memo.token}, {"tasks", std::move(*tasks)}};
+    poll_memos_[id] = std::move(memo);
+  }
   // Fresh instance credentials once half of the current ones' life has passed;
   // the old ones stay valid until they expire, so the switch needs no pause.
   double half = static_cast<double>(config_.instance_credential_lifetime.count()) / 2;

@@ -16,10 +16,11 @@
 namespace porthole::api::test {
 
 // A POST to "/" with `content_type` and, when given, X-Amz-Target; signed for
-// `service` in `region` with `credentials` when they are given.
+// `service` in `region` with `credentials` when they are given, at `when`.
 inline net::HttpRequest SignedPost(const std::string& host, const std::string& content_type, const std::string& target,
                                    std::string body, const std::optional<auth::Credentials>& credentials,
-                                   const std::string& region, const std::string& service) {
+                                   const std::string& region, const std::string& service,
+                                   std::time_t when = std::time(nullptr)) {
   net::HttpRequest request;
   request.method = "POST";
   request.target = "/";
@@ -27,7 +28,7 @@ inline net::HttpRequest SignedPost(const std::string& host, const std::string& c
   request.headers.emplace_back("Content-Type", content_type);
   if (!target.empty()) request.headers.emplace_back("X-Amz-Target", target);
   request.body = std::move(body);
-  if (credentials) auth::SignRequest(request, *credentials, region, service, std::time(nullptr));
+  if (credentials) auth::SignRequest(request, *credentials, region, service, when);
   return request;
 }
 

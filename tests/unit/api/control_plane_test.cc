@@ -1027,6 +1027,60 @@ TEST_F(ControlPlaneTest, PollTasksHandsOutSpecsAndAgentCredentials) {
   EXPECT_EQ(described.find("_agentCredentials"), std::string::npos);
 }
 
+// A node that already holds the current answer is told "unchanged" (no
+// tasks, no work); any change, a token it does not hold, or credentials due
+// for renewal give it the full answer again.
+TEST_F(ControlPlaneTest, PollTasksAnswersUnchangedOnlyToTheHolderOfTheCurrentAnswer) {
+  CreateCluster("demo");
+  RegisterFamily("web");
+  std::string node = RegisterNode();
+  Json first_task = RunTask("demo", "web", true);
+  std::time_t now = std::time(nullptr);
+  auto poll = [&](const std::string& generation) {
+    Json in = {{"instanceId", node}, {"waitSeconds", 0}, {"generation", generation}};
+    ApiReply reply = Send(test::SignedPost(kHost, "application/x-amz-json-1.1", kNode + "PollTasks", in.dump(),
+                                           node_credentials_, kRegion, "ecs", now));
+    EXPECT_TRUE(IsOk(reply)) << in.dump();
+    return reply.body;
+  };
+  Json full = poll("");
+  ASSERT_EQ(full.value("tasks", Json::array()).size(), 1u);
+  const std::string token = full.value("generation", "");
+  ASSERT_FALSE(token.empty());
+  std::optional<auth::Credentials> issued = AgentCredentials(full, first_task["taskArn"]);
+  ASSERT_TRUE(issued);
+
+  Json same = poll(token);
+  EXPECT_EQ(same.value("unchanged", false), true) << same.dump();
+  EXPECT_FALSE(same.contains("tasks"));
+  EXPECT_EQ(same.value("generation", ""), token);
+
+  // A token this node was not given (or a lost answer's predecessor): everything.
+  Json other = poll(token + "0");
+  EXPECT_FALSE(other.value("unchanged", false));
+  EXPECT_EQ(other.value("tasks", Json::array()).size(), 1u);
+  const std::string latest = other.value("generation", "");
+  EXPECT_NE(latest, token);
+  EXPECT_EQ(poll(token).value("unchanged", false), false) << "only the latest answer counts";
+
+  // A change for the node: the full answer with the new task.
+  Json second_task = RunTask("demo", "web", true);
+  Json changed = poll(latest);
+  EXPECT_FALSE(changed.value("unchanged", false));
+  EXPECT_EQ(changed.value("tasks", Json::array()).size(), 2u);
+
+  // Half the agent credentials' life later they are due: full again, renewed.
+  const std::string before_renewal = poll(changed.value("generation", "")).value("generation", "");
+  now += 3 * 3600 + 60;
+  plane_->SetClock([&now] { return now; });
+  Json renewed = poll(before_renewal);
+  EXPECT_FALSE(renewed.value("unchanged", false)) << renewed.dump();
+  std::optional<auth::Credentials> fresh = AgentCredentials(renewed, first_task["taskArn"]);
+  ASSERT_TRUE(fresh);
+  EXPECT_NE(fresh->access_key_id, issued->access_key_id);
+  EXPECT_EQ(poll(renewed.value("generation", "")).value("unchanged", false), true);
+}
+
 TEST_F(ControlPlaneTest, PollTasksErrors) {
   // Node operations are for container instances' own credentials: root is refused.
   EXPECT_TRUE(IsError(Node("PollTasks", {{"waitSeconds", 0}}), 400, "AccessDeniedException"));
