@@ -17,6 +17,25 @@ std::string Url::HostHeader() const {
   return h + ":" + std::to_string(port);
 }
 
+namespace {
+// A host is what it is written with in a URL and sent in a Host header:
+// RFC 3986 reg-name or IPv4 characters (no percent-encoding), or for an
+// IPv6 literal its hex digits, colons and dots. Nothing else gets as far as
+// our own request lines and headers (a CR or LF there would forge them).
+bool RegNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+bool Ipv6LiteralChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+}
+// Bytes a request target cannot carry as they are: controls, space, DEL, '#'.
+bool TargetChar(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u != 0x7f && c != '#';
+}
+}  // namespace
+
 Result<Url> ParseUrl(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return MakeError("InvalidParameterException", "Invalid URL '" + std::string(text) + "': " + std::string(why));
@@ -42,6 +61,9 @@ Result<Url> ParseUrl(std::string_view text) {
     size_t close = authority.find(']');
     if (close == std::string_view::npos) return bad("unterminated IPv6 literal");
     url.host = std::string(authority.substr(1, close - 1));
+    if (url.host.find(':') == std::string::npos) return bad("an IPv6 literal needs a colon");
+    for (char c : url.host)
+      if (!Ipv6LiteralChar(c)) return bad("an IPv6 literal has only hex digits, ':' and '.'");
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after[0] != ':') return bad("junk after IPv6 literal");
@@ -55,8 +77,12 @@ Result<Url> ParseUrl(std::string_view text) {
     } else {
       url.host = std::string(authority);
     }
+    for (char c : url.host)
+      if (!RegNameChar(c)) return bad("a host has only letters, digits, '-', '.', '_' and '~'");
   }
   if (url.host.empty()) return bad("missing host");
+  for (char c : url.target)
+    if (!TargetChar(c)) return bad("the path has a space, a control character or '#'");
   url.port = default_port;
   if (!port_text.empty()) {
     unsigned value = 0;
