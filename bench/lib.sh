@@ -43,10 +43,12 @@ start_porthole_task() {
   runtime=$("$bin/porthole" ecs describe-tasks --cluster bench --tasks "$task" | json_field 'd["tasks"][0]["containers"][0]["runtimeId"]')
 }
 
-agent_rss_kib() {
-  local pid
-  pid=$(pgrep -f /managed-agents/execute-command/porthole-exec-agent | head -n 1)
-  awk '/VmRSS/ {print $2}' "/proc/$pid/status"
+agent_pid() { pgrep -f /managed-agents/execute-command/porthole-exec-agent | head -n 1; }
+# "RSS KiB, anonymous KiB, file KiB": the file-backed part is the agent's
+# executable, one file bind-mounted into every container, so its pages are
+# shared by all the agents of a node; the anonymous part is each agent's own.
+agent_memory_kib() {
+  awk '/^VmRSS/ {r=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {print r, a, f}' "/proc/$(agent_pid)/status"
 }
 
 # An sshd of our own on a loopback port, root by key only, aes128-gcm.

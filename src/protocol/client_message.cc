@@ -63,7 +63,11 @@ std::string Encode(const ClientMessage& m) {
   return out;
 }
 
-Result<ClientMessage> Decode(std::string_view frame) {
+namespace {
+bool IsPublicationControl(std::string_view type) { return type == kStartPublication || type == kPausePublication; }
+}  // namespace
+
+Result<ClientMessage> DecodeHeader(std::string_view frame) {
   if (frame.size() < kHeaderSize) {
     return InvalidFrame("frame is " + std::to_string(frame.size()) + " bytes, shorter than the " +
                         std::to_string(kHeaderSize) + "-byte header");
@@ -101,12 +105,19 @@ Result<ClientMessage> Decode(std::string_view frame) {
   std::memcpy(m.message_id.data() + 8, frame.data() + kOffMessageId, 8);
   std::memcpy(m.message_id.data(), frame.data() + kOffMessageId + 8, 8);
   m.payload_type = static_cast<PayloadType>(GetU32(frame, kOffPayloadType));
-  m.payload = std::string(frame.substr(kHeaderSize));
 
   // The plugin's Validate(): publication control messages are not checked.
-  if (m.message_type == kStartPublication || m.message_type == kPausePublication) return m;
+  if (IsPublicationControl(m.message_type)) return m;
   if (m.created_date_ms == 0) return InvalidFrame("CreatedDate is 0");
-  if (!m.payload.empty() && crypto::Sha256(m.payload) != frame.substr(kOffPayloadDigest, kDigestSize)) {
+  return m;
+}
+
+Result<ClientMessage> Decode(std::string_view frame) {
+  auto m = DecodeHeader(frame);
+  if (!m) return m;
+  m->payload = std::string(frame.substr(kHeaderSize));
+  if (IsPublicationControl(m->message_type)) return m;
+  if (!m->payload.empty() && crypto::Sha256(m->payload) != frame.substr(kOffPayloadDigest, kDigestSize)) {
     return InvalidFrame("PayloadDigest does not match SHA-256 of the payload");
   }
   return m;

@@ -8,6 +8,9 @@
 //  * a decoded frame has the members Decode promises (non-empty printable
 //    MessageType of at most 32 bytes, the payload after the header, within
 //    kMaxPayloadSize, a non-zero CreatedDate unless a publication message);
+//  * DecodeHeader (the gateway's relay) accepts whatever Decode accepts,
+//    with the same header fields, and refuses nothing Decode accepts
+//    but for the digest;
 //  * Encode(Decode(x)) decodes to the same message, Encode of that is
 //    byte-identical, and it differs from x only where Decode normalizes: the
 //    MessageType padding and, when Decode did not check it, the digest.
@@ -35,11 +38,17 @@ bool SameMessage(const ClientMessage& a, const ClientMessage& b) {
 
 void CheckFrame(std::string_view frame) {
   Result<ClientMessage> m = Decode(frame);
+  Result<ClientMessage> header = DecodeHeader(frame);
   if (!m.ok()) {
     FUZZ_CHECK(m.error().code == "InvalidFrame");
     FUZZ_CHECK(!m.error().message.empty());
+    if (header.ok()) FUZZ_CHECK_MSG(m.error().message.find("PayloadDigest") != std::string::npos, m.error().message);
     return;
   }
+  FUZZ_CHECK(header.ok());
+  ClientMessage with_payload = *header;
+  with_payload.payload = m->payload;
+  FUZZ_CHECK(header->payload.empty() && SameMessage(with_payload, *m));
   const std::string& type = m->message_type;
   FUZZ_CHECK(!type.empty() && type.size() <= kMessageTypeSize);
   for (char c : type) FUZZ_CHECK(c > 0x20 && c < 0x7f);

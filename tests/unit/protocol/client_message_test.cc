@@ -203,6 +203,31 @@ TEST(ClientMessageTest, RejectsDigestMismatch) {
   ExpectInvalid(frame, "PayloadDigest");
 }
 
+// What the gateway relays with: every check but the digest, no payload copy.
+TEST(ClientMessageTest, DecodeHeaderChecksAllButTheDigest) {
+  ClientMessage m = Sample("hello");
+  m.sequence_number = 41;
+  std::string frame = Encode(m);
+  auto header = DecodeHeader(frame);
+  ASSERT_TRUE(header.ok()) << header.error().message;
+  EXPECT_EQ(header->message_type, m.message_type);
+  EXPECT_EQ(header->sequence_number, 41);
+  EXPECT_EQ(header->payload_type, m.payload_type);
+  EXPECT_TRUE(header->payload.empty());
+
+  frame.back() ^= 1;  // the payload no longer matches its digest: only Decode sees it
+  EXPECT_TRUE(DecodeHeader(frame).ok());
+  EXPECT_FALSE(Decode(frame).ok());
+
+  std::string short_length = Encode(m);
+  PutU32At(short_length, 116, 4);
+  EXPECT_FALSE(DecodeHeader(short_length).ok());
+  std::string no_date = Encode(m);
+  for (size_t i = 40; i < 48; ++i) no_date[i] = '\0';
+  EXPECT_FALSE(DecodeHeader(no_date).ok());
+  EXPECT_FALSE(DecodeHeader(frame.substr(0, kHeaderSize - 1)).ok());
+}
+
 TEST(ClientMessageTest, PublicationMessagesSkipDateAndDigestChecks) {
   for (std::string_view type : {kStartPublication, kPausePublication}) {
     ClientMessage m = Sample("x");
