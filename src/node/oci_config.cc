@@ -1,5 +1,7 @@
 #include "node/oci_config.h"
 
+#include "node/seccomp_profile.h"
+
 #include "node/file_tree.h"
 
 namespace porthole::node {
@@ -197,6 +199,7 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
         "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"seccomp", DefaultSeccompProfile({std::begin(kDefaultCapabilities), std::end(kDefaultCapabilities)})},
   };
 
   nlohmann::json config = {

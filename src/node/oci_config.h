@@ -41,7 +41,8 @@ struct OciOptions {
 // The config.json for `spec` (already validated), running as `user`.
 // Host networking (no network namespace); pid, ipc, uts and mount
 // namespaces; Docker's default capability set for uid 0 (bounding only for
-// other users); no_new_privs; the runc default masked and read-only paths;
+// other users) and its default seccomp profile (node/seccomp_profile.h);
+// no_new_privs; the runc default masked and read-only paths;
 // spec.mounts as recursive bind mounts (read-only ones recursively so).
 nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& user, const OciOptions& options);
 

@@ -1,0 +1,65 @@
+// Container isolation (issue 9), proven from inside a task's container
+// through an exec session, the way an operator (or an intruder with exec)
+// would try it: the seccomp filter is on (Docker's default profile) and what
+// it removes fails, while ordinary commands still work.
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace porthole::itest {
+namespace {
+
+class ContainerIsolationTest : public StackTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartStack(StackOptions{});
+    if (!stack_ready()) return;
+    cluster_ = UniqueName("isolation");
+    if (!stack_->CreateCluster(cluster_)) return SetSuiteError("create-cluster failed");
+    if (stack_->RegisterTaskDefinition("isolation-sleeper", Json::array({BusyboxContainer("app", {"sleep", "3600"})}))
+            .empty())
+      return SetSuiteError("register-task-definition failed");
+    task_ = stack_->RunTask(cluster_, "isolation-sleeper", true);
+    if (task_.empty()) return SetSuiteError("run-task failed");
+    Json last;
+    if (!stack_->WaitForExecAgent(cluster_, task_, seconds(60), &last))
+      return SetSuiteError("the exec agent did not reach RUNNING: " + last.dump(2));
+  }
+  static void TearDownTestSuite() { StopStack(); }
+
+  static std::string cluster_;
+  static std::string task_;
+};
+
+std::string ContainerIsolationTest::cluster_;
+std::string ContainerIsolationTest::task_;
+
+TEST_F(ContainerIsolationTest, SessionsRunUnderASeccompFilter) {
+  // Mode 2 is a filter; an exec session's command inherits it from the container.
+  // (--command is split into words and run without a shell, as ECS runs it.)
+  CommandResult r = stack_->Exec(cluster_, task_, "grep Seccomp: /proc/self/status");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos) << r;
+  // And so does the container's own process (pid 1 of its namespace).
+  CommandResult init = stack_->Exec(cluster_, task_, "grep Seccomp: /proc/1/status");
+  EXPECT_NE(init.out.find("Seccomp:\t2"), std::string::npos) << init;
+}
+
+TEST_F(ContainerIsolationTest, NewNamespacesAreRefused) {
+  // A user namespace needs no capability, so only the filter stops it.
+  CommandResult user = stack_->Exec(cluster_, task_, "sh -c 'unshare -U true; echo status=$?'");
+  EXPECT_NE(user.out.find("status=1"), std::string::npos) << user;
+  EXPECT_NE(user.out.find("Operation not permitted"), std::string::npos) << user;
+  CommandResult net = stack_->Exec(cluster_, task_, "sh -c 'unshare -n true; echo status=$?'");
+  EXPECT_EQ(net.out.find("status=0"), std::string::npos) << net;
+}
+
+TEST_F(ContainerIsolationTest, OrdinaryCommandsStillWork) {
+  CommandResult r = stack_->Exec(cluster_, task_,
+                                 "sh -c 'cd /tmp && echo data > f && cat f && sh -c \"exit 4\"; echo status=$?'");
+  EXPECT_NE(r.out.find("data"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("status=4"), std::string::npos) << r;
+}
+
+}  // namespace
+}  // namespace porthole::itest
