@@ -27,6 +27,9 @@ struct ContainerSpec {
   std::string user;        // as in the ECS container definition: "", "uid", "uid:gid", "name", "name:group"
   bool readonly_rootfs = false;
   bool init_process = false;  // tini-static as PID 1 (the host's /usr/bin/tini-static, bind-mounted ro)
+  // The bounding set ("CAP_..."); nullopt: Docker's default. Exec'd
+  // processes get the container's set.
+  std::optional<std::vector<std::string>> capabilities;
   std::string hostname;
   std::vector<BindMount> mounts;
 };

@@ -17,6 +17,7 @@
 #include "common/aws_config.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/linux_capabilities.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
 #include "node/image_store.h"
@@ -315,6 +316,14 @@ Status TaskRunner::StartContainer(ContainerRun& c) {
   spec.user = s.value("user", "");
   spec.readonly_rootfs = s.value("readonlyRootFilesystem", false);
   spec.init_process = s.value("initProcessEnabled", false);
+  if (const Json caps = s.value("capabilities", Json::object()); caps.is_object() && !caps.empty()) {
+    std::vector<std::string> add, drop;
+    for (const auto& v : caps.value("add", Json::array()))
+      if (v.is_string()) add.push_back(v);
+    for (const auto& v : caps.value("drop", Json::array()))
+      if (v.is_string()) drop.push_back(v);
+    spec.capabilities = ResolveCapabilities(add, drop);
+  }
   spec.hostname = task_id_.substr(0, 12);
   if (assignment_.value("enableExecuteCommand", false)) {
     std::error_code ec;

@@ -1,5 +1,6 @@
 #include "node/oci_config.h"
 
+#include "common/linux_capabilities.h"
 #include "node/seccomp_profile.h"
 
 #include "node/file_tree.h"
@@ -17,11 +18,6 @@ Error Invalid(std::string message) { return MakeError("InvalidParameterException
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
 // Docker's (and containerd's) default set, which ECS containers get.
-const char* const kDefaultCapabilities[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",      "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",           "CAP_SETFCAP",     "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",     "CAP_AUDIT_WRITE"};
-
 Status ValidateEnv(const std::vector<std::string>& env, const char* field) {
   if (env.size() > kMaxEnv) return Invalid(std::string(field) + ": too many variables");
   for (const auto& kv : env) {
@@ -111,8 +107,7 @@ Status ValidateExecSpec(const ExecSpec& spec) {
   return OkStatus();
 }
 
-nlohmann::json CapabilitiesFor(uint32_t uid) {
-  std::vector<std::string> caps(std::begin(kDefaultCapabilities), std::end(kDefaultCapabilities));
+nlohmann::json CapabilitiesFor(uint32_t uid, const std::vector<std::string>& caps) {
   // As execve does for a non-root user (and as Docker configures it): the
   // bounding set only; no effective or permitted capabilities.
   if (uid != 0) return {{"bounding", caps}};
@@ -144,6 +139,7 @@ std::vector<std::string> MergeEnv(const std::vector<std::string>& base, const st
 
 nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& user, const OciOptions& options) {
   const std::string hostname = spec.hostname.empty() ? options.hostname : spec.hostname;
+  const std::vector<std::string> capabilities = spec.capabilities.value_or(DefaultCapabilities());
 
   std::vector<std::string> env = MergeEnv({}, spec.env);
   if (!HasEnv(env, "PATH")) env.insert(env.begin(), kDefaultPath);
@@ -162,7 +158,7 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
       {"args", args},
       {"env", env},
       {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
-      {"capabilities", CapabilitiesFor(user.uid)},
+      {"capabilities", CapabilitiesFor(user.uid, capabilities)},
       {"rlimits", nlohmann::json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}})},
       {"noNewPrivileges", true},
   };
@@ -199,7 +195,7 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
         "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
-      {"seccomp", DefaultSeccompProfile({std::begin(kDefaultCapabilities), std::end(kDefaultCapabilities)})},
+      {"seccomp", DefaultSeccompProfile(capabilities)},
   };
 
   nlohmann::json config = {

@@ -40,14 +40,17 @@ struct OciOptions {
 
 // The config.json for `spec` (already validated), running as `user`.
 // Host networking (no network namespace); pid, ipc, uts and mount
-// namespaces; Docker's default capability set for uid 0 (bounding only for
-// other users) and its default seccomp profile (node/seccomp_profile.h);
+// namespaces; spec.capabilities (Docker's default set unless given) for
+// uid 0 (bounding only for other users) and Docker's default seccomp
+// profile for that set (node/seccomp_profile.h);
 // no_new_privs; the runc default masked and read-only paths;
 // spec.mounts as recursive bind mounts (read-only ones recursively so).
 nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& user, const OciOptions& options);
 
-// The OCI process.capabilities for a process running as `uid`.
-nlohmann::json CapabilitiesFor(uint32_t uid);
+// The OCI process.capabilities for a process running as `uid` with the
+// bounding set `caps`: root has them all effective; another user, as after
+// execve, only the bounding set.
+nlohmann::json CapabilitiesFor(uint32_t uid, const std::vector<std::string>& caps);
 
 // `base` "K=V" entries with those named in `overrides` replaced; new names
 // appended in order. Among duplicates in `overrides` the last one wins.

@@ -313,7 +313,13 @@ Result<int> RuncRuntime::Exec(const std::string& id, const ExecSpec& spec) {
   process["env"] = MergeEnv(base_env, spec.env);
   process["cwd"] = spec.cwd.empty() ? "/" : spec.cwd;
   process["user"] = {{"uid", spec.uid}, {"gid", spec.gid}};
-  process["capabilities"] = CapabilitiesFor(spec.uid);
+  // The container's own bounding set (its definition may add or drop).
+  std::vector<std::string> bounding;
+  if (process.contains("capabilities") && process["capabilities"].is_object() &&
+      process["capabilities"].contains("bounding") && process["capabilities"]["bounding"].is_array())
+    for (const auto& cap : process["capabilities"]["bounding"])
+      if (cap.is_string()) bounding.push_back(cap.get<std::string>());
+  process["capabilities"] = CapabilitiesFor(spec.uid, bounding);
   process["terminal"] = false;
   process["noNewPrivileges"] = true;
 

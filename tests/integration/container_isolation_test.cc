@@ -19,20 +19,28 @@ class ContainerIsolationTest : public StackTest {
     if (stack_->RegisterTaskDefinition("isolation-sleeper", Json::array({BusyboxContainer("app", {"sleep", "3600"})}))
             .empty())
       return SetSuiteError("register-task-definition failed");
+    Json limited = BusyboxContainer("app", {"sleep", "3600"});
+    limited["linuxParameters"] = {{"capabilities", {{"drop", {"CHOWN", "NET_RAW"}}, {"add", {"SYS_PTRACE"}}}}};
+    if (stack_->RegisterTaskDefinition("isolation-limited", Json::array({limited})).empty())
+      return SetSuiteError("register-task-definition (capabilities) failed");
     task_ = stack_->RunTask(cluster_, "isolation-sleeper", true);
-    if (task_.empty()) return SetSuiteError("run-task failed");
+    limited_task_ = stack_->RunTask(cluster_, "isolation-limited", true);
+    if (task_.empty() || limited_task_.empty()) return SetSuiteError("run-task failed");
     Json last;
-    if (!stack_->WaitForExecAgent(cluster_, task_, seconds(60), &last))
-      return SetSuiteError("the exec agent did not reach RUNNING: " + last.dump(2));
+    for (const std::string& task : {task_, limited_task_})
+      if (!stack_->WaitForExecAgent(cluster_, task, seconds(60), &last))
+        return SetSuiteError("the exec agent did not reach RUNNING: " + last.dump(2));
   }
   static void TearDownTestSuite() { StopStack(); }
 
   static std::string cluster_;
   static std::string task_;
+  static std::string limited_task_;  // linuxParameters.capabilities: drop CHOWN and NET_RAW, add SYS_PTRACE
 };
 
 std::string ContainerIsolationTest::cluster_;
 std::string ContainerIsolationTest::task_;
+std::string ContainerIsolationTest::limited_task_;
 
 TEST_F(ContainerIsolationTest, SessionsRunUnderASeccompFilter) {
   // Mode 2 is a filter; an exec session's command inherits it from the container.
@@ -59,6 +67,26 @@ TEST_F(ContainerIsolationTest, OrdinaryCommandsStillWork) {
                                  "sh -c 'cd /tmp && echo data > f && cat f && sh -c \"exit 4\"; echo status=$?'");
   EXPECT_NE(r.out.find("data"), std::string::npos) << r;
   EXPECT_NE(r.out.find("status=4"), std::string::npos) << r;
+}
+
+// The bounding set in /proc/self/status (hex), of an exec session in `task`.
+std::string CapBnd(Stack& stack, const std::string& cluster, const std::string& task) {
+  CommandResult r = stack.Exec(cluster, task, "grep CapBnd: /proc/self/status");
+  size_t at = r.out.find("CapBnd:");
+  return at == std::string::npos ? r.out : r.out.substr(at + 8, 16);
+}
+
+TEST_F(ContainerIsolationTest, CapabilitiesFollowTheTaskDefinition) {
+  // Docker's default set: bits 0 1 3 4 5 6 7 8 10 13 18 27 29 31.
+  EXPECT_EQ(CapBnd(*stack_, cluster_, task_), "00000000a80425fb");
+  // Without CHOWN (bit 0) and NET_RAW (13), with SYS_PTRACE (19).
+  EXPECT_EQ(CapBnd(*stack_, cluster_, limited_task_), "00000000a80c05fa");
+
+  const std::string chown = "sh -c 'touch /tmp/owned && chown 1:1 /tmp/owned; echo status=$?'";
+  CommandResult allowed = stack_->Exec(cluster_, task_, chown);
+  EXPECT_NE(allowed.out.find("status=0"), std::string::npos) << allowed;
+  CommandResult refused = stack_->Exec(cluster_, limited_task_, chown);
+  EXPECT_NE(refused.out.find("status=1"), std::string::npos) << refused;
 }
 
 }  // namespace

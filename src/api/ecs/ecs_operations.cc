@@ -6,6 +6,7 @@
 #include "api/ecs_text.h"
 #include "common/arn.h"
 #include "common/ids.h"
+#include "common/linux_capabilities.h"
 #include "common/log.h"
 
 namespace porthole::api {
@@ -45,6 +46,24 @@ Result<Json> NormalizeContainerDefinition(const Json& in) {
     const Json& lp = c["linuxParameters"];
     if (lp.contains("initProcessEnabled") && !lp["initProcessEnabled"].is_boolean())
       return MakeError("ClientException", "linuxParameters.initProcessEnabled must be a boolean.");
+    if (lp.contains("capabilities")) {
+      const Json& caps = lp["capabilities"];
+      if (!caps.is_object()) return MakeError("ClientException", "linuxParameters.capabilities must be a structure.");
+      for (const char* list : {"add", "drop"}) {
+        if (!caps.contains(list)) continue;
+        if (!caps[list].is_array() || caps[list].size() > 64)
+          return MakeError("ClientException", std::string("linuxParameters.capabilities.") + list +
+                                                  " must be a list of at most 64 capability names.");
+        for (const auto& name : caps[list]) {
+          bool all = name.is_string() && (name == "ALL" || name == "all");
+          if (!name.is_string() || (!all && !CanonicalCapability(name.get<std::string>())))
+            return MakeError("ClientException",
+                             std::string("linuxParameters.capabilities.") + list + ": " +
+                                 (name.is_string() ? "\"" + name.get<std::string>().substr(0, 64) + "\"" : name.dump().substr(0, 64)) +
+                                 " is not a Linux capability (e.g. SYS_PTRACE, NET_ADMIN, or ALL).");
+        }
+      }
+    }
   }
   if (!c.contains("essential")) c["essential"] = true;
   for (const char* list : {"portMappings", "environment", "mountPoints", "volumesFrom"})

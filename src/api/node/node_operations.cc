@@ -231,7 +231,8 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                    {"workingDirectory", c.value("workingDirectory", "")},
                    {"readonlyRootFilesystem", c.value("readonlyRootFilesystem", false)},
                    {"stopTimeout", c.value("stopTimeout", 30)},
-                   {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)}};
+                   {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)},
+                   {"capabilities", c.value("linuxParameters", Json::object()).value("capabilities", Json::object())}};
       containers.push_back(spec);
     }
     Json entry = {{"taskArn", task.arn},

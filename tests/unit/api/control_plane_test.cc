@@ -711,6 +711,11 @@ TEST_F(ControlPlaneTest, RegisterTaskDefinitionRejectsWrongMemberTypes) {
   EXPECT_TRUE(IsError(reg(with("environment", Json::array({{{"name", "A"}, {"value", 1}}}))), 400, "ClientException"));
   EXPECT_TRUE(IsError(reg(with("linuxParameters", "init")), 400, "ClientException"));
   EXPECT_TRUE(IsError(reg(with("linuxParameters", {{"initProcessEnabled", "true"}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg(with("linuxParameters", {{"capabilities", "SYS_ADMIN"}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg(with("linuxParameters", {{"capabilities", {{"add", "SYS_ADMIN"}}}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg(with("linuxParameters", {{"capabilities", {{"add", {"SYS_EVERYTHING"}}}}})), 400,
+                      "ClientException"));
+  EXPECT_TRUE(IsError(reg(with("linuxParameters", {{"capabilities", {{"drop", {7}}}}})), 400, "ClientException"));
   EXPECT_TRUE(IsError(reg("app"), 400, "ClientException"));
   EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition", {{"family", "web"}, {"containerDefinitions", base}}), 400,
                       "ClientException"));
@@ -728,6 +733,9 @@ TEST_F(ControlPlaneTest, RegisterTaskDefinitionRejectsWrongMemberTypes) {
   EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition", {{"family", "web"}, {"containerDefinitions", Json::array({base})}, {"tags", Json::object()}}),
                       400, "SerializationException"));
   EXPECT_TRUE(MustEcs("ListTaskDefinitions", Json::object())["taskDefinitionArns"].empty());
+  // Names with or without CAP_, and ALL, are capabilities.
+  EXPECT_TRUE(IsOk(reg(with("linuxParameters", {{"capabilities", {{"add", {"SYS_PTRACE", "CAP_NET_ADMIN"}},
+                                                                  {"drop", {"ALL"}}}}}))));
 }
 
 // ============================================================== tasks
@@ -970,7 +978,8 @@ TEST_F(ControlPlaneTest, PollTasksHandsOutSpecsAndAgentCredentials) {
                                   {"image", "busybox"},
                                   {"command", {"sleep", "3600"}},
                                   {"environment", {{{"name", "MODE"}, {"value", "prod"}}}},
-                                  {"linuxParameters", {{"initProcessEnabled", true}}}},
+                                  {"linuxParameters", {{"initProcessEnabled", true},
+                                                       {"capabilities", {{"drop", {"NET_RAW"}}}}}}},
                                  {{"name", "sidecar"}, {"image", "alpine"}, {"essential", false}}});
   RegisterFamily("web", containers);
   std::string node = RegisterNode();
@@ -999,6 +1008,7 @@ TEST_F(ControlPlaneTest, PollTasksHandsOutSpecsAndAgentCredentials) {
   EXPECT_EQ(app["command"], Json::array({"sleep", "60"}));  // the override wins
   EXPECT_EQ(app["environment"], Json::array({{{"name", "MODE"}, {"value", "prod"}}}));
   EXPECT_EQ(app["initProcessEnabled"], true);
+  EXPECT_EQ(app["capabilities"], Json({{"drop", {"NET_RAW"}}}));
   EXPECT_EQ(app["essential"], true);
   EXPECT_EQ((*exec_entry)["containers"][1]["name"], "sidecar");
   EXPECT_EQ((*exec_entry)["containers"][1]["essential"], false);

@@ -118,6 +118,26 @@ TEST(OciConfigTest, Basics) {
   EXPECT_EQ(FindMount(c, kInitPathInContainer), nullptr);
 }
 
+// linuxParameters.capabilities reach the process and its seccomp filter.
+TEST(OciConfigTest, CapabilitiesOfTheDefinition) {
+  ContainerSpec spec = BaseSpec();
+  spec.capabilities = std::vector<std::string>{"CAP_KILL", "CAP_SYS_ADMIN"};
+  ContainerUser user;
+  user.home = "/root";
+  auto c = BuildOciConfig(spec, user, {"/usr/bin/tini-static", "node-1"});
+  const auto& caps = c["process"]["capabilities"];
+  EXPECT_EQ(caps["bounding"], nlohmann::json({"CAP_KILL", "CAP_SYS_ADMIN"}));
+  EXPECT_EQ(caps["effective"], caps["bounding"]);
+  bool mount_allowed = false;
+  for (const auto& rule : c["linux"]["seccomp"]["syscalls"])
+    if (Contains(rule["names"], "mount")) mount_allowed = true;
+  EXPECT_TRUE(mount_allowed);
+
+  user.uid = 1000;
+  auto other = BuildOciConfig(spec, user, {"/usr/bin/tini-static", "node-1"});
+  EXPECT_EQ(other["process"]["capabilities"], nlohmann::json({{"bounding", {"CAP_KILL", "CAP_SYS_ADMIN"}}}));
+}
+
 TEST(OciConfigTest, ExplicitEnvWins) {
   ContainerSpec spec = BaseSpec();
   spec.env = {"PATH=/bin", "HOSTNAME=mine", "HOME=/h", "A=1", "A=2"};
