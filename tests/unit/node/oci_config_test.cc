@@ -1,5 +1,8 @@
 #include "node/oci_config.h"
 
+#include "common/linux_capabilities.h"
+#include "node/seccomp_profile.h"
+
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -111,6 +114,7 @@ TEST(OciConfigTest, Basics) {
   EXPECT_EQ(namespaces, (std::vector<std::string>{"pid", "ipc", "uts", "mount"}));
   EXPECT_TRUE(Contains(c["linux"]["maskedPaths"], "/proc/kcore"));
   EXPECT_TRUE(Contains(c["linux"]["readonlyPaths"], "/proc/sys"));
+  EXPECT_EQ(c["linux"]["seccomp"], DefaultSeccompProfile(DefaultCapabilities()));
   for (const char* m : {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"})
     EXPECT_NE(FindMount(c, m), nullptr) << m;
   EXPECT_TRUE(Contains((*FindMount(c, "/dev/pts"))["options"], "newinstance"));

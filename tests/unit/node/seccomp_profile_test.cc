@@ -1,24 +1,20 @@
 // The containers' seccomp filter (node/seccomp_profile.h) as runc receives
-// it: Docker's default profile. Whether the kernel enforces it is proven from
-// inside a container by the integration tests (container_isolation_test).
+// it: Docker's default profile. oci_config_test checks every config carries
+// it; container_isolation_test proves the kernel enforces it.
 #include "node/seccomp_profile.h"
+
+#include "common/linux_capabilities.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "node/oci_config.h"
 
 namespace porthole::node {
 namespace {
 
 using Json = nlohmann::json;
-
-const std::vector<std::string> kDockerDefaultCaps = {
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-    "CAP_AUDIT_WRITE"};
 
 // The rules that name `syscall`.
 std::vector<Json> RulesFor(const Json& profile, const std::string& syscall) {
@@ -37,7 +33,7 @@ bool AllowedOutright(const Json& profile, const std::string& syscall) {
 }
 
 TEST(SeccompProfileTest, RefusesWhatItDoesNotListWithEperm) {
-  Json p = DefaultSeccompProfile(kDockerDefaultCaps);
+  Json p = DefaultSeccompProfile(DefaultCapabilities());
   EXPECT_EQ(p["defaultAction"], "SCMP_ACT_ERRNO");
   EXPECT_EQ(p["defaultErrnoRet"], 1);
   EXPECT_EQ(p["architectures"], Json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
@@ -48,7 +44,7 @@ TEST(SeccompProfileTest, RefusesWhatItDoesNotListWithEperm) {
 }
 
 TEST(SeccompProfileTest, AllowsWhatProgramsAndTheExecAgentUse) {
-  Json p = DefaultSeccompProfile(kDockerDefaultCaps);
+  Json p = DefaultSeccompProfile(DefaultCapabilities());
   for (const char* allowed : {"read", "write", "openat", "execve", "wait4", "epoll_pwait", "ioctl", "setsid",
                               "connect", "sendmsg", "recvmsg", "prctl", "rt_sigaction", "futex", "arch_prctl",
                               "chroot", "io_uring_setup", "ptrace"})
@@ -56,7 +52,7 @@ TEST(SeccompProfileTest, AllowsWhatProgramsAndTheExecAgentUse) {
 }
 
 TEST(SeccompProfileTest, NamespacesNeedCapSysAdmin) {
-  Json p = DefaultSeccompProfile(kDockerDefaultCaps);
+  Json p = DefaultSeccompProfile(DefaultCapabilities());
   for (const char* call : {"unshare", "setns", "mount", "umount2", "bpf", "perf_event_open", "sethostname"})
     EXPECT_FALSE(AllowedOutright(p, call)) << call;
   // clone only without namespace flags; clone3 (flags out of seccomp's
@@ -72,7 +68,7 @@ TEST(SeccompProfileTest, NamespacesNeedCapSysAdmin) {
   EXPECT_EQ(clone3[0]["action"], "SCMP_ACT_ERRNO");
   EXPECT_EQ(clone3[0]["errnoRet"], 38);
 
-  std::vector<std::string> admin = kDockerDefaultCaps;
+  std::vector<std::string> admin = DefaultCapabilities();
   admin.push_back("CAP_SYS_ADMIN");
   Json q = DefaultSeccompProfile(admin);
   for (const char* call : {"unshare", "setns", "mount", "clone", "clone3"})
@@ -90,7 +86,7 @@ TEST(SeccompProfileTest, CallsFollowTheirCapability) {
 }
 
 TEST(SeccompProfileTest, SocketAndPersonalityAreFilteredByArgument) {
-  Json p = DefaultSeccompProfile(kDockerDefaultCaps);
+  Json p = DefaultSeccompProfile(DefaultCapabilities());
   auto socket = RulesFor(p, "socket");
   ASSERT_EQ(socket.size(), 1u);
   EXPECT_EQ(socket[0]["args"][0]["op"], "SCMP_CMP_NE");
@@ -101,18 +97,6 @@ TEST(SeccompProfileTest, SocketAndPersonalityAreFilteredByArgument) {
     personas.push_back(rule["args"][0]["value"]);
   }
   EXPECT_EQ(personas, (std::vector<uint64_t>{0x0, 0x8, 0x20000, 0x20008, 0xffffffff}));
-}
-
-TEST(SeccompProfileTest, EveryContainerConfigCarriesIt) {
-  ContainerSpec spec;
-  spec.id = "porthole-test-1";
-  spec.bundle_dir = "/var/lib/porthole/bundles/porthole-test-1";
-  spec.image = "busybox";
-  spec.args = {"sleep", "1000"};
-  ContainerUser user;
-  user.home = "/root";
-  Json c = BuildOciConfig(spec, user, {"/usr/bin/tini-static", "node-1"});
-  EXPECT_EQ(c["linux"]["seccomp"], DefaultSeccompProfile(kDockerDefaultCaps));
 }
 
 }  // namespace
