@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Run on demand (never in CI): bytes through an interactive session.
-# `head -c SIZE /dev/zero` runs on a PTY and its output is read to /dev/null,
+# `dd if=/dev/zero bs=64k` runs on a PTY and its output is read to a pipe,
 # three ways in the same run: through a Porthole session (porthole ecs
 # execute-command, agent in the container), through `ssh -tt` with
 # aes128-gcm (an sshd of ours on loopback, over an open master connection),
 # and through a local PTY (`script`). Medians of several runs.
+# The writer is dd with 64 KiB blocks on every side (busybox's in the
+# container, coreutils' on the host: the same speed): busybox's `head -c`
+# writes in small pieces and through a local PTY alone takes three times as
+# long as coreutils' head, so a head on each side would compare the programs.
 #   bench/throughput.sh [MiB] [runs]
 source "$(dirname "$0")/lib.sh"
 mib="${1:-256}"
 runs="${2:-3}"
 bytes=$((mib * 1024 * 1024))
+writer="sh -c 'dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null'"
 start_porthole_task
 start_sshd
 
@@ -24,9 +29,9 @@ seconds() {  # wall seconds of "$@", output to /dev/null; checks the byte count
 porthole_runs=() ssh_runs=() pty_runs=()
 for _ in $(seq 1 "$runs"); do
   porthole_runs+=("$(seconds "$bin/porthole" ecs execute-command --cluster bench --task "$task" --interactive \
-    --command "head -c $bytes /dev/zero")")
-  ssh_runs+=("$(seconds "${ssh[@]}" -tt "head -c $bytes /dev/zero")")
-  pty_runs+=("$(seconds script -qec "head -c $bytes /dev/zero" /dev/null)")
+    --command "$writer")")
+  ssh_runs+=("$(seconds "${ssh[@]}" -tt "$writer")")
+  pty_runs+=("$(seconds script -qec "$writer" /dev/null)")
 done
 p=$(printf '%s\n' "${porthole_runs[@]}" | median)
 s=$(printf '%s\n' "${ssh_runs[@]}" | median)

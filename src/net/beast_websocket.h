@@ -26,6 +26,8 @@ using BeastWsStream = beast::websocket::stream<TlsTcpStream>;
 inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr size_t kMaxWebSocketMessage = 1024 * 1024;
+// Room for a whole 64 KiB protocol message with its headers (see ConnectWebSocket).
+inline constexpr size_t kClientWriteBufferBytes = 80 * 1024;
 
 class BeastWebSocket final : public WebSocket, public std::enable_shared_from_this<BeastWebSocket> {
  public:

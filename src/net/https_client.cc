@@ -127,6 +127,11 @@ asio::awaitable<Result<std::shared_ptr<WebSocket>>> ConnectWebSocket(
   auto t = beast::websocket::stream_base::timeout::suggested(beast::role_type::client);
   t.handshake_timeout = timeout;
   ws->stream().set_option(t);
+  // A client masks what it sends (RFC 6455 §5.3), and Beast masks a message in
+  // chunks of its write buffer, each chunk one TLS record and one send: with
+  // the default 4 KiB a 64 KiB output message took 16 of each. The buffer's
+  // pages are touched only as large messages use them.
+  ws->stream().write_buffer_bytes(kClientWriteBufferBytes);
   ws->stream().set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
     req.set(http::field::user_agent, "porthole/" PORTHOLE_VERSION);
     for (const auto& [k, v] : headers) req.set(k, v);
