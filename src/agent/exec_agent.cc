@@ -21,6 +21,7 @@
 #include <random>
 #include <sstream>
 
+#include "agent/memory_release.h"
 #include "agent/pty_process.h"
 #include "auth/sigv4.h"
 #include "common/files.h"
@@ -101,6 +102,27 @@ class ChildReaper {
   std::map<pid_t, std::function<void(int)>> watchers_;
 };
 
+// Gives memory back (ReleaseUnusedMemory) once the agent's state has been
+// still for a moment: after start-up and reconnects, whose TLS and set-up code
+// is idle afterwards; after a session has started, so that a long session
+// keeps mapped only the code its data path runs; after the last session
+// ended. Not at once: a script's commands often follow one another, and each
+// would fault the same code back in.
+class QuietMemoryRelease {
+ public:
+  explicit QuietMemoryRelease(asio::any_io_executor ex) : timer_(ex) {}
+  void StateChanged() {
+    timer_.expires_after(kQuietTime);
+    timer_.async_wait([](boost::system::error_code ec) {
+      if (!ec) ReleaseUnusedMemory();
+    });
+  }
+
+ private:
+  static constexpr std::chrono::seconds kQuietTime{2};
+  asio::steady_timer timer_;
+};
+
 std::vector<std::pair<std::string, std::string>> SignedUpgradeHeaders(const AgentConfig& config, const net::Url& url) {
   auth::HttpRequest request;
   request.method = "GET";
@@ -117,14 +139,16 @@ std::vector<std::pair<std::string, std::string>> SignedUpgradeHeaders(const Agen
 // One session: the agent's end of a data channel plus the command on its PTY.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::any_io_executor ex, ChildReaper& reaper, std::string config_path, AgentConfig config,
+  Session(asio::any_io_executor ex, ChildReaper& reaper, QuietMemoryRelease& memory, std::string config_path, AgentConfig config,
           std::shared_ptr<net::TlsContext> tls, std::vector<std::string> env, Json start)
-      : ex_(ex), reaper_(reaper), config_path_(std::move(config_path)), config_(std::move(config)),
+      : ex_(ex), reaper_(reaper), memory_(memory), config_path_(std::move(config_path)), config_(std::move(config)),
         tls_(std::move(tls)), env_(std::move(env)),
         start_(std::move(start)), stream_(protocol::SequencedStream::Role::kAgent), wake_(ex), retransmit_(ex),
         pty_(ex), hold_(ex) {
     wake_.expires_at(asio::steady_timer::time_point::max());
+    memory_.StateChanged();
   }
+  ~Session() { memory_.StateChanged(); }
 
   asio::awaitable<void> Run() {
     session_id_ = start_.value("sessionId", "");
@@ -431,6 +455,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::any_io_executor ex_;
   ChildReaper& reaper_;
+  QuietMemoryRelease& memory_;
   std::string config_path_;
   AgentConfig config_;
   std::shared_ptr<net::TlsContext> tls_;
@@ -457,7 +482,8 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t hold_generation_ = 0;
 };
 
-asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::string> env, ChildReaper& reaper) {
+asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::string> env, ChildReaper& reaper,
+                                  QuietMemoryRelease& memory) {
   auto ex = co_await asio::this_coro::executor;
   std::mt19937 rng(std::random_device{}());
   std::chrono::milliseconds backoff(500);
@@ -481,10 +507,11 @@ asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::stri
             if (type == "connected") {
               accepted = true;
               backoff = std::chrono::milliseconds(500);
+              memory.StateChanged();
             } else if (type == "error") {
               failure = m.value("message", "refused");
             } else if (type == "start_session") {
-              auto session = std::make_shared<Session>(ex, reaper, config_path, *config, *tls, env, m);
+              auto session = std::make_shared<Session>(ex, reaper, memory, config_path, *config, *tls, env, m);
               asio::co_spawn(ex, [session]() { return session->Run(); }, asio::detached);
             }
           }
@@ -517,7 +544,8 @@ int RunExecAgent(const std::string& config_path, std::vector<std::string> child_
   log::SetProgram("porthole-exec-agent");
   asio::io_context ioc(1);
   ChildReaper reaper(ioc.get_executor());
-  asio::co_spawn(ioc, ControlLoop(config_path, std::move(child_env), reaper), asio::detached);
+  QuietMemoryRelease memory(ioc.get_executor());
+  asio::co_spawn(ioc, ControlLoop(config_path, std::move(child_env), reaper, memory), asio::detached);
   ioc.run();
   return 0;
 }
