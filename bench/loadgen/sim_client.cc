@@ -113,14 +113,8 @@ void SimClient::SendStream(PayloadType type, std::string payload) {
 void SimClient::Deliver(const protocol::ClientMessage& m) {
   switch (m.payload_type) {
     case PayloadType::kHandshakeRequest: {
-      auto request = protocol::ParseHandshakeRequest(m.payload);
-      protocol::HandshakeResponse response;
-      response.client_version = "porthole-loadgen/" PORTHOLE_VERSION;
-      response.porthole_features = {"ExitCode"};
-      protocol::ProcessedClientAction session_type;
-      session_type.action_type = "SessionType";
-      session_type.action_status = request ? 1 : 2;
-      response.processed_client_actions.push_back(session_type);
+      auto response = protocol::PortholeClientHandshakeResponse(protocol::ParseHandshakeRequest(m.payload),
+                                                                "porthole-loadgen/" PORTHOLE_VERSION);
       SendStream(PayloadType::kHandshakeResponse, protocol::ToJson(response));
       break;
     }

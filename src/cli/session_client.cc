@@ -165,22 +165,8 @@ class Client {
   void Deliver(const protocol::ClientMessage& m) {
     switch (m.payload_type) {
       case PayloadType::kHandshakeRequest: {
-        auto request = protocol::ParseHandshakeRequest(m.payload);
-        protocol::HandshakeResponse response;
-        response.client_version = "porthole/" PORTHOLE_VERSION;
-        response.porthole_features = {"ExitCode"};
-        protocol::ProcessedClientAction session_type;
-        session_type.action_type = "SessionType";
-        session_type.action_status = request ? 1 : 2;
-        response.processed_client_actions.push_back(session_type);
-        if (request && request->kms_key_id) {
-          protocol::ProcessedClientAction kms;
-          kms.action_type = "KMSEncryption";
-          kms.action_status = 3;  // not supported by this client yet
-          kms.error = "KMS encryption is not supported by this client";
-          response.processed_client_actions.push_back(kms);
-          response.errors.push_back(kms.error);
-        }
+        auto response = protocol::PortholeClientHandshakeResponse(protocol::ParseHandshakeRequest(m.payload),
+                                                                  "porthole/" PORTHOLE_VERSION);
         Send(PayloadType::kHandshakeResponse, protocol::ToJson(response));
         break;
       }

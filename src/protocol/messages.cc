@@ -312,6 +312,26 @@ Result<HandshakeRequest> ParseHandshakeRequest(std::string_view text) {
   return m;
 }
 
+HandshakeResponse PortholeClientHandshakeResponse(const Result<HandshakeRequest>& request,
+                                                  std::string client_version) {
+  HandshakeResponse response;
+  response.client_version = std::move(client_version);
+  response.porthole_features = {"ExitCode"};
+  ProcessedClientAction session_type;
+  session_type.action_type = "SessionType";
+  session_type.action_status = request ? 1 : 2;
+  response.processed_client_actions.push_back(session_type);
+  if (request && request->kms_key_id) {
+    ProcessedClientAction kms;
+    kms.action_type = "KMSEncryption";
+    kms.action_status = 3;
+    kms.error = "KMS encryption is not supported by this client";
+    response.processed_client_actions.push_back(kms);
+    response.errors.push_back(kms.error);
+  }
+  return response;
+}
+
 std::string ToJson(const HandshakeResponse& m) {
   ordered_json actions = ordered_json::array();
   for (const ProcessedClientAction& a : m.processed_client_actions) {

@@ -78,6 +78,11 @@ struct HandshakeResponse {
   std::vector<std::string> porthole_features;
 };
 std::string ToJson(const HandshakeResponse& m);
+// What Porthole's own clients answer (the CLI; the load generator's simulated
+// ones): the session type accepted when `request` parsed, KMS encryption
+// declined (not supported by these clients yet), and the "ExitCode" feature.
+HandshakeResponse PortholeClientHandshakeResponse(const Result<HandshakeRequest>& request,
+                                                  std::string client_version);
 Result<HandshakeResponse> ParseHandshakeResponse(std::string_view json);
 
 struct HandshakeComplete {

@@ -360,5 +360,26 @@ TEST(MessagesTest, ParsersSurviveHostileJson) {
   }
 }
 
+TEST(PortholeClientHandshakeResponse, AcceptsTheSessionAndDeclinesKms) {
+  HandshakeRequest request;
+  request.kms_key_id = "arn:aws:kms:us-east-1:123456789012:key/k";
+  auto parsed = ParseHandshakeResponse(ToJson(PortholeClientHandshakeResponse(request, "porthole/1")));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->client_version, "porthole/1");
+  EXPECT_EQ(parsed->porthole_features, std::vector<std::string>{"ExitCode"});
+  ASSERT_EQ(parsed->processed_client_actions.size(), 2u);
+  EXPECT_EQ(parsed->processed_client_actions[0].action_type, "SessionType");
+  EXPECT_EQ(parsed->processed_client_actions[0].action_status, 1);
+  EXPECT_EQ(parsed->processed_client_actions[1].action_type, "KMSEncryption");
+  EXPECT_EQ(parsed->processed_client_actions[1].action_status, 3);
+  EXPECT_EQ(parsed->errors.size(), 1u);
+
+  // A request that did not parse: the session type is refused, nothing else said.
+  Result<HandshakeRequest> garbage = ParseHandshakeRequest("{");
+  auto refused = PortholeClientHandshakeResponse(garbage, "porthole/1");
+  ASSERT_EQ(refused.processed_client_actions.size(), 1u);
+  EXPECT_EQ(refused.processed_client_actions[0].action_status, 2);
+}
+
 }  // namespace
 }  // namespace porthole::protocol
