@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/aws_config.h"
+#include "common/data_dir_lock.h"
 #include "common/files.h"
 #include "net/aws_json_client.h"
 
@@ -53,8 +56,14 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   std::vector<char*> env;
   for (auto& e : env_storage) env.push_back(e.data());
   env.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    // `up` is the children's supervisor: however it ends, even by SIGKILL,
+    // they are told to stop (and the node then stops its tasks). If it has
+    // already gone, the signal would never come: stop now.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) _exit(1);
     if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
     sigset_t none;
     sigemptyset(&none);
@@ -63,6 +72,14 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     _exit(127);
   }
   return pid;
+}
+
+// "exited with status 3", "was killed by signal 9 (Killed)".
+std::string DescribeExit(int wait_status) {
+  if (WIFSIGNALED(wait_status))
+    return "was killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" + ::strsignal(WTERMSIG(wait_status)) +
+           ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
 }
 
 bool WaitExit(pid_t pid, std::chrono::seconds timeout) {
@@ -126,6 +143,11 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
   std::error_code ec;
   fs::create_directories(data_dir / "node", ec);
   fs::permissions(data_dir, fs::perms::owner_all, ec);
+  auto lock = LockDataDir(data_dir.string(), "porthole up");
+  if (!lock) {
+    std::cerr << "porthole up: " << lock.error().message << "\n";
+    return 1;
+  }
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -201,7 +223,8 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
     int status;
     pid_t done = ::waitpid(-1, &status, WNOHANG);
     if (done == control_plane || done == node) {
-      std::cerr << "porthole up: " << (done == node ? "porthole-node" : "portholed") << " exited unexpectedly\n";
+      std::cerr << "porthole up: " << (done == node ? "porthole-node" : "portholed") << " " << DescribeExit(status)
+                << "; stopping " << (done == node ? "portholed" : "porthole-node") << "\n";
       if (done == node) node = -1;
       else control_plane = -1;
       exit_status = 1;

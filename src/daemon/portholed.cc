@@ -11,6 +11,7 @@
 
 #include "api/control_plane.h"
 #include "common/aws_config.h"
+#include "common/data_dir_lock.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
@@ -74,6 +75,8 @@ Status RunPortholed(const PortholedOptions& options, const std::function<void(co
   fs::create_directories(dir, ec);
   if (ec) return MakeError("ConfigError", "cannot create data directory " + dir.string() + ": " + ec.message(), 500);
   ::chmod(dir.c_str(), 0700);
+  auto lock = LockDataDir(dir.string(), "portholed");
+  if (!lock) return lock.error();
 
   auto identity = LoadOrCreateIdentity(dir, options.region);
   if (!identity) return identity.error();

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/aws_config.h"
+#include "common/data_dir_lock.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "common/linux_capabilities.h"
@@ -132,6 +133,9 @@ class Node {
     for (auto sub : {"tasks", "managed-agents/execute-command/config", "managed-agents/config"})
       fs::create_directories(fs::path(options_.data_dir) / sub, ec);
     ::chmod(options_.data_dir.c_str(), 0700);
+    auto lock = LockDataDir(options_.data_dir, "porthole-node");
+    if (!lock) return lock.error();
+    data_dir_lock_ = std::move(*lock);
     auto url = net::ParseUrl(options_.endpoint);
     if (!url) return url.error();
     auto tls = net::TlsContext::ForClient(options_.ca_pem);
@@ -272,6 +276,7 @@ class Node {
   ImageStore images_;
   RuncRuntime runtime_;
   std::unique_ptr<net::AwsJsonClient> client_;
+  DataDirLock data_dir_lock_;  // held while the node runs
   std::string instance_id_;
   std::map<std::string, std::unique_ptr<TaskRunner>> runners_;
 };
@@ -294,7 +299,11 @@ void TaskRunner::Report(const std::string& status, const std::string& reason, co
   if (!reason.empty()) in["reason"] = reason;
   if (!stop_code.empty()) in["stopCode"] = stop_code;
   // State reports must arrive: retry while the control plane is unreachable.
-  for (int attempt = 0; attempt < 30; attempt++) {
+  // Not when the node is shutting down: its containers are still to be
+  // removed, and the control plane may be what went away (`porthole up`
+  // stops both when either dies).
+  const int attempts = node_.stop && *node_.stop ? 1 : 30;
+  for (int attempt = 0; attempt < attempts; attempt++) {
     auto out = node_.client().Call("PortholeNodeService.SubmitTaskStateChange", in);
     if (out || out.error().http_status / 100 == 4) return;
     std::this_thread::sleep_for(1s);

@@ -23,11 +23,16 @@ class ContainerIsolationTest : public StackTest {
     limited["linuxParameters"] = {{"capabilities", {{"drop", {"CHOWN", "NET_RAW"}}, {"add", {"SYS_PTRACE"}}}}};
     if (stack_->RegisterTaskDefinition("isolation-limited", Json::array({limited})).empty())
       return SetSuiteError("register-task-definition (capabilities) failed");
+    Json read_only = BusyboxContainer("app", {"sleep", "3600"});
+    read_only["readonlyRootFilesystem"] = true;
+    if (stack_->RegisterTaskDefinition("isolation-read-only", Json::array({read_only})).empty())
+      return SetSuiteError("register-task-definition (readonlyRootFilesystem) failed");
     task_ = stack_->RunTask(cluster_, "isolation-sleeper", true);
     limited_task_ = stack_->RunTask(cluster_, "isolation-limited", true);
-    if (task_.empty() || limited_task_.empty()) return SetSuiteError("run-task failed");
+    read_only_task_ = stack_->RunTask(cluster_, "isolation-read-only", true);
+    if (task_.empty() || limited_task_.empty() || read_only_task_.empty()) return SetSuiteError("run-task failed");
     Json last;
-    for (const std::string& task : {task_, limited_task_})
+    for (const std::string& task : {task_, limited_task_, read_only_task_})
       if (!stack_->WaitForExecAgent(cluster_, task, seconds(60), &last))
         return SetSuiteError("the exec agent did not reach RUNNING: " + last.dump(2));
   }
@@ -36,11 +41,13 @@ class ContainerIsolationTest : public StackTest {
   static std::string cluster_;
   static std::string task_;
   static std::string limited_task_;  // linuxParameters.capabilities: drop CHOWN and NET_RAW, add SYS_PTRACE
+  static std::string read_only_task_;  // readonlyRootFilesystem
 };
 
 std::string ContainerIsolationTest::cluster_;
 std::string ContainerIsolationTest::task_;
 std::string ContainerIsolationTest::limited_task_;
+std::string ContainerIsolationTest::read_only_task_;
 
 TEST_F(ContainerIsolationTest, SessionsRunUnderASeccompFilter) {
   // Mode 2 is a filter; an exec session's command inherits it from the container.
@@ -67,6 +74,21 @@ TEST_F(ContainerIsolationTest, OrdinaryCommandsStillWork) {
                                  "sh -c 'cd /tmp && echo data > f && cat f && sh -c \"exit 4\"; echo status=$?'");
   EXPECT_NE(r.out.find("data"), std::string::npos) << r;
   EXPECT_NE(r.out.find("status=4"), std::string::npos) << r;
+}
+
+TEST_F(ContainerIsolationTest, ExecWorksInAReadOnlyRootFilesystemUnderTheSameIsolation) {
+  // The agent needs nothing writable in the container: it runs from its own
+  // read-only mount and keeps its state in memory.
+  CommandResult write = stack_->Exec(cluster_, read_only_task_, "sh -c 'echo x > /probe; echo status=$?'");
+  EXPECT_EQ(write.exit_code, 0) << write;
+  EXPECT_NE(write.out.find("Read-only file system"), std::string::npos) << write;
+  EXPECT_NE(write.out.find("status=1"), std::string::npos) << write;
+  CommandResult mounts = stack_->Exec(cluster_, read_only_task_, "grep -E ' / ' /proc/self/mounts");
+  EXPECT_NE(mounts.out.find(" ro,"), std::string::npos) << mounts;
+  CommandResult seccomp = stack_->Exec(cluster_, read_only_task_, "grep Seccomp: /proc/self/status");
+  EXPECT_NE(seccomp.out.find("Seccomp:\t2"), std::string::npos) << seccomp;
+  CommandResult user = stack_->Exec(cluster_, read_only_task_, "sh -c 'unshare -U true; echo status=$?'");
+  EXPECT_NE(user.out.find("status=1"), std::string::npos) << user;
 }
 
 // The bounding set in /proc/self/status (hex), of an exec session in `task`.

@@ -206,6 +206,30 @@ std::atomic<int> g_name_counter{0};
 
 }  // namespace
 
+std::string ReadWholeFile(const std::string& path) { return ReadFile(path); }
+
+std::vector<pid_t> ProcessesOf(const std::string& program, const std::string& needle, pid_t parent) {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = ReadWholeFile(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.rfind(program + " ", 0) != 0 || cmdline.find(needle) == std::string::npos) continue;
+    if (parent > 0) {
+      // "pid (comm) S ppid ...": comm may contain anything but ends at the last ')'.
+      std::string stat = ReadWholeFile(entry.path().string() + "/stat");
+      size_t paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 4 >= stat.size() ||
+          std::atol(stat.c_str() + paren + 4) != static_cast<long>(parent))
+        continue;
+    }
+    pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return pids;
+}
+
 // ---------------------------------------------------------------------------
 
 std::string BinDir() {

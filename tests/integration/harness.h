@@ -316,4 +316,52 @@ class StackTest : public ::testing::Test {
   static std::string start_error_;
 };
 
+// The whole contents of `path` ("" when it cannot be read).
+std::string ReadWholeFile(const std::string& path);
+
+// Pids of running `program`s whose command line mentions `needle` and, if
+// `parent` > 0, whose parent is `parent` (porthole-node's container
+// supervisors are forks of it, with its command line, re-parented to init).
+std::vector<pid_t> ProcessesOf(const std::string& program, const std::string& needle, pid_t parent = 0);
+
+// A child process (porthole up, an extra porthole-node, a host-side exec
+// agent) that is signalled with `stop_signal` and reaped when the test ends,
+// whichever way it ends.
+class Daemon {
+ public:
+  Daemon(std::vector<std::string> argv, std::vector<std::string> env, int stop_signal)
+      : command_(std::move(argv), std::move(env)), stop_signal_(stop_signal) {}
+  ~Daemon() { Stop(seconds(90)); }
+
+  bool Start() { return started_ = command_.Start(); }
+  Command& command() { return command_; }
+  // Pumps output until `pred()` holds (true) or the process exits or
+  // `timeout` passes (false).
+  bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (pred()) return true;
+      if (!command_.Running() || Clock::now() >= deadline) return pred();
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  bool WaitForStderr(const std::string& text, milliseconds timeout) {
+    return WaitUntil([&] { return command_.stderr_so_far().find(text) != std::string::npos; }, timeout);
+  }
+  // Sends the stop signal and waits (SIGKILL to the group after `grace`).
+  CommandResult Stop(milliseconds grace) {
+    if (!started_) return result_;
+    started_ = false;
+    command_.Signal(stop_signal_);
+    result_ = command_.Wait(grace);
+    return result_;
+  }
+
+ private:
+  Command command_;
+  int stop_signal_;
+  bool started_ = false;
+  CommandResult result_;
+};
+
 }  // namespace porthole::itest

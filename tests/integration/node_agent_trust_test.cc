@@ -33,13 +33,6 @@ constexpr const char* kAws = "/usr/bin/aws";
 constexpr auto kAgentTimeout = seconds(60);
 constexpr uintmax_t kLargestScannedFile = 10 * 1024 * 1024;
 
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string TaskId(const std::string& task_arn) { return task_arn.substr(task_arn.rfind('/') + 1); }
 
 // The value of `name` (e.g. "aws_access_key_id") in a shared credentials file.
@@ -91,31 +84,6 @@ bool AnyEndsWith(const std::vector<std::string>& paths, const std::string& suffi
   return false;
 }
 
-// Pids of running `program`s whose command line mentions `needle` and, if
-// `parent` > 0, whose parent is `parent` (porthole-node's container
-// supervisors are forks of it, with its command line, re-parented to init).
-std::vector<pid_t> ProcessesOf(const std::string& program, const std::string& needle, pid_t parent = 0) {
-  std::vector<pid_t> pids;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = ReadWholeFile(entry.path().string() + "/cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.rfind(program + " ", 0) != 0 || cmdline.find(needle) == std::string::npos) continue;
-    if (parent > 0) {
-      // "pid (comm) S ppid ...": comm may contain anything but ends at the last ')'.
-      std::string stat = ReadWholeFile(entry.path().string() + "/stat");
-      size_t paren = stat.rfind(')');
-      if (paren == std::string::npos || paren + 4 >= stat.size() ||
-          std::atol(stat.c_str() + paren + 4) != static_cast<long>(parent))
-        continue;
-    }
-    pids.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return pids;
-}
-
 // "R", "S", "Z", ... from /proc/<pid>/stat; "" when there is no such process.
 std::string ProcessState(pid_t pid) {
   std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
@@ -123,46 +91,6 @@ std::string ProcessState(pid_t pid) {
   if (paren == std::string::npos || paren + 2 >= stat.size()) return "";
   return stat.substr(paren + 2, 1);
 }
-
-// A child process (porthole up, an extra porthole-node, a host-side exec
-// agent) that is signalled with `stop_signal` and reaped when the test ends,
-// whichever way it ends.
-class Daemon {
- public:
-  Daemon(std::vector<std::string> argv, std::vector<std::string> env, int stop_signal)
-      : command_(std::move(argv), std::move(env)), stop_signal_(stop_signal) {}
-  ~Daemon() { Stop(seconds(90)); }
-
-  bool Start() { return started_ = command_.Start(); }
-  Command& command() { return command_; }
-  // Pumps output until `pred()` holds (true) or the process exits or
-  // `timeout` passes (false).
-  bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (pred()) return true;
-      if (!command_.Running() || Clock::now() >= deadline) return pred();
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-  }
-  bool WaitForStderr(const std::string& text, milliseconds timeout) {
-    return WaitUntil([&] { return command_.stderr_so_far().find(text) != std::string::npos; }, timeout);
-  }
-  // Sends the stop signal and waits (SIGKILL to the group after `grace`).
-  CommandResult Stop(milliseconds grace) {
-    if (!started_) return result_;
-    started_ = false;
-    command_.Signal(stop_signal_);
-    result_ = command_.Wait(grace);
-    return result_;
-  }
-
- private:
-  Command command_;
-  int stop_signal_;
-  bool started_ = false;
-  CommandResult result_;
-};
 
 class NodeAgentTrustTest : public StackTest {
  protected:
