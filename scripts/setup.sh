@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev
   libgtest-dev libgmock-dev
   runc tini busybox-static
+  containernetworking-plugins iptables  # task network modes: CNI bridge, host-local, loopback, portmap
   awscli tmux openssl ca-certificates procps iproute2 bc python3
   clang libclang-rt-14-dev llvm-14  # scripts/fuzz.sh: clang++, libFuzzer and sanitizer runtimes, llvm-symbolizer
   openssh-server openssh-client bsdutils

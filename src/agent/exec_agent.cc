@@ -50,6 +50,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     c.task_id = j.at("taskId");
     c.container_name = j.at("containerName");
     c.ca_pem = j.value("caPem", "");
+    c.dial_socket = j.value("dialSocket", "");
     const Json& creds = j.at("credentials");
     c.access_key_id = creds.at("accessKeyId");
     c.secret_access_key = creds.at("secretAccessKey");
@@ -183,7 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!url) co_return nullptr;
     url->target = start_.value("path", "/v1/data-channel/" + session_id_);
     auto ws = co_await net::ConnectWebSocket(ex_, *url, SignedUpgradeHeaders(config_, *url), tls_,
-                                             std::chrono::seconds(20));
+                                             std::chrono::seconds(20), config_.dial_socket);
     if (!ws) {
       log::Warn("session " + session_id_ + ": " + ws.error().message);
       co_return nullptr;
@@ -496,7 +497,7 @@ asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::stri
       if (tls && url) {
         url->target = "/v1/control-channel/" + config->task_id + "?container=" + config->container_name;
         auto ws = co_await net::ConnectWebSocket(ex, *url, SignedUpgradeHeaders(*config, *url), *tls,
-                                                 std::chrono::seconds(20));
+                                                 std::chrono::seconds(20), config->dial_socket);
         if (ws) {
           log::Info("control channel open");
           bool accepted = false;

@@ -1,4 +1,4 @@
-// porthole-node --data-dir DIR --endpoint URL [--join-token-file FILE]
+// porthole-node --data-dir DIR --endpoint URL [--join-token-file FILE] [--bridge NAME --bridge-subnet CIDR]
 // Joins with a join token (--join-token-file, or PORTHOLE_JOIN_TOKEN) or, without
 // one, with IAM credentials from the standard AWS environment variables and
 // shared files; afterwards it signs with its own instance credentials only.
@@ -30,14 +30,39 @@ int main(int argc, char** argv) {
   std::string exec_agent;
   std::string join_token_file;
   bool stop_tasks_on_exit = false;
+  bool clean_up = false;
+  porthole::node::CniConfig network;
   app.add_option("--data-dir", data_dir, "node state, images and bundles")->capture_default_str();
-  app.add_option("--endpoint", endpoint, "portholed URL, e.g. https://127.0.0.1:8443")->required();
+  auto* endpoint_option = app.add_option("--endpoint", endpoint, "portholed URL, e.g. https://127.0.0.1:8443");
+  app.add_flag("--clean-up", clean_up,
+               "remove every task's containers and networks left in --data-dir, then exit (no --endpoint needed)");
   app.add_option("--profile", profile, "AWS profile with IAM credentials to join with (when no join token)");
   app.add_option("--join-token-file", join_token_file, "file holding a join token (porthole node-token create)");
   app.add_option("--exec-agent", exec_agent, "porthole-exec-agent binary (default: next to this program)");
   app.add_flag("--stop-tasks-on-exit", stop_tasks_on_exit, "stop and remove every task on SIGINT/SIGTERM");
+  app.add_option("--bridge", network.bridge, "bridge of bridge and awsvpc tasks (made when missing)")
+      ->capture_default_str();
+  app.add_option("--bridge-subnet", network.subnet, "IPv4 subnet of the bridge; tasks get addresses in it")
+      ->capture_default_str();
+  app.add_option("--cni-plugin-dir", network.plugin_dir, "where the CNI plugins are")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   porthole::log::SetProgram("porthole-node");
+  network.network_name = "porthole-" + network.bridge;  // one IPAM space and rule set per bridge
+  if (clean_up) {
+    porthole::node::NodeOptions options;
+    options.data_dir = std::filesystem::absolute(data_dir).string();
+    options.network = network;
+    auto status = porthole::node::CleanUpNode(options);
+    if (!status) {
+      std::cerr << "porthole-node: " << status.error().message << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (endpoint_option->count() == 0) {
+    std::cerr << "porthole-node: --endpoint is required\n";
+    return 2;
+  }
 
   porthole::ResolveOptions resolve;
   if (!profile.empty()) resolve.profile = profile;
@@ -79,6 +104,7 @@ int main(int argc, char** argv) {
   options.ca_pem = *ca;
   options.exec_agent_path = exec_agent;
   options.stop_tasks_on_exit = stop_tasks_on_exit;
+  options.network = network;
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

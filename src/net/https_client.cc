@@ -1,11 +1,16 @@
 #include "net/https_client.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <openssl/ssl.h>
 
+#include "common/fd_passing.h"
 #include "net/beast_websocket.h"
 
 namespace porthole::net {
@@ -32,15 +37,61 @@ Result<tcp::endpoint> EndpointFor(const Url& url) {
   return tcp::endpoint(address, url.port);
 }
 
+// A TCP connection from the dialer at `path` (node/gateway_dialer.h): ask,
+// then take the socket it sends. Bounded by `timeout` as a connect is.
+asio::awaitable<Result<int>> DialThrough(asio::any_io_executor ex, const std::string& path, const Url& url,
+                                         std::chrono::seconds timeout) {
+  using local = asio::local::stream_protocol;
+  auto socket = std::make_shared<local::socket>(ex);
+  asio::steady_timer deadline(ex, timeout);
+  deadline.async_wait([socket](const beast::error_code& ec) {
+    beast::error_code ignored;
+    if (!ec) socket->close(ignored);  // whatever is pending fails with operation_aborted
+  });
+  struct CancelOnExit {
+    asio::steady_timer& t;
+    ~CancelOnExit() { t.cancel(); }
+  } cancel{deadline};
+  auto [cec] = co_await socket->async_connect(local::endpoint(path), kUseTuple);
+  if (cec) co_return ConnectionError(url, "connect to the node's dialer " + path, cec);
+  auto [wec, wn] = co_await asio::async_write(*socket, asio::buffer("dial", 4), kUseTuple);
+  if (wec) co_return ConnectionError(url, "ask the node's dialer", wec);
+  for (;;) {
+    auto [rec] = co_await socket->async_wait(local::socket::wait_read, kUseTuple);
+    if (rec) co_return ConnectionError(url, "the node's dialer", rec);
+    auto message = ReceiveWithFd(socket->native_handle());
+    if (!message && message.error().code == "WouldBlock") continue;
+    if (!message) co_return MakeError("ConnectionError", "the node's dialer: " + message.error().message, 0);
+    if (message->text == "ok" && message->fd >= 0) co_return message->fd;
+    if (message->fd >= 0) ::close(message->fd);
+    co_return MakeError("ConnectionError", "Could not connect to the endpoint URL: \"" + url.scheme + "://" +
+                                               url.HostHeader() + "\" (the node's dialer: " + message->text + ")",
+                        0);
+  }
+}
+
 asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_executor ex, const Url& url,
                                                                   std::shared_ptr<TlsContext> tls,
-                                                                  std::chrono::seconds timeout) {
+                                                                  std::chrono::seconds timeout,
+                                                                  const std::string& dial_socket) {
   auto endpoint = EndpointFor(url);
   if (!endpoint) co_return endpoint.error();
   auto stream = std::make_unique<TlsTcpStream>(beast::tcp_stream(ex), tls->native());
   beast::get_lowest_layer(*stream).expires_after(timeout);
-  auto [cec] = co_await beast::get_lowest_layer(*stream).async_connect(*endpoint, kUseTuple);
-  if (cec) co_return ConnectionError(url, "connect", cec);
+  if (dial_socket.empty()) {
+    auto [cec] = co_await beast::get_lowest_layer(*stream).async_connect(*endpoint, kUseTuple);
+    if (cec) co_return ConnectionError(url, "connect", cec);
+  } else {
+    auto fd = co_await DialThrough(ex, dial_socket, url, timeout);
+    if (!fd) co_return fd.error();
+    beast::error_code aec;
+    beast::get_lowest_layer(*stream).socket().assign(endpoint->protocol(), *fd, aec);
+    if (aec) {
+      ::close(*fd);
+      co_return ConnectionError(url, "adopt the dialed socket", aec);
+    }
+    beast::get_lowest_layer(*stream).expires_after(timeout);
+  }
   // Interactive traffic is many small frames: no Nagle delay.
   beast::error_code nodelay_ec;
   beast::get_lowest_layer(*stream).socket().set_option(tcp::no_delay(true), nodelay_ec);
@@ -59,7 +110,7 @@ asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_e
 
 asio::awaitable<Result<HttpResponse>> HttpsRequest(asio::any_io_executor ex, const Url& url, HttpRequest request,
                                                    std::shared_ptr<TlsContext> tls, std::chrono::seconds timeout) {
-  auto connected = co_await ConnectTls(ex, url, tls, timeout);
+  auto connected = co_await ConnectTls(ex, url, tls, timeout, "");
   if (!connected) co_return connected.error();
   auto& stream = **connected;
 
@@ -119,8 +170,8 @@ Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::
 
 asio::awaitable<Result<std::shared_ptr<WebSocket>>> ConnectWebSocket(
     asio::any_io_executor ex, const Url& url, std::vector<std::pair<std::string, std::string>> headers,
-    std::shared_ptr<TlsContext> tls, std::chrono::seconds timeout) {
-  auto connected = co_await ConnectTls(ex, url, tls, timeout);
+    std::shared_ptr<TlsContext> tls, std::chrono::seconds timeout, const std::string& dial_socket) {
+  auto connected = co_await ConnectTls(ex, url, tls, timeout, dial_socket);
   if (!connected) co_return connected.error();
   auto ws = std::make_shared<BeastWebSocket>(BeastWsStream(std::move(**connected)));
   beast::get_lowest_layer(ws->stream()).expires_never();

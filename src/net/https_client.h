@@ -33,9 +33,13 @@ Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::
 
 // Opens a wss:// connection to `url` with the extra upgrade `headers` (e.g. a
 // SigV4 Authorization). A refused upgrade is an error naming the HTTP status.
+// With `dial_socket`, the TCP connection is not dialled here but taken from
+// the node's dialer listening at that path (node/gateway_dialer.h): how an
+// exec agent in a network namespace reaches the gateway. TLS still verifies
+// `url`'s host.
 boost::asio::awaitable<Result<std::shared_ptr<WebSocket>>> ConnectWebSocket(
     boost::asio::any_io_executor executor, const Url& url,
     std::vector<std::pair<std::string, std::string>> headers, std::shared_ptr<TlsContext> tls,
-    std::chrono::seconds timeout);
+    std::chrono::seconds timeout, const std::string& dial_socket = "");
 
 }  // namespace porthole::net

@@ -32,6 +32,10 @@ struct ContainerSpec {
   std::optional<std::vector<std::string>> capabilities;
   std::string hostname;
   std::vector<BindMount> mounts;
+  // The network namespace: the host's (host_network), the one mounted at
+  // netns_path (node/network_namespace.h), or else a new one with only lo.
+  bool host_network = false;
+  std::string netns_path;
 };
 
 enum class ContainerStatus { kCreated, kRunning, kStopped, kUnknown };

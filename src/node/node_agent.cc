@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -21,8 +23,10 @@
 #include "common/linux_capabilities.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
+#include "node/gateway_dialer.h"
 #include "node/image_store.h"
 #include "node/runc_runtime.h"
+#include "node/task_network.h"
 
 namespace porthole::node {
 namespace fs = std::filesystem;
@@ -103,6 +107,9 @@ class TaskRunner {
   void StartAgent(ContainerRun& c);
   void WriteAgentConfig(const ContainerRun& c);
   void Report(const std::string& status, const std::string& reason, const std::string& stop_code);
+  Status SetUpNetwork();
+  Json NetworkReport(const ContainerRun& c) const;
+  void WriteNameFiles();
   void StopAll();
   fs::path TaskDir() const;
   fs::path AgentConfigDir(const ContainerRun& c) const;
@@ -117,6 +124,7 @@ class TaskRunner {
   bool desired_stopped_ = false;
   std::string stop_reason_;
   std::string written_agent_credentials_;
+  std::optional<TaskNetwork> network_;  // once set up (or re-read after a restart)
   std::atomic<bool> finished_{false};
   std::thread thread_;
 };
@@ -126,7 +134,8 @@ class Node {
   explicit Node(const NodeOptions& options)
       : options_(options),
         images_(options.data_dir),  // the store keeps its images under <data_dir>/images
-        runtime_(images_, (fs::path(options.data_dir) / "runc").string()) {}
+        runtime_(images_, (fs::path(options.data_dir) / "runc").string()),
+        networks_(options.network, (fs::path(options.data_dir) / "network").string()) {}
 
   Status Init() {
     std::error_code ec;
@@ -138,6 +147,8 @@ class Node {
     data_dir_lock_ = std::move(*lock);
     auto url = net::ParseUrl(options_.endpoint);
     if (!url) return url.error();
+    if (Status s = ValidateCniConfig(networks_.config()); !s) return MakeError("ConfigError", s.error().message);
+    dialer_ = std::make_unique<GatewayDialer>(url->host, url->port);
     auto tls = net::TlsContext::ForClient(options_.ca_pem);
     if (!tls) return tls.error();
     client_ = std::make_unique<net::AwsJsonClient>(*url, auth::Credentials{}, options_.region, "ecs", *tls);
@@ -209,6 +220,7 @@ class Node {
 
   // Re-adopts tasks that were running when the node last stopped.
   void Recover() {
+    std::set<std::string> live;
     for (const auto& entry : fs::directory_iterator(fs::path(options_.data_dir) / "tasks")) {
       auto text = ReadFile((entry.path() / "task.json").string());
       if (!text) continue;
@@ -218,7 +230,10 @@ class Node {
       auto runner = std::make_unique<TaskRunner>(*this, assignment, true);
       runner->Start();
       runners_[assignment["taskArn"]] = std::move(runner);
+      live.insert(assignment.value("taskId", ""));
     }
+    // What a crash left of tasks that are gone: namespaces, veths, addresses, rules.
+    networks_.Sweep(live);
   }
 
   Status Loop(const std::atomic<bool>& stop) {
@@ -268,6 +283,8 @@ class Node {
 
   const NodeOptions& options() const { return options_; }
   ContainerRuntime& runtime() { return runtime_; }
+  TaskNetworks& networks() { return networks_; }
+  GatewayDialer& dialer() { return *dialer_; }
   net::AwsJsonClient& client() { return *client_; }
   const std::atomic<bool>* stop = nullptr;
 
@@ -275,6 +292,8 @@ class Node {
   NodeOptions options_;
   ImageStore images_;
   RuncRuntime runtime_;
+  TaskNetworks networks_;
+  std::unique_ptr<GatewayDialer> dialer_;
   std::unique_ptr<net::AwsJsonClient> client_;
   DataDirLock data_dir_lock_;  // held while the node runs
   std::string instance_id_;
@@ -293,9 +312,25 @@ void TaskRunner::Report(const std::string& status, const std::string& reason, co
     Json entry = {{"name", c.spec["name"]}, {"runtimeId", c.runtime_id},
                   {"status", c.stopped ? "STOPPED" : (c.started ? "RUNNING" : "PENDING")}};
     if (c.exit_code) entry["exitCode"] = *c.exit_code;
+    if (network_) entry.update(NetworkReport(c));
     containers.push_back(entry);
   }
   Json in = {{"taskArn", task_arn_}, {"status", status}, {"containers", containers}};
+  if (network_ && network_->mode == NetworkMode::kAwsvpc) {
+    // The task's own interface, in the shape of ECS's ENI attachment.
+    std::string hex = network_->attachment_id;
+    hex.erase(std::remove(hex.begin(), hex.end(), '-'), hex.end());
+    const std::string eni = "eni-" + hex.substr(0, 17);
+    Json details = Json::array({{{"name", "subnetId"}, {"value", "subnet-" + node_.networks().config().bridge}},
+                                {{"name", "networkInterfaceId"}, {"value", eni}},
+                                {{"name", "macAddress"}, {"value", network_->attachment.mac}},
+                                {{"name", "privateDnsName"}, {"value", task_id_.substr(0, 12)}},
+                                {{"name", "privateIPv4Address"}, {"value", network_->attachment.address}}});
+    in["attachments"] = Json::array({{{"id", network_->attachment_id},
+                                      {"type", "ElasticNetworkInterface"},
+                                      {"status", "ATTACHED"},
+                                      {"details", details}}});
+  }
   if (!reason.empty()) in["reason"] = reason;
   if (!stop_code.empty()) in["stopCode"] = stop_code;
   // State reports must arrive: retry while the control plane is unreachable.
@@ -334,10 +369,19 @@ Status TaskRunner::StartContainer(ContainerRun& c) {
     spec.capabilities = ResolveCapabilities(add, drop);
   }
   spec.hostname = task_id_.substr(0, 12);
+  spec.host_network = network_ && network_->mode == NetworkMode::kHost;
+  if (network_) spec.netns_path = network_->netns_path;
+  if (!spec.host_network) {
+    // Its own namespace: the host's name files would name the host's resolver
+    // and addresses, not the task's.
+    spec.mounts.push_back({(TaskDir() / "hosts").string(), "/etc/hosts", false});
+    spec.mounts.push_back({(TaskDir() / "resolv.conf").string(), "/etc/resolv.conf", false});
+  }
   if (assignment_.value("enableExecuteCommand", false)) {
     std::error_code ec;
     fs::create_directories(AgentConfigDir(c), ec);
     ::chmod(AgentConfigDir(c).c_str(), 0700);
+    if (Status s = node_.dialer().Listen(AgentConfigDir(c).string()); !s) return s;
     spec.mounts.push_back({(fs::path(node_.options().data_dir) / "managed-agents/execute-command").string(),
                            kAgentMountPoint, true});
     spec.mounts.push_back({AgentConfigDir(c).string(), std::string(kAgentMountPoint) + "/config", true});
@@ -353,6 +397,7 @@ void TaskRunner::WriteAgentConfig(const ContainerRun& c) {
                  {"taskId", task_id_},
                  {"containerName", c.spec["name"]},
                  {"caPem", node_.options().ca_pem},
+                 {"dialSocket", std::string(kAgentMountPoint) + "/config/" + GatewayDialer::kSocketName},
                  {"credentials", agent["credentials"].value(c.spec.value("name", ""), Json())}};
   (void)WriteFileAtomic((AgentConfigDir(c) / "agent.json").string(), config.dump(), 0400);
 }
@@ -380,6 +425,67 @@ void TaskRunner::StartAgent(ContainerRun& c) {
   }
   c.agent_pid = *pid;
   std::ofstream(fs::path(c.bundle) / "agent.pid") << *pid;
+}
+
+Status TaskRunner::SetUpNetwork() {
+  const std::string mode_name = assignment_.value("networkMode", "bridge");
+  auto mode = ParseNetworkMode(mode_name);
+  if (!mode) return MakeError("ResourceInitializationError", "unknown networkMode \"" + mode_name.substr(0, 32) + "\"");
+  std::vector<ContainerPortMapping> ports;
+  for (const auto& c : assignment_["containers"])
+    for (const auto& p : c.value("portMappings", Json::array())) {
+      if (!p.is_object()) continue;
+      ContainerPortMapping m;
+      m.container = c.value("name", "");
+      m.mapping.container_port = p.value("containerPort", 0);
+      m.mapping.host_port = p.value("hostPort", 0);
+      m.mapping.protocol = p.value("protocol", "tcp") == "udp" ? "udp" : "tcp";
+      if (m.mapping.container_port != 0) ports.push_back(m);
+    }
+  auto network = node_.networks().Setup(task_id_, *mode, ports);
+  if (!network) return network.error();
+  network_ = *network;
+  WriteNameFiles();
+  return OkStatus();
+}
+
+// ECS's networkBindings (bridge, host) and networkInterfaces (awsvpc) of one container.
+Json TaskRunner::NetworkReport(const ContainerRun& c) const {
+  Json bindings = Json::array(), interfaces = Json::array();
+  if (network_->mode == NetworkMode::kAwsvpc) {
+    interfaces.push_back({{"attachmentId", network_->attachment_id}, {"privateIpv4Address", network_->attachment.address}});
+  } else {
+    for (const auto& p : network_->ports)
+      if (p.container == c.spec.value("name", ""))
+        bindings.push_back({{"bindIP", "0.0.0.0"},
+                            {"containerPort", p.mapping.container_port},
+                            {"hostPort", p.mapping.host_port},
+                            {"protocol", p.mapping.protocol}});
+  }
+  return {{"networkBindings", bindings}, {"networkInterfaces", interfaces}};
+}
+
+// The task's /etc/hosts (its name on its own address) and /etc/resolv.conf
+// (the host's resolvers, less those on the host's loopback, which the task's
+// namespace cannot reach).
+void TaskRunner::WriteNameFiles() {
+  const std::string hostname = task_id_.substr(0, 12);
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (!network_->attachment.address.empty()) hosts += network_->attachment.address + "\t" + hostname + "\n";
+  else hosts += "127.0.1.1\t" + hostname + "\n";
+  std::string resolv;
+  if (network_->mode != NetworkMode::kNone) {
+    std::istringstream host_resolv(ReadFile("/etc/resolv.conf", 64 * 1024).value_or(""));
+    for (std::string line; std::getline(host_resolv, line);) {
+      std::istringstream words(line);
+      std::string key, value;
+      words >> key >> value;
+      if (key == "nameserver" && (value.rfind("127.", 0) == 0 || value == "::1")) continue;
+      resolv += line + "\n";
+    }
+  }
+  (void)WriteFileAtomic((TaskDir() / "hosts").string(), hosts, 0644);
+  (void)WriteFileAtomic((TaskDir() / "resolv.conf").string(), resolv, 0644);
 }
 
 void TaskRunner::StopAll() {
@@ -437,10 +543,17 @@ void TaskRunner::Run() {
         c.exit_code = state->exit_code;
       }
       if (auto pid = ReadFile((fs::path(c.bundle) / "agent.pid").string())) c.agent_pid = std::atoi(pid->c_str());
+      // The agent dials through the node: listen for it again.
+      if (c.started && !c.stopped && assignment_.value("enableExecuteCommand", false))
+        if (Status s = node_.dialer().Listen(AgentConfigDir(c).string()); !s)
+          log::Warn("task " + task_id_ + ": " + s.error().message);
     }
+    network_ = node_.networks().Load(task_id_);
   } else {
     Report("PENDING", "", "");
+    if (Status s = SetUpNetwork(); !s) failure = s.error().code + ": " + s.error().message;
     for (auto& c : containers_) {
+      if (!failure.empty()) break;
       Status s = StartContainer(c);
       if (!s) {
         failure = "CannotStartContainerError: " + c.spec.value("name", "") + ": " + s.error().message;
@@ -512,7 +625,12 @@ void TaskRunner::Run() {
 
   StopAll();
   Report("STOPPED", reason, stop_code);
-  for (auto& c : containers_) (void)node_.runtime().Remove(c.runtime_id, c.bundle);
+  for (auto& c : containers_) {
+    (void)node_.runtime().Remove(c.runtime_id, c.bundle);
+    node_.dialer().Stop(AgentConfigDir(c).string());
+  }
+  // Kept on failure for the sweep at the node's next start.
+  (void)node_.networks().Teardown(task_id_);
   fs::remove_all(fs::path(node_.options().data_dir) / "managed-agents/config" / task_id_, ec);
   fs::remove_all(TaskDir(), ec);
   log::Info("task " + task_id_ + " stopped: " + reason);
@@ -520,6 +638,31 @@ void TaskRunner::Run() {
 }
 
 }  // namespace
+
+Status CleanUpNode(const NodeOptions& options) {
+  auto lock = LockDataDir(options.data_dir, "porthole-node");
+  if (!lock) return lock.error();
+  ImageStore images(options.data_dir);
+  RuncRuntime runtime(images, (fs::path(options.data_dir) / "runc").string());
+  TaskNetworks networks(options.network, (fs::path(options.data_dir) / "network").string());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(options.data_dir) / "tasks", ec)) {
+    auto text = ReadFile((entry.path() / "task.json").string());
+    Json assignment = text ? Json::parse(*text, nullptr, false) : Json();
+    if (assignment.is_object() && assignment.contains("containers") && assignment["containers"].is_array())
+      for (const auto& c : assignment["containers"]) {
+        if (!c.is_object() || !c.contains("name") || !c["name"].is_string()) continue;
+        const std::string id = RuntimeId(entry.path().filename().string(), c["name"]);
+        (void)runtime.Kill(id, SIGKILL);
+        if (Status s = runtime.Remove(id, (entry.path() / id).string()); !s)
+          log::Warn("cannot remove container " + id + ": " + s.error().message);
+      }
+    fs::remove_all(entry.path(), ec);
+  }
+  fs::remove_all(fs::path(options.data_dir) / "managed-agents/config", ec);
+  networks.Sweep({});
+  return networks.RemoveBridge();
+}
 
 Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop) {
   Node node(options);

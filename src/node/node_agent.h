@@ -11,13 +11,17 @@
 //   runc/                         runc's state root
 //   tasks/<taskId>/task.json      the assignment, for recovery after a restart
 //   tasks/<taskId>/<n>/           one bundle per container
+//   tasks/<taskId>/hosts, resolv.conf   the task's /etc/hosts and /etc/resolv.conf (own namespace only)
+//   network/<taskId>.json, .netns, ipam/   each task's network (node/task_network.h)
 //   managed-agents/execute-command/    the exec agent binary (read-only mount source)
 //   managed-agents/config/<taskId>/<n>/agent.json   per-container agent config (0400)
+//   managed-agents/config/<taskId>/<n>/gateway.sock the agent's dialer (node/gateway_dialer.h)
 #include <atomic>
 #include <string>
 
 #include "auth/sigv4.h"
 #include "common/result.h"
+#include "node/cni.h"
 
 namespace porthole::node {
 
@@ -34,7 +38,15 @@ struct NodeOptions {
   std::string ca_pem;             // trusted CA for the endpoint ("" → system roots)
   std::string exec_agent_path;    // porthole-exec-agent binary to install
   bool stop_tasks_on_exit = false;  // `porthole up`: leave nothing running
+  CniConfig network;  // bridge and awsvpc tasks (node/task_network.h); ipam_dir is set by the node
 };
+
+// Removes everything a node left in `options.data_dir` — every task's
+// containers, namespaces, addresses and rules — and then the bridge (see
+// TaskNetworks::RemoveBridge), without the control plane:
+// for retiring a node, or after tests. Refused ("DataDirectoryInUse") while
+// a node runs on the directory.
+Status CleanUpNode(const NodeOptions& options);
 
 // Runs until `stop` becomes true (checked at least once per second).
 Status RunNode(const NodeOptions& options, const std::atomic<bool>& stop);

@@ -84,6 +84,8 @@ Status ValidateContainerSpec(const ContainerSpec& spec) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
     if (!ok) return Invalid("hostname \"" + spec.hostname + "\" may only contain letters, digits, '-' and '.'");
   }
+  if (!spec.netns_path.empty() && (spec.host_network || !IsNormalizedAbsolutePath(spec.netns_path)))
+    return Invalid("network namespace \"" + spec.netns_path + "\" must be an absolute, normalized path (and not with host networking)");
   if (spec.mounts.size() > kMaxMounts) return Invalid("too many mount points");
   for (const auto& m : spec.mounts) {
     if (!IsNormalizedAbsolutePath(m.source))
@@ -187,10 +189,16 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
     mounts.push_back({{"destination", m.destination}, {"type", "bind"}, {"source", m.source}, {"options", opts}});
   }
 
+  nlohmann::json namespaces =
+      nlohmann::json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  if (!spec.netns_path.empty()) {
+    namespaces.push_back({{"type", "network"}, {"path", spec.netns_path}});
+  } else if (!spec.host_network) {
+    namespaces.push_back({{"type", "network"}});  // runc brings its lo up
+  }
   nlohmann::json linux_section = {
       {"resources", {{"devices", nlohmann::json::array({{{"allow", false}, {"access", "rwm"}}})}}},
-      // No network namespace: tasks use host networking.
-      {"namespaces", nlohmann::json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}})},
+      {"namespaces", namespaces},
       {"maskedPaths",
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
         "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},

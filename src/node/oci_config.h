@@ -39,8 +39,8 @@ struct OciOptions {
 };
 
 // The config.json for `spec` (already validated), running as `user`.
-// Host networking (no network namespace); pid, ipc, uts and mount
-// namespaces; spec.capabilities (Docker's default set unless given) for
+// pid, ipc, uts and mount namespaces, and the network namespace
+// spec.host_network / spec.netns_path choose; spec.capabilities (Docker's default set unless given) for
 // uid 0 (bounding only for other users) and Docker's default seccomp
 // profile for that set (node/seccomp_profile.h);
 // no_new_privs; the runc default masked and read-only paths;

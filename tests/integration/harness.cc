@@ -781,6 +781,30 @@ namespace {
 
 constexpr const char* kDirPrefix = "porthole-it-";
 
+uint32_t Fnv1a(const std::string& text) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : text) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+std::string BridgeOf(const std::string& dir) {
+  char name[16];
+  std::snprintf(name, sizeof name, "pt%08x", Fnv1a(dir));
+  return name;
+}
+
+std::string SubnetOf(const std::string& dir) {
+  uint32_t h = Fnv1a(dir);
+  return "10." + std::to_string(200 + h % 50) + "." + std::to_string((h >> 8) % 256) + ".0/24";
+}
+
+// What the node left of its tasks' networks (and containers), and its bridge.
+void CleanUpNodeDir(const std::string& dir) {
+  RunCommand({Bin("porthole-node"), "--clean-up", "--data-dir", dir + "/node", "--bridge", BridgeOf(dir),
+              "--bridge-subnet", SubnetOf(dir)},
+             "", seconds(60));
+}
+
 // Removes what an earlier test program that was killed (so never tore its
 // stack down) left in `temp`: directories named porthole-it-<pid>-* whose
 // <pid> is gone, their runc containers and any process still using them.
@@ -797,6 +821,7 @@ void ReapStaleStacks(const fs::path& temp) {
     if (!runc.empty() && fs::exists(root))
       for (const auto& id : Tokens(RunCommand({runc, "--root", root, "list", "-q"}, "", seconds(30)).out))
         RunCommand({runc, "--root", root, "delete", "--force", id}, "", seconds(30));
+    CleanUpNodeDir(dir);
     for (pid_t pid : ProcessesUsing(dir)) ::kill(pid, SIGKILL);
     if (MountsUnder(dir).empty()) fs::remove_all(dir, ec);
   }
@@ -828,6 +853,9 @@ std::string Stack::Start(const StackOptions& options) {
   if (std::string e = StartNode(); !e.empty()) return e;
   return "";
 }
+
+std::string Stack::bridge() const { return BridgeOf(dir_); }
+std::string Stack::bridge_subnet() const { return SubnetOf(dir_); }
 
 std::string Stack::node_endpoint() const { return node_proxy_ ? node_proxy_->url() : url_; }
 
@@ -935,7 +963,9 @@ std::string Stack::StartNode() {
   // The node joins with a single-use join token made with the operator's
   // key, and holds no account credentials: its environment names no
   // credentials file.
-  std::vector<std::string> argv = {Bin("porthole-node"), "--data-dir", node_dir(), "--endpoint", node_endpoint()};
+  std::vector<std::string> argv = {Bin("porthole-node"), "--data-dir",      node_dir(), "--endpoint",
+                                   node_endpoint(),      "--bridge",        bridge(),   "--bridge-subnet",
+                                   bridge_subnet()};
   if (first_start) {
     CommandResult token = RunCommand({Bin("porthole"), "node-token", "create", "--expires-in", "600",
                                       "--endpoint-url", url_},
@@ -977,6 +1007,13 @@ bool Stack::StopNode(milliseconds grace) {
   return clean;
 }
 
+void Stack::KillNode() {
+  if (node_ <= 0) return;
+  ::kill(node_, SIGKILL);
+  WaitPid(node_, seconds(10));
+  node_ = -1;
+}
+
 std::string Stack::RestartNode() {
   std::string problem = StopNode() ? "" : "porthole-node did not exit on SIGTERM (killed)\n";
   std::string started = StartNode();
@@ -1006,6 +1043,7 @@ void Stack::Stop() {
   StopPortholed();
   node_proxy_.reset();
   RemoveContainers();
+  CleanUpNodeDir(dir_);
   // The containers' supervisors exit with their containers; anything else
   // still working in our directory (none expected) is killed.
   auto deadline = Clock::now() + seconds(15);

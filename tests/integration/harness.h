@@ -216,6 +216,8 @@ class Stack {
   bool StopNode(milliseconds grace = seconds(30));
   // As RestartPortholed.
   std::string RestartNode();
+  // SIGKILL, as a crash: the node stops nothing and cleans up nothing.
+  void KillNode();
   bool node_running() const { return node_ > 0; }
 
   const std::string& url() const { return url_; }
@@ -229,6 +231,10 @@ class Stack {
   std::string control_plane_dir() const { return dir_ + "/control-plane"; }
   std::string node_dir() const { return dir_ + "/node"; }
   std::string runc_root() const { return node_dir() + "/runc"; }
+  // The node's bridge and its subnet: one per stack (derived from dir()), so
+  // test programs running side by side never share addresses.
+  std::string bridge() const;
+  std::string bridge_subnet() const;
 
   // For child processes: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE,
   // AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_PAGER="" (and no AWS_PROFILE etc.

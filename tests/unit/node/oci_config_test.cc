@@ -63,6 +63,11 @@ TEST(OciConfigTest, ValidateRejectsBadSpecs) {
   EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"/src", "/", true}}; }).ok());
   EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"src", "/data", true}}; }).ok());
   EXPECT_FALSE(with([](ContainerSpec& s) { s.mounts = {{"/src", "/data/../proc", true}}; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.netns_path = "netns/t1"; }).ok());
+  EXPECT_FALSE(with([](ContainerSpec& s) {
+    s.netns_path = "/var/lib/porthole/network/t1.netns";
+    s.host_network = true;
+  }).ok());
   auto e = with([](ContainerSpec& s) { s.image = ""; });
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().code, "InvalidParameterException");
@@ -111,7 +116,9 @@ TEST(OciConfigTest, Basics) {
 
   std::vector<std::string> namespaces;
   for (const auto& n : c["linux"]["namespaces"]) namespaces.push_back(n["type"]);
-  EXPECT_EQ(namespaces, (std::vector<std::string>{"pid", "ipc", "uts", "mount"}));
+  // A network namespace of its own (lo only) unless told otherwise.
+  EXPECT_EQ(namespaces, (std::vector<std::string>{"pid", "ipc", "uts", "mount", "network"}));
+  EXPECT_FALSE(c["linux"]["namespaces"][4].contains("path"));
   EXPECT_TRUE(Contains(c["linux"]["maskedPaths"], "/proc/kcore"));
   EXPECT_TRUE(Contains(c["linux"]["readonlyPaths"], "/proc/sys"));
   EXPECT_EQ(c["linux"]["seccomp"], DefaultSeccompProfile(DefaultCapabilities()));
@@ -120,6 +127,27 @@ TEST(OciConfigTest, Basics) {
   EXPECT_TRUE(Contains((*FindMount(c, "/dev/pts"))["options"], "newinstance"));
   EXPECT_TRUE(Contains((*FindMount(c, "/sys"))["options"], "ro"));
   EXPECT_EQ(FindMount(c, kInitPathInContainer), nullptr);
+}
+
+// networkMode: host joins no network namespace; bridge and awsvpc join the
+// one the node set up with CNI.
+TEST(OciConfigTest, NetworkNamespace) {
+  auto network_of = [](const nlohmann::json& c) -> const nlohmann::json* {
+    for (const auto& n : c["linux"]["namespaces"])
+      if (n["type"] == "network") return &n;
+    return nullptr;
+  };
+  ContainerSpec spec = BaseSpec();
+  spec.host_network = true;
+  auto host = BuildOciConfig(spec, ContainerUser{}, {"/usr/bin/tini-static", "node-1"});
+  EXPECT_EQ(network_of(host), nullptr);
+
+  spec.host_network = false;
+  spec.netns_path = "/var/lib/porthole/network/t1.netns";
+  ASSERT_TRUE(ValidateContainerSpec(spec).ok());
+  auto joined = BuildOciConfig(spec, ContainerUser{}, {"/usr/bin/tini-static", "node-1"});
+  ASSERT_NE(network_of(joined), nullptr);
+  EXPECT_EQ((*network_of(joined))["path"], "/var/lib/porthole/network/t1.netns");
 }
 
 // linuxParameters.capabilities reach the process and its seccomp filter.

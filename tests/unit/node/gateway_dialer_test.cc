@@ -1,0 +1,162 @@
+#include "node/gateway_dialer.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "common/fd_passing.h"
+
+namespace porthole::node {
+namespace {
+namespace fs = std::filesystem;
+
+// A directory deeper than a socket address holds (sun_path is 108 bytes).
+class DeepDir {
+ public:
+  DeepDir() {
+    char tmpl[] = "/tmp/dialer-test-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    path_ = root_ + "/" + std::string(60, 'a') + "/" + std::string(60, 'b');
+    fs::create_directories(path_);
+  }
+  ~DeepDir() { fs::remove_all(root_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string root_, path_;
+};
+
+// A TCP listener on 127.0.0.1 standing in for the gateway.
+class Gateway {
+ public:
+  Gateway() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~Gateway() { ::close(fd_); }
+  uint16_t port() const { return port_; }
+  int Accept() { return ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Connects to `dir`/gateway.sock (through /proc/self/fd, as the path is
+// long), sends `request` and returns the answer.
+Result<FdMessage> Ask(const std::string& dir, const std::string& request) {
+  int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + GatewayDialer::kSocketName;
+  memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::close(dir_fd);
+  if (r != 0) {
+    ::close(fd);
+    return MakeError("IoError", "connect failed");
+  }
+  EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  auto answer = ReceiveWithFd(fd);
+  ::close(fd);
+  return answer;
+}
+
+TEST(GatewayDialerTest, HandsOverAConnectionToTheEndpoint) {
+  DeepDir dir;
+  Gateway gateway;
+  GatewayDialer dialer("127.0.0.1", gateway.port());
+  ASSERT_TRUE(dialer.Listen(dir.path()).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/gateway.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto answer = Ask(dir.path(), "dial");
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  EXPECT_EQ(answer->text, "ok");
+  ASSERT_GE(answer->fd, 0);
+  int server_side = gateway.Accept();
+  ASSERT_GE(server_side, 0);
+  ASSERT_EQ(::send(answer->fd, "ping", 4, MSG_NOSIGNAL), 4);
+  char buf[4];
+  ASSERT_EQ(::recv(server_side, buf, 4, MSG_WAITALL), 4);
+  EXPECT_EQ(std::string(buf, 4), "ping");
+  ::close(server_side);
+  ::close(answer->fd);
+}
+
+TEST(GatewayDialerTest, SaysWhyWhenTheEndpointRefuses) {
+  DeepDir dir;
+  uint16_t port;
+  { port = Gateway().port(); }  // closed again: nothing listens there
+  GatewayDialer dialer("127.0.0.1", port);
+  ASSERT_TRUE(dialer.Listen(dir.path()).ok());
+  auto answer = Ask(dir.path(), "dial");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->fd, -1);
+  EXPECT_NE(answer->text.find("error: connect: Connection refused"), std::string::npos) << answer->text;
+}
+
+TEST(GatewayDialerTest, AnswersNothingButDial) {
+  DeepDir dir;
+  Gateway gateway;
+  GatewayDialer dialer("127.0.0.1", gateway.port());
+  ASSERT_TRUE(dialer.Listen(dir.path()).ok());
+  auto answer = Ask(dir.path(), "GET / HTTP/1.1");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->fd, -1);
+  EXPECT_EQ(answer->text, "error: unknown request");
+}
+
+TEST(GatewayDialerTest, ANameIsNotAnEndpoint) {
+  DeepDir dir;
+  GatewayDialer dialer("gateway.example.com", 443);
+  ASSERT_TRUE(dialer.Listen(dir.path()).ok());
+  auto answer = Ask(dir.path(), "dial");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->fd, -1);
+  EXPECT_NE(answer->text.find("not an IP address"), std::string::npos) << answer->text;
+}
+
+TEST(GatewayDialerTest, StopRemovesTheSocketAndARestartedDialerTakesOver) {
+  DeepDir dir;
+  Gateway gateway;
+  {
+    GatewayDialer first("127.0.0.1", gateway.port());
+    ASSERT_TRUE(first.Listen(dir.path()).ok());
+  }  // a node that exits leaves its socket file
+  EXPECT_TRUE(fs::exists(dir.path() + "/gateway.sock"));
+  EXPECT_FALSE(Ask(dir.path(), "dial").ok());  // nobody listens on it
+
+  GatewayDialer second("127.0.0.1", gateway.port());
+  ASSERT_TRUE(second.Listen(dir.path()).ok());
+  ASSERT_TRUE(second.Listen(dir.path()).ok());  // again: no-op
+  auto answer = Ask(dir.path(), "dial");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text, "ok");
+  ::close(answer->fd);
+  second.Stop(dir.path());
+  EXPECT_FALSE(fs::exists(dir.path() + "/gateway.sock"));
+}
+
+}  // namespace
+}  // namespace porthole::node
