@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-subnet", network.subnet, "IPv4 subnet of the bridge; tasks get addresses in it")
       ->capture_default_str();
   app.add_option("--cni-plugin-dir", network.plugin_dir, "where the CNI plugins are")->capture_default_str();
+  std::string cgroup_parent = "porthole";
+  int64_t pids_limit = 4096;
+  app.add_option("--cgroup-parent", cgroup_parent, "control group the tasks' groups go under")->capture_default_str();
+  app.add_option("--pids-limit", pids_limit, "most processes per container (0: no limit)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   porthole::log::SetProgram("porthole-node");
   network.network_name = "porthole-" + network.bridge;  // one IPAM space and rule set per bridge
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
     porthole::node::NodeOptions options;
     options.data_dir = std::filesystem::absolute(data_dir).string();
     options.network = network;
+    options.cgroup_parent = cgroup_parent;
     auto status = porthole::node::CleanUpNode(options);
     if (!status) {
       std::cerr << "porthole-node: " << status.error().message << "\n";
@@ -105,6 +110,8 @@ int main(int argc, char** argv) {
   options.exec_agent_path = exec_agent;
   options.stop_tasks_on_exit = stop_tasks_on_exit;
   options.network = network;
+  options.cgroup_parent = cgroup_parent;
+  options.pids_limit = pids_limit;
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

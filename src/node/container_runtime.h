@@ -16,6 +16,20 @@ struct BindMount {
   bool read_only = true;
 };
 
+// A resource limit of the container's processes (ECS's ulimits).
+struct Rlimit {
+  std::string type;  // "RLIMIT_NOFILE", ...
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+// A tmpfs of the container (ECS's linuxParameters.tmpfs).
+struct TmpfsMount {
+  std::string destination;
+  uint64_t size_bytes = 0;
+  std::vector<std::string> options;  // mount options as ECS lists them ("noexec", "mode=1777", ...)
+};
+
 // Everything needed to write an OCI bundle and run one container.
 struct ContainerSpec {
   std::string id;          // runc container id; unique on this host ([A-Za-z0-9_.-], <= 64 chars)
@@ -36,6 +50,12 @@ struct ContainerSpec {
   // netns_path (node/network_namespace.h), or else a new one with only lo.
   bool host_network = false;
   std::string netns_path;
+  // runc's linux.cgroupsPath (node/cgroups.h); empty: runc's default. The
+  // limits live on the node's groups above it.
+  std::string cgroups_path;
+  std::vector<Rlimit> rlimits;    // replace the default of the same type
+  uint64_t shm_size_bytes = 0;    // /dev/shm; 0: 64 MiB, as Docker
+  std::vector<TmpfsMount> tmpfs;
 };
 
 enum class ContainerStatus { kCreated, kRunning, kStopped, kUnknown };

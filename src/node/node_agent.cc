@@ -23,8 +23,10 @@
 #include "common/linux_capabilities.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
+#include "node/cgroups.h"
 #include "node/gateway_dialer.h"
 #include "node/image_store.h"
+#include "node/oci_config.h"
 #include "node/runc_runtime.h"
 #include "node/task_network.h"
 
@@ -59,6 +61,23 @@ bool AgentAlive(int pid) {
   return cmdline && cmdline->find(kAgentBinaryName) != std::string::npos;
 }
 
+// A task definition's cpu ("256", "0.25 vCPU") in CPU units, or its memory
+// ("512", "1 GB") in MiB, as ECS reads them; nullopt when absent or unreadable.
+std::optional<int64_t> TaskSize(const std::string& text, const char* unit, int64_t per_unit) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || !(value > 0)) return std::nullopt;
+  std::string rest(end);
+  rest.erase(std::remove(rest.begin(), rest.end(), ' '), rest.end());
+  std::transform(rest.begin(), rest.end(), rest.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (rest.empty()) return static_cast<int64_t>(value);
+  if (rest == unit) return static_cast<int64_t>(value * static_cast<double>(per_unit));
+  return std::nullopt;
+}
+
+constexpr const char* kOutOfMemoryReason = "OutOfMemoryError: Container killed due to memory usage";
+
 // The node's view of one container of a task.
 struct ContainerRun {
   Json spec;  // from PollTasks
@@ -67,6 +86,7 @@ struct ContainerRun {
   bool started = false;
   bool stopped = false;
   std::optional<int> exit_code;
+  std::string reason;  // why it stopped, when ECS gives one (OutOfMemoryError)
   int agent_pid = 0;
   int agent_restarts = 0;
   std::chrono::steady_clock::time_point agent_retry_at{};
@@ -108,6 +128,11 @@ class TaskRunner {
   void WriteAgentConfig(const ContainerRun& c);
   void Report(const std::string& status, const std::string& reason, const std::string& stop_code);
   Status SetUpNetwork();
+  Status SetUpCgroups();
+  std::string TaskCgroup() const;
+  std::string ContainerCgroup(const ContainerRun& c) const;
+  // Records that `c` has stopped, with its exit code and ECS's reason.
+  void MarkStopped(ContainerRun& c, std::optional<int> exit_code);
   Json NetworkReport(const ContainerRun& c) const;
   void WriteNameFiles();
   void StopAll();
@@ -148,6 +173,12 @@ class Node {
     auto url = net::ParseUrl(options_.endpoint);
     if (!url) return url.error();
     if (Status s = ValidateCniConfig(networks_.config()); !s) return MakeError("ConfigError", s.error().message);
+    if (!IsValidCgroupPath(options_.cgroup_parent))
+      return MakeError("ConfigError", "--cgroup-parent \"" + options_.cgroup_parent + "\" is not a relative group path");
+    auto cgroups = Cgroups::Detect();
+    if (!cgroups) return MakeError("ConfigError", cgroups.error().message);
+    cgroups_.emplace(*cgroups);
+    oom_ = std::make_unique<OomMonitor>(*cgroups_);
     dialer_ = std::make_unique<GatewayDialer>(url->host, url->port);
     auto tls = net::TlsContext::ForClient(options_.ca_pem);
     if (!tls) return tls.error();
@@ -232,8 +263,11 @@ class Node {
       runners_[assignment["taskArn"]] = std::move(runner);
       live.insert(assignment.value("taskId", ""));
     }
-    // What a crash left of tasks that are gone: namespaces, veths, addresses, rules.
+    // What a crash left of tasks that are gone: namespaces, veths, addresses,
+    // rules, control groups.
     networks_.Sweep(live);
+    for (const auto& task : cgroups_->Children(options_.cgroup_parent))
+      if (!live.count(task)) (void)cgroups_->Remove(options_.cgroup_parent + "/" + task);
   }
 
   Status Loop(const std::atomic<bool>& stop) {
@@ -284,6 +318,8 @@ class Node {
   const NodeOptions& options() const { return options_; }
   ContainerRuntime& runtime() { return runtime_; }
   TaskNetworks& networks() { return networks_; }
+  Cgroups& cgroups() { return *cgroups_; }
+  OomMonitor& oom() { return *oom_; }
   GatewayDialer& dialer() { return *dialer_; }
   net::AwsJsonClient& client() { return *client_; }
   const std::atomic<bool>* stop = nullptr;
@@ -293,6 +329,8 @@ class Node {
   ImageStore images_;
   RuncRuntime runtime_;
   TaskNetworks networks_;
+  std::optional<Cgroups> cgroups_;
+  std::unique_ptr<OomMonitor> oom_;
   std::unique_ptr<GatewayDialer> dialer_;
   std::unique_ptr<net::AwsJsonClient> client_;
   DataDirLock data_dir_lock_;  // held while the node runs
@@ -312,6 +350,7 @@ void TaskRunner::Report(const std::string& status, const std::string& reason, co
     Json entry = {{"name", c.spec["name"]}, {"runtimeId", c.runtime_id},
                   {"status", c.stopped ? "STOPPED" : (c.started ? "RUNNING" : "PENDING")}};
     if (c.exit_code) entry["exitCode"] = *c.exit_code;
+    if (!c.reason.empty()) entry["reason"] = c.reason;
     if (network_) entry.update(NetworkReport(c));
     containers.push_back(entry);
   }
@@ -369,6 +408,20 @@ Status TaskRunner::StartContainer(ContainerRun& c) {
     spec.capabilities = ResolveCapabilities(add, drop);
   }
   spec.hostname = task_id_.substr(0, 12);
+  spec.cgroups_path = Cgroups::RuncPath(ContainerCgroup(c) + "/main");
+  for (const auto& u : s.value("ulimits", Json::array())) {
+    if (!u.is_object()) continue;
+    spec.rlimits.push_back({RlimitTypeFor(u.value("name", "")), u.value("softLimit", uint64_t{0}),
+                            u.value("hardLimit", uint64_t{0})});
+  }
+  spec.shm_size_bytes = s.value("sharedMemorySize", uint64_t{0}) << 20;
+  for (const auto& t : s.value("tmpfs", Json::array())) {
+    if (!t.is_object()) continue;
+    TmpfsMount mount{t.value("containerPath", ""), t.value("size", uint64_t{0}) << 20, {}};
+    for (const auto& o : t.value("mountOptions", Json::array()))
+      if (o.is_string()) mount.options.push_back(o);
+    spec.tmpfs.push_back(mount);
+  }
   spec.host_network = network_ && network_->mode == NetworkMode::kHost;
   if (network_) spec.netns_path = network_->netns_path;
   if (!spec.host_network) {
@@ -425,6 +478,34 @@ void TaskRunner::StartAgent(ContainerRun& c) {
   }
   c.agent_pid = *pid;
   std::ofstream(fs::path(c.bundle) / "agent.pid") << *pid;
+}
+
+std::string TaskRunner::TaskCgroup() const { return node_.options().cgroup_parent + "/" + task_id_; }
+std::string TaskRunner::ContainerCgroup(const ContainerRun& c) const { return TaskCgroup() + "/" + c.runtime_id; }
+
+// The task's group with the task's cpu and memory, and one per container with
+// the container's (node/cgroups.h); watched for OOM kills.
+Status TaskRunner::SetUpCgroups() {
+  CgroupLimits task;
+  if (auto memory = TaskSize(assignment_.value("memory", ""), "gb", 1024)) task.memory_bytes = *memory << 20;
+  if (auto cpu = TaskSize(assignment_.value("cpu", ""), "vcpu", 1024)) task.cpu_quota_millicores = *cpu * 1000 / 1024;
+  PORTHOLE_TRY(node_.cgroups().Create(TaskCgroup(), task));
+  for (const auto& c : containers_) {
+    CgroupLimits limits;
+    if (int64_t mib = c.spec.value("memory", int64_t{0}); mib > 0) limits.memory_bytes = mib << 20;
+    if (int64_t mib = c.spec.value("memoryReservation", int64_t{0}); mib > 0) limits.memory_reservation_bytes = mib << 20;
+    if (int64_t units = c.spec.value("cpu", int64_t{0}); units > 0) limits.cpu_shares = units;
+    if (node_.options().pids_limit > 0) limits.pids_max = node_.options().pids_limit;
+    PORTHOLE_TRY(node_.cgroups().Create(ContainerCgroup(c), limits));
+    PORTHOLE_TRY(node_.oom().Watch(ContainerCgroup(c)));
+  }
+  return OkStatus();
+}
+
+void TaskRunner::MarkStopped(ContainerRun& c, std::optional<int> exit_code) {
+  c.stopped = true;
+  c.exit_code = exit_code;
+  if (node_.oom().Fired(ContainerCgroup(c))) c.reason = kOutOfMemoryReason;
 }
 
 Status TaskRunner::SetUpNetwork() {
@@ -500,12 +581,8 @@ void TaskRunner::StopAll() {
     for (auto& c : containers_) {
       if (!c.started || c.stopped) continue;
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
-      if (state && state->status == ContainerStatus::kStopped) {
-        c.stopped = true;
-        c.exit_code = state->exit_code;
-      } else {
-        all_stopped = false;
-      }
+      if (state && state->status == ContainerStatus::kStopped) MarkStopped(c, state->exit_code);
+      else all_stopped = false;
     }
     if (all_stopped) break;
     if (!killed && std::chrono::steady_clock::now() > deadline) {
@@ -538,10 +615,8 @@ void TaskRunner::Run() {
     for (auto& c : containers_) {
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
       c.started = state.ok() && state->status != ContainerStatus::kUnknown;
-      if (state && state->status == ContainerStatus::kStopped) {
-        c.stopped = true;
-        c.exit_code = state->exit_code;
-      }
+      if (c.started) (void)node_.oom().Watch(ContainerCgroup(c));  // (an OOM while the node was down is missed)
+      if (state && state->status == ContainerStatus::kStopped) MarkStopped(c, state->exit_code);
       if (auto pid = ReadFile((fs::path(c.bundle) / "agent.pid").string())) c.agent_pid = std::atoi(pid->c_str());
       // The agent dials through the node: listen for it again.
       if (c.started && !c.stopped && assignment_.value("enableExecuteCommand", false))
@@ -552,6 +627,8 @@ void TaskRunner::Run() {
   } else {
     Report("PENDING", "", "");
     if (Status s = SetUpNetwork(); !s) failure = s.error().code + ": " + s.error().message;
+    if (Status s = failure.empty() ? SetUpCgroups() : OkStatus(); !s)
+      failure = "ResourceInitializationError: cannot set up the task's control groups: " + s.error().message;
     for (auto& c : containers_) {
       if (!failure.empty()) break;
       Status s = StartContainer(c);
@@ -594,8 +671,7 @@ void TaskRunner::Run() {
       if (!c.started || c.stopped) continue;
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
       if (state && state->status == ContainerStatus::kStopped) {
-        c.stopped = true;
-        c.exit_code = state->exit_code;
+        MarkStopped(c, state->exit_code);
         log::Info("task " + task_id_ + ": container " + c.spec.value("name", "") + " exited with " +
                   std::to_string(c.exit_code.value_or(-1)));
         if (c.spec.value("essential", true)) essential_exited = true;
@@ -631,6 +707,9 @@ void TaskRunner::Run() {
   }
   // Kept on failure for the sweep at the node's next start.
   (void)node_.networks().Teardown(task_id_);
+  for (auto& c : containers_) node_.oom().Unwatch(ContainerCgroup(c));
+  if (Status s = node_.cgroups().Remove(TaskCgroup()); !s)
+    log::Warn("task " + task_id_ + ": " + s.error().message);
   fs::remove_all(fs::path(node_.options().data_dir) / "managed-agents/config" / task_id_, ec);
   fs::remove_all(TaskDir(), ec);
   log::Info("task " + task_id_ + " stopped: " + reason);
@@ -661,6 +740,8 @@ Status CleanUpNode(const NodeOptions& options) {
   }
   fs::remove_all(fs::path(options.data_dir) / "managed-agents/config", ec);
   networks.Sweep({});
+  if (auto cgroups = Cgroups::Detect(); cgroups && IsValidCgroupPath(options.cgroup_parent))
+    if (Status s = cgroups->Remove(options.cgroup_parent); !s) log::Warn(s.error().message);
   return networks.RemoveBridge();
 }
 

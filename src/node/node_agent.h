@@ -17,6 +17,7 @@
 //   managed-agents/config/<taskId>/<n>/agent.json   per-container agent config (0400)
 //   managed-agents/config/<taskId>/<n>/gateway.sock the agent's dialer (node/gateway_dialer.h)
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "auth/sigv4.h"
@@ -39,6 +40,10 @@ struct NodeOptions {
   std::string exec_agent_path;    // porthole-exec-agent binary to install
   bool stop_tasks_on_exit = false;  // `porthole up`: leave nothing running
   CniConfig network;  // bridge and awsvpc tasks (node/task_network.h); ipam_dir is set by the node
+  // Tasks' control groups go under this group (node/cgroups.h); every
+  // container gets at most `pids_limit` processes (0: no limit).
+  std::string cgroup_parent = "porthole";
+  int64_t pids_limit = 4096;
 };
 
 // Removes everything a node left in `options.data_dir` — every task's

@@ -52,7 +52,22 @@ nlohmann::json Mount(const char* destination, const char* type, const char* sour
   return {{"destination", destination}, {"type", type}, {"source", source}, {"options", std::move(options)}};
 }
 
+// ECS's ulimit names (ContainerDefinition.ulimits[].name).
+constexpr const char* kUlimitNames[] = {"core",   "cpu",        "data",  "fsize",  "locks",
+                                        "memlock", "msgqueue",  "nice",  "nofile", "nproc",
+                                        "rss",    "rtprio",     "rttime", "sigpending", "stack"};
+
 }  // namespace
+
+std::string RlimitTypeFor(const std::string& ecs_name) {
+  for (const char* name : kUlimitNames)
+    if (ecs_name == name) {
+      std::string upper = "RLIMIT_";
+      for (char c : ecs_name) upper += static_cast<char>(c - 'a' + 'A');
+      return upper;
+    }
+  return "";
+}
 
 bool IsValidContainerId(const std::string& id) {
   if (id.empty() || id.size() > 64 || id[0] == '-' || id[0] == '.') return false;
@@ -86,6 +101,23 @@ Status ValidateContainerSpec(const ContainerSpec& spec) {
   }
   if (!spec.netns_path.empty() && (spec.host_network || !IsNormalizedAbsolutePath(spec.netns_path)))
     return Invalid("network namespace \"" + spec.netns_path + "\" must be an absolute, normalized path (and not with host networking)");
+  if (!spec.cgroups_path.empty() && (spec.cgroups_path[0] != '/' || !IsNormalizedAbsolutePath(spec.cgroups_path)))
+    return Invalid("cgroups path \"" + spec.cgroups_path + "\" must be absolute and normalized");
+  for (const auto& r : spec.rlimits) {
+    bool known = false;
+    for (const char* name : kUlimitNames) known = known || r.type == RlimitTypeFor(name);
+    if (!known) return Invalid("ulimit " + r.type.substr(0, 32) + " is not one ECS defines");
+    if (r.soft > r.hard) return Invalid("ulimit " + r.type + ": softLimit is above hardLimit");
+  }
+  if (spec.tmpfs.size() > kMaxMounts) return Invalid("too many tmpfs mounts");
+  for (const auto& t : spec.tmpfs) {
+    if (!IsSafeContainerPath(t.destination) || t.destination == "/")
+      return Invalid("tmpfs containerPath \"" + t.destination + "\" must be an absolute path other than / and /proc");
+    if (t.size_bytes == 0) return Invalid("tmpfs " + t.destination + ": size must be at least 1 MiB");
+    for (const auto& o : t.options)
+      if (o.empty() || o.find(',') != std::string::npos || HasNul(o))
+        return Invalid("tmpfs " + t.destination + ": invalid mount option \"" + o.substr(0, 32) + "\"");
+  }
   if (spec.mounts.size() > kMaxMounts) return Invalid("too many mount points");
   for (const auto& m : spec.mounts) {
     if (!IsNormalizedAbsolutePath(m.source))
@@ -139,6 +171,21 @@ std::vector<std::string> MergeEnv(const std::vector<std::string>& base, const st
   return out;
 }
 
+namespace {
+
+// RLIMIT_NOFILE 1024:1024 unless the definition says otherwise.
+nlohmann::json Rlimits(const std::vector<Rlimit>& given) {
+  std::vector<Rlimit> all = given;
+  bool nofile = false;
+  for (const auto& r : given) nofile = nofile || r.type == "RLIMIT_NOFILE";
+  if (!nofile) all.insert(all.begin(), Rlimit{"RLIMIT_NOFILE", 1024, 1024});
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : all) out.push_back({{"type", r.type}, {"hard", r.hard}, {"soft", r.soft}});
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& user, const OciOptions& options) {
   const std::string hostname = spec.hostname.empty() ? options.hostname : spec.hostname;
   const std::vector<std::string> capabilities = spec.capabilities.value_or(DefaultCapabilities());
@@ -161,7 +208,7 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
       {"env", env},
       {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
       {"capabilities", CapabilitiesFor(user.uid, capabilities)},
-      {"rlimits", nlohmann::json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}})},
+      {"rlimits", Rlimits(spec.rlimits)},
       {"noNewPrivileges", true},
   };
   if (!user.additional_gids.empty()) process["user"]["additionalGids"] = user.additional_gids;
@@ -170,12 +217,20 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
       Mount("/proc", "proc", "proc", {}),
       Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
       Mount("/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
-      Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      Mount("/dev/shm", "tmpfs", "shm",
+            {"nosuid", "noexec", "nodev", "mode=1777",
+             "size=" + std::to_string(spec.shm_size_bytes ? spec.shm_size_bytes / 1024 : 65536) + "k"}),
       Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
       Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
   });
   if (spec.init_process) {
     mounts.push_back(Mount(kInitPathInContainer, "bind", options.tini_path.c_str(), {"bind", "ro", "nosuid", "nodev"}));
+  }
+  for (const auto& t : spec.tmpfs) {
+    std::vector<std::string> opts = {"nosuid", "nodev"};
+    opts.insert(opts.end(), t.options.begin(), t.options.end());
+    opts.push_back("size=" + std::to_string(t.size_bytes / 1024) + "k");
+    mounts.push_back({{"destination", t.destination}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", opts}});
   }
   for (const auto& m : spec.mounts) {
     std::vector<std::string> opts = {"rbind", "nosuid", "nodev"};
@@ -214,6 +269,7 @@ nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& us
       {"linux", linux_section},
   };
   if (!hostname.empty()) config["hostname"] = hostname;
+  if (!spec.cgroups_path.empty()) config["linux"]["cgroupsPath"] = spec.cgroups_path;
   return config;
 }
 

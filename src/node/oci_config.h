@@ -30,6 +30,10 @@ bool IsSafeContainerPath(const std::string& path);
 // naming the offending field.
 Status ValidateContainerSpec(const ContainerSpec& spec);
 
+// The OCI rlimit type for ECS's ulimit name ("nofile" -> "RLIMIT_NOFILE");
+// empty for a name ECS does not define.
+std::string RlimitTypeFor(const std::string& ecs_name);
+
 // Checks an ExecSpec; error "InvalidParameterException".
 Status ValidateExecSpec(const ExecSpec& spec);
 
@@ -44,7 +48,9 @@ struct OciOptions {
 // uid 0 (bounding only for other users) and Docker's default seccomp
 // profile for that set (node/seccomp_profile.h);
 // no_new_privs; the runc default masked and read-only paths;
-// spec.mounts as recursive bind mounts (read-only ones recursively so).
+// spec.mounts as recursive bind mounts (read-only ones recursively so),
+// spec.tmpfs, spec.rlimits over the default RLIMIT_NOFILE 1024, /dev/shm of
+// spec.shm_size_bytes, and linux.cgroupsPath from spec.cgroups_path.
 nlohmann::json BuildOciConfig(const ContainerSpec& spec, const ContainerUser& user, const OciOptions& options);
 
 // The OCI process.capabilities for a process running as `uid` with the

@@ -798,10 +798,12 @@ std::string SubnetOf(const std::string& dir) {
   return "10." + std::to_string(200 + h % 50) + "." + std::to_string((h >> 8) % 256) + ".0/24";
 }
 
+std::string CgroupParentOf(const std::string& dir) { return "porthole-it-" + BridgeOf(dir).substr(2); }
+
 // What the node left of its tasks' networks (and containers), and its bridge.
 void CleanUpNodeDir(const std::string& dir) {
   RunCommand({Bin("porthole-node"), "--clean-up", "--data-dir", dir + "/node", "--bridge", BridgeOf(dir),
-              "--bridge-subnet", SubnetOf(dir)},
+              "--bridge-subnet", SubnetOf(dir), "--cgroup-parent", CgroupParentOf(dir)},
              "", seconds(60));
 }
 
@@ -856,6 +858,7 @@ std::string Stack::Start(const StackOptions& options) {
 
 std::string Stack::bridge() const { return BridgeOf(dir_); }
 std::string Stack::bridge_subnet() const { return SubnetOf(dir_); }
+std::string Stack::cgroup_parent() const { return CgroupParentOf(dir_); }
 
 std::string Stack::node_endpoint() const { return node_proxy_ ? node_proxy_->url() : url_; }
 
@@ -965,7 +968,7 @@ std::string Stack::StartNode() {
   // credentials file.
   std::vector<std::string> argv = {Bin("porthole-node"), "--data-dir",      node_dir(), "--endpoint",
                                    node_endpoint(),      "--bridge",        bridge(),   "--bridge-subnet",
-                                   bridge_subnet()};
+                                   bridge_subnet(),      "--cgroup-parent", cgroup_parent()};
   if (first_start) {
     CommandResult token = RunCommand({Bin("porthole"), "node-token", "create", "--expires-in", "600",
                                       "--endpoint-url", url_},

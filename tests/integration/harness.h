@@ -235,6 +235,8 @@ class Stack {
   // test programs running side by side never share addresses.
   std::string bridge() const;
   std::string bridge_subnet() const;
+  // The node's --cgroup-parent, likewise one per stack.
+  std::string cgroup_parent() const;
 
   // For child processes: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE,
   // AWS_CA_BUNDLE, AWS_ENDPOINT_URL, AWS_PAGER="" (and no AWS_PROFILE etc.

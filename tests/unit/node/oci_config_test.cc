@@ -150,6 +150,50 @@ TEST(OciConfigTest, NetworkNamespace) {
   EXPECT_EQ((*network_of(joined))["path"], "/var/lib/porthole/network/t1.netns");
 }
 
+// ulimits, linuxParameters.sharedMemorySize and .tmpfs, and the cgroup runc
+// puts the container in.
+TEST(OciConfigTest, LimitsOfTheDefinition) {
+  EXPECT_EQ(RlimitTypeFor("nofile"), "RLIMIT_NOFILE");
+  EXPECT_EQ(RlimitTypeFor("sigpending"), "RLIMIT_SIGPENDING");
+  EXPECT_EQ(RlimitTypeFor("bogus"), "");
+  ContainerSpec spec = BaseSpec();
+  spec.rlimits = {{"RLIMIT_NPROC", 64, 128}};
+  spec.shm_size_bytes = 256ull << 20;
+  spec.tmpfs = {{"/scratch", 8ull << 20, {"noexec", "mode=1777"}}};
+  spec.cgroups_path = "/porthole/t1/c1/main";
+  ASSERT_TRUE(ValidateContainerSpec(spec).ok());
+  auto c = BuildOciConfig(spec, ContainerUser{}, {"/usr/bin/tini-static", "node-1"});
+  EXPECT_EQ(c["process"]["rlimits"],
+            nlohmann::json::parse(R"([{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024},
+                                      {"type":"RLIMIT_NPROC","hard":128,"soft":64}])"));
+  EXPECT_TRUE(Contains((*FindMount(c, "/dev/shm"))["options"], "size=262144k"));
+  const auto* scratch = FindMount(c, "/scratch");
+  ASSERT_NE(scratch, nullptr);
+  EXPECT_EQ((*scratch)["type"], "tmpfs");
+  EXPECT_TRUE(Contains((*scratch)["options"], "noexec"));
+  EXPECT_TRUE(Contains((*scratch)["options"], "size=8192k"));
+  EXPECT_TRUE(Contains((*scratch)["options"], "nodev"));
+  EXPECT_EQ(c["linux"]["cgroupsPath"], "/porthole/t1/c1/main");
+
+  spec.rlimits = {{"RLIMIT_NOFILE", 4096, 8192}};  // replaces the default
+  auto nofile = BuildOciConfig(spec, ContainerUser{}, {"/usr/bin/tini-static", "node-1"});
+  EXPECT_EQ(nofile["process"]["rlimits"].size(), 1u);
+  EXPECT_EQ(nofile["process"]["rlimits"][0]["soft"], 4096);
+
+  auto with = [](auto change) {
+    ContainerSpec s = BaseSpec();
+    change(s);
+    return ValidateContainerSpec(s).ok();
+  };
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.rlimits = {{"RLIMIT_NOFILE", 10, 5}}; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.rlimits = {{"RLIMIT_BOGUS", 1, 1}}; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.tmpfs = {{"/proc/x", 1 << 20, {}}}; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.tmpfs = {{"/t", 0, {}}}; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.tmpfs = {{"/t", 1 << 20, {"size=1g,exec"}}}; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.cgroups_path = "porthole/x"; }));
+  EXPECT_FALSE(with([](ContainerSpec& s) { s.cgroups_path = "/porthole/../x"; }));
+}
+
 // linuxParameters.capabilities reach the process and its seccomp filter.
 TEST(OciConfigTest, CapabilitiesOfTheDefinition) {
   ContainerSpec spec = BaseSpec();
