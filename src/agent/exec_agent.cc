@@ -50,7 +50,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
     c.task_id = j.at("taskId");
     c.container_name = j.at("containerName");
     c.ca_pem = j.value("caPem", "");
-    c.dial_socket = j.value("dialSocket", "");
+    c.node_socket = j.value("nodeSocket", "");
     const Json& creds = j.at("credentials");
     c.access_key_id = creds.at("accessKeyId");
     c.secret_access_key = creds.at("secretAccessKey");
@@ -184,7 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!url) co_return nullptr;
     url->target = start_.value("path", "/v1/data-channel/" + session_id_);
     auto ws = co_await net::ConnectWebSocket(ex_, *url, SignedUpgradeHeaders(config_, *url), tls_,
-                                             std::chrono::seconds(20), config_.dial_socket);
+                                             std::chrono::seconds(20), config_.node_socket);
     if (!ws) {
       log::Warn("session " + session_id_ + ": " + ws.error().message);
       co_return nullptr;
@@ -300,7 +300,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (started_) return;
     started_ = true;
     auto args = SplitCommandLine(start_.value("command", ""));
-    Result<PtyProcess> process = args ? StartOnPty(*args, env_, cols_, rows_) : Result<PtyProcess>(args.error());
+    Result<PtyProcess> process = args ? StartOnPty(*args, env_, cols_, rows_, {config_.node_socket, session_id_})
+                                      : Result<PtyProcess>(args.error());
     if (!process) {
       std::string text = process.error().message + "\r\n";
       SendStream(PayloadType::kOutput, text);
@@ -317,6 +318,10 @@ class Session : public std::enable_shared_from_this<Session> {
     reaper_.Watch(process_.pid, [self](int code) {
       self->exit_code_ = code;
       self->exited_ = true;
+      // The command is over, so is its session: what it left running (and
+      // holding the terminal open) goes now, not when the client leaves.
+      ::kill(-self->process_.pid, SIGHUP);
+      EndSessionGroup({self->config_.node_socket, self->session_id_});
       self->wake_.cancel();
     });
     log::Info("session " + session_id_ + ": started pid " + std::to_string(process_.pid));
@@ -447,6 +452,9 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (process_.pid > 0) {
       ::kill(-process_.pid, SIGHUP);  // background jobs of the ended session
     }
+    // And whatever left the process group (setsid, double forks): the node
+    // kills the session's control group.
+    if (process_.pid > 0) EndSessionGroup({config_.node_socket, session_id_});
     boost::system::error_code ec;
     pty_.close(ec);
     retransmit_.cancel();
@@ -497,7 +505,7 @@ asio::awaitable<void> ControlLoop(std::string config_path, std::vector<std::stri
       if (tls && url) {
         url->target = "/v1/control-channel/" + config->task_id + "?container=" + config->container_name;
         auto ws = co_await net::ConnectWebSocket(ex, *url, SignedUpgradeHeaders(*config, *url), *tls,
-                                                 std::chrono::seconds(20), config->dial_socket);
+                                                 std::chrono::seconds(20), config->node_socket);
         if (ws) {
           log::Info("control channel open");
           bool accepted = false;

@@ -14,10 +14,11 @@ namespace porthole::agent {
 // re-read before every connection so refreshed credentials take effect.
 struct AgentConfig {
   std::string endpoint;  // https://IP:PORT of the gateway
-  // The node's dialer (node/gateway_dialer.h), which hands over connections
-  // to `endpoint` made outside the container's network namespace; empty:
-  // dial `endpoint` directly.
-  std::string dial_socket;
+  // The node's socket (node/agent_socket.h): it hands over connections to
+  // `endpoint` made outside the container's network namespace, and gives
+  // each session a control group of its own. Empty: dial `endpoint`
+  // directly, sessions ungrouped.
+  std::string node_socket;
   std::string region;
   std::string cluster;
   std::string task_id;

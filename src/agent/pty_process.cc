@@ -6,9 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include <optional>
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -38,8 +43,32 @@ std::string SearchPath(const std::string& name, const std::vector<std::string>& 
 
 }  // namespace
 
+namespace {
+
+// The node socket's address, when it fits one.
+std::optional<sockaddr_un> NodeSocketAddress(const std::string& path) {
+  sockaddr_un a{};
+  if (path.empty() || path.size() >= sizeof a.sun_path) return std::nullopt;
+  a.sun_family = AF_UNIX;
+  memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  return a;
+}
+
+}  // namespace
+
+void EndSessionGroup(const SessionGroup& group) {
+  auto address = NodeSocketAddress(group.node_socket);
+  if (!address || group.session_id.empty()) return;
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) return;
+  const std::string request = "end " + group.session_id;
+  if (::connect(s, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == 0)
+    (void)!::send(s, request.data(), request.size(), MSG_NOSIGNAL);
+  ::close(s);
+}
+
 Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                              unsigned short cols, unsigned short rows) {
+                              unsigned short cols, unsigned short rows, const SessionGroup& group) {
   if (args.empty()) return MakeError("InvalidParameterException", "The command is empty.");
   std::string program = SearchPath(args[0], env);
   if (program.empty()) return MakeError("InvalidParameterException", args[0] + ": executable file not found in $PATH");
@@ -70,6 +99,9 @@ Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::v
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  const auto node_socket = NodeSocketAddress(group.node_socket);
+  const std::string placement = "session " + group.session_id;
+
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(master);
@@ -84,6 +116,21 @@ Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::v
     if (setsid() < 0) _exit(126);
     if (ioctl(slave, TIOCSCTTY, 0) < 0) _exit(126);
     if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) _exit(126);
+    if (node_socket && !group.session_id.empty()) {
+      // Into the session's control group before anything of the command runs.
+      int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s >= 0) {
+        struct timeval wait = {5, 0};
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+        if (connect(s, reinterpret_cast<const sockaddr*>(&*node_socket), sizeof *node_socket) == 0 &&
+            write(s, placement.data(), placement.size()) == static_cast<ssize_t>(placement.size())) {
+          char answer[256];
+          ssize_t ignored = read(s, answer, sizeof answer);
+          (void)ignored;
+        }
+        close(s);
+      }
+    }
     // Nothing but 0, 1, 2 crosses into the command.
     if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
       for (int fd = 3; fd < 65536; fd++) close(fd);

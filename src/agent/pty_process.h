@@ -18,10 +18,23 @@ struct PtyProcess {
   pid_t pid = -1;      // also the process group and session id
 };
 
+// Where a session's process tree is grouped (node/agent_socket.h).
+struct SessionGroup {
+  std::string node_socket;  // empty: not grouped
+  std::string session_id;
+};
+
 // `args[0]` is looked up in PATH (from `env`) when it has no '/'.
-// `env` replaces the environment ("K=V" entries).
+// `env` replaces the environment ("K=V" entries). With `group.node_socket`,
+// the child asks the node to move it into the session's control group
+// before it executes the command (waiting at most 5 s; a node that cannot
+// is no reason to refuse the session).
 Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                              unsigned short cols, unsigned short rows);
+                              unsigned short cols, unsigned short rows, const SessionGroup& group = {});
+
+// Tells the node the session is over: it kills what is left in the
+// session's group. Does not wait for the answer.
+void EndSessionGroup(const SessionGroup& group);
 
 // Applies a terminal size to the PTY (the kernel sends SIGWINCH to the foreground group).
 void ResizePty(int master_fd, unsigned short cols, unsigned short rows);

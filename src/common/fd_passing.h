@@ -1,7 +1,7 @@
 #pragma once
 // One message with an optional descriptor over a unix stream socket
 // (SCM_RIGHTS): how the node hands an exec agent a TCP connection it made in
-// the host's network namespace (node/gateway_dialer.h, net/https_client.h).
+// the host's network namespace (node/agent_socket.h, net/https_client.h).
 #include <string>
 #include <string_view>
 

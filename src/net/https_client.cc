@@ -37,7 +37,7 @@ Result<tcp::endpoint> EndpointFor(const Url& url) {
   return tcp::endpoint(address, url.port);
 }
 
-// A TCP connection from the dialer at `path` (node/gateway_dialer.h): ask,
+// A TCP connection from the dialer at `path` (node/agent_socket.h): ask,
 // then take the socket it sends. Bounded by `timeout` as a connect is.
 asio::awaitable<Result<int>> DialThrough(asio::any_io_executor ex, const std::string& path, const Url& url,
                                          std::chrono::seconds timeout) {

@@ -34,7 +34,7 @@ Result<HttpResponse> HttpsRequestSync(const Url& url, HttpRequest request, std::
 // Opens a wss:// connection to `url` with the extra upgrade `headers` (e.g. a
 // SigV4 Authorization). A refused upgrade is an error naming the HTTP status.
 // With `dial_socket`, the TCP connection is not dialled here but taken from
-// the node's dialer listening at that path (node/gateway_dialer.h): how an
+// the node's dialer listening at that path (node/agent_socket.h): how an
 // exec agent in a network namespace reaches the gateway. TLS still verifies
 // `url`'s host.
 boost::asio::awaitable<Result<std::shared_ptr<WebSocket>>> ConnectWebSocket(

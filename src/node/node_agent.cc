@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "net/aws_json_client.h"
 #include "node/cgroups.h"
-#include "node/gateway_dialer.h"
+#include "node/agent_socket.h"
 #include "node/image_store.h"
 #include "node/oci_config.h"
 #include "node/runc_runtime.h"
@@ -129,6 +129,7 @@ class TaskRunner {
   void Report(const std::string& status, const std::string& reason, const std::string& stop_code);
   Status SetUpNetwork();
   Status SetUpCgroups();
+  SessionGroups SessionGroupsOf(const ContainerRun& c) const;
   std::string TaskCgroup() const;
   std::string ContainerCgroup(const ContainerRun& c) const;
   // Records that `c` has stopped, with its exit code and ECS's reason.
@@ -179,7 +180,7 @@ class Node {
     if (!cgroups) return MakeError("ConfigError", cgroups.error().message);
     cgroups_.emplace(*cgroups);
     oom_ = std::make_unique<OomMonitor>(*cgroups_);
-    dialer_ = std::make_unique<GatewayDialer>(url->host, url->port);
+    dialer_ = std::make_unique<AgentSockets>(url->host, url->port);
     auto tls = net::TlsContext::ForClient(options_.ca_pem);
     if (!tls) return tls.error();
     client_ = std::make_unique<net::AwsJsonClient>(*url, auth::Credentials{}, options_.region, "ecs", *tls);
@@ -320,7 +321,7 @@ class Node {
   TaskNetworks& networks() { return networks_; }
   Cgroups& cgroups() { return *cgroups_; }
   OomMonitor& oom() { return *oom_; }
-  GatewayDialer& dialer() { return *dialer_; }
+  AgentSockets& dialer() { return *dialer_; }
   net::AwsJsonClient& client() { return *client_; }
   const std::atomic<bool>* stop = nullptr;
 
@@ -331,7 +332,7 @@ class Node {
   TaskNetworks networks_;
   std::optional<Cgroups> cgroups_;
   std::unique_ptr<OomMonitor> oom_;
-  std::unique_ptr<GatewayDialer> dialer_;
+  std::unique_ptr<AgentSockets> dialer_;
   std::unique_ptr<net::AwsJsonClient> client_;
   DataDirLock data_dir_lock_;  // held while the node runs
   std::string instance_id_;
@@ -434,7 +435,7 @@ Status TaskRunner::StartContainer(ContainerRun& c) {
     std::error_code ec;
     fs::create_directories(AgentConfigDir(c), ec);
     ::chmod(AgentConfigDir(c).c_str(), 0700);
-    if (Status s = node_.dialer().Listen(AgentConfigDir(c).string()); !s) return s;
+    if (Status s = node_.dialer().Listen(AgentConfigDir(c).string(), SessionGroupsOf(c)); !s) return s;
     spec.mounts.push_back({(fs::path(node_.options().data_dir) / "managed-agents/execute-command").string(),
                            kAgentMountPoint, true});
     spec.mounts.push_back({AgentConfigDir(c).string(), std::string(kAgentMountPoint) + "/config", true});
@@ -450,7 +451,7 @@ void TaskRunner::WriteAgentConfig(const ContainerRun& c) {
                  {"taskId", task_id_},
                  {"containerName", c.spec["name"]},
                  {"caPem", node_.options().ca_pem},
-                 {"dialSocket", std::string(kAgentMountPoint) + "/config/" + GatewayDialer::kSocketName},
+                 {"nodeSocket", std::string(kAgentMountPoint) + "/config/" + AgentSockets::kSocketName},
                  {"credentials", agent["credentials"].value(c.spec.value("name", ""), Json())}};
   (void)WriteFileAtomic((AgentConfigDir(c) / "agent.json").string(), config.dump(), 0400);
 }
@@ -500,6 +501,32 @@ Status TaskRunner::SetUpCgroups() {
     PORTHOLE_TRY(node_.oom().Watch(ContainerCgroup(c)));
   }
   return OkStatus();
+}
+
+// Each exec session in <container>/session-<id>, under the container's
+// limits (and the cluster's session cap, when it sets one); ended, or after
+// the agent is gone, everything in it is killed.
+SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
+  Cgroups cgroups = node_.cgroups();  // a copy: the socket's threads may outlive this runner
+  const std::string container = ContainerCgroup(c);
+  CgroupLimits cap;
+  const Json limits = assignment_.value("sessionLimits", Json::object());
+  if (limits.is_object()) {
+    if (int64_t mib = limits.value("memory", int64_t{0}); mib > 0) cap.memory_bytes = mib << 20;
+    if (int64_t units = limits.value("cpu", int64_t{0}); units > 0) cap.cpu_quota_millicores = units * 1000 / 1024;
+  }
+  SessionGroups groups;
+  groups.place = [cgroups, container, cap](int pid, const std::string& id) mutable -> Status {
+    // Only a process of this container's own group (an agent's session).
+    if (!cgroups.Contains(container + "/main", pid))
+      return MakeError("AccessDeniedException", "the process is not this container's");
+    PORTHOLE_TRY(cgroups.Create(container + "/session-" + id, cap));
+    return cgroups.AddProcess(container + "/session-" + id, pid);
+  };
+  groups.end = [cgroups, container](const std::string& id) mutable {
+    if (Status s = cgroups.Remove(container + "/session-" + id); !s) log::Warn(s.error().message);
+  };
+  return groups;
 }
 
 void TaskRunner::MarkStopped(ContainerRun& c, std::optional<int> exit_code) {
@@ -620,7 +647,7 @@ void TaskRunner::Run() {
       if (auto pid = ReadFile((fs::path(c.bundle) / "agent.pid").string())) c.agent_pid = std::atoi(pid->c_str());
       // The agent dials through the node: listen for it again.
       if (c.started && !c.stopped && assignment_.value("enableExecuteCommand", false))
-        if (Status s = node_.dialer().Listen(AgentConfigDir(c).string()); !s)
+        if (Status s = node_.dialer().Listen(AgentConfigDir(c).string(), SessionGroupsOf(c)); !s)
           log::Warn("task " + task_id_ + ": " + s.error().message);
     }
     network_ = node_.networks().Load(task_id_);
@@ -688,6 +715,9 @@ void TaskRunner::Run() {
         if (c.agent_pid > 0) log::Warn("task " + task_id_ + ": the exec agent of " + c.spec.value("name", "") +
                                        " exited; starting it again");
         c.agent_pid = 0;
+        // Its sessions died with it: so does everything they started.
+        for (const auto& group : node_.cgroups().Children(ContainerCgroup(c)))
+          if (group.rfind("session-", 0) == 0) (void)node_.cgroups().Remove(ContainerCgroup(c) + "/" + group);
         StartAgent(c);
       }
     }

@@ -15,7 +15,7 @@
 //   network/<taskId>.json, .netns, ipam/   each task's network (node/task_network.h)
 //   managed-agents/execute-command/    the exec agent binary (read-only mount source)
 //   managed-agents/config/<taskId>/<n>/agent.json   per-container agent config (0400)
-//   managed-agents/config/<taskId>/<n>/gateway.sock the agent's dialer (node/gateway_dialer.h)
+//   managed-agents/config/<taskId>/<n>/gateway.sock the agent's dialer (node/agent_socket.h)
 #include <atomic>
 #include <cstdint>
 #include <string>

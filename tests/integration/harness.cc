@@ -969,6 +969,7 @@ std::string Stack::StartNode() {
   std::vector<std::string> argv = {Bin("porthole-node"), "--data-dir",      node_dir(), "--endpoint",
                                    node_endpoint(),      "--bridge",        bridge(),   "--bridge-subnet",
                                    bridge_subnet(),      "--cgroup-parent", cgroup_parent()};
+  argv.insert(argv.end(), options_.node_args.begin(), options_.node_args.end());
   if (first_start) {
     CommandResult token = RunCommand({Bin("porthole"), "node-token", "create", "--expires-in", "600",
                                       "--endpoint-url", url_},

@@ -183,6 +183,8 @@ struct StackOptions {
   bool node_through_proxy = false;
   // Extra portholed arguments, e.g. {"--sessions-per-container", "1"}.
   std::vector<std::string> portholed_args;
+  // Extra porthole-node arguments, e.g. {"--pids-limit", "64"}.
+  std::vector<std::string> node_args;
 };
 
 // One control plane and one node in a fresh temporary directory.

@@ -1,4 +1,4 @@
-#include "node/gateway_dialer.h"
+#include "node/agent_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,6 +11,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -65,7 +67,7 @@ Result<FdMessage> Ask(const std::string& dir, const std::string& request) {
   int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
-  std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + GatewayDialer::kSocketName;
+  std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + AgentSockets::kSocketName;
   memcpy(a.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int r = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
@@ -80,13 +82,13 @@ Result<FdMessage> Ask(const std::string& dir, const std::string& request) {
   return answer;
 }
 
-TEST(GatewayDialerTest, HandsOverAConnectionToTheEndpoint) {
+TEST(AgentSocketsTest, HandsOverAConnectionToTheEndpoint) {
   DeepDir dir;
   Gateway gateway;
-  GatewayDialer dialer("127.0.0.1", gateway.port());
+  AgentSockets dialer("127.0.0.1", gateway.port());
   ASSERT_TRUE(dialer.Listen(dir.path()).ok());
   struct stat st;
-  ASSERT_EQ(::stat((dir.path() + "/gateway.sock").c_str(), &st), 0);
+  ASSERT_EQ(::stat((dir.path() + "/node.sock").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
@@ -104,11 +106,11 @@ TEST(GatewayDialerTest, HandsOverAConnectionToTheEndpoint) {
   ::close(answer->fd);
 }
 
-TEST(GatewayDialerTest, SaysWhyWhenTheEndpointRefuses) {
+TEST(AgentSocketsTest, SaysWhyWhenTheEndpointRefuses) {
   DeepDir dir;
   uint16_t port;
   { port = Gateway().port(); }  // closed again: nothing listens there
-  GatewayDialer dialer("127.0.0.1", port);
+  AgentSockets dialer("127.0.0.1", port);
   ASSERT_TRUE(dialer.Listen(dir.path()).ok());
   auto answer = Ask(dir.path(), "dial");
   ASSERT_TRUE(answer.ok());
@@ -116,10 +118,10 @@ TEST(GatewayDialerTest, SaysWhyWhenTheEndpointRefuses) {
   EXPECT_NE(answer->text.find("error: connect: Connection refused"), std::string::npos) << answer->text;
 }
 
-TEST(GatewayDialerTest, AnswersNothingButDial) {
+TEST(AgentSocketsTest, AnswersNothingButDial) {
   DeepDir dir;
   Gateway gateway;
-  GatewayDialer dialer("127.0.0.1", gateway.port());
+  AgentSockets dialer("127.0.0.1", gateway.port());
   ASSERT_TRUE(dialer.Listen(dir.path()).ok());
   auto answer = Ask(dir.path(), "GET / HTTP/1.1");
   ASSERT_TRUE(answer.ok());
@@ -127,9 +129,9 @@ TEST(GatewayDialerTest, AnswersNothingButDial) {
   EXPECT_EQ(answer->text, "error: unknown request");
 }
 
-TEST(GatewayDialerTest, ANameIsNotAnEndpoint) {
+TEST(AgentSocketsTest, ANameIsNotAnEndpoint) {
   DeepDir dir;
-  GatewayDialer dialer("gateway.example.com", 443);
+  AgentSockets dialer("gateway.example.com", 443);
   ASSERT_TRUE(dialer.Listen(dir.path()).ok());
   auto answer = Ask(dir.path(), "dial");
   ASSERT_TRUE(answer.ok());
@@ -137,17 +139,17 @@ TEST(GatewayDialerTest, ANameIsNotAnEndpoint) {
   EXPECT_NE(answer->text.find("not an IP address"), std::string::npos) << answer->text;
 }
 
-TEST(GatewayDialerTest, StopRemovesTheSocketAndARestartedDialerTakesOver) {
+TEST(AgentSocketsTest, StopRemovesTheSocketAndARestartedDialerTakesOver) {
   DeepDir dir;
   Gateway gateway;
   {
-    GatewayDialer first("127.0.0.1", gateway.port());
+    AgentSockets first("127.0.0.1", gateway.port());
     ASSERT_TRUE(first.Listen(dir.path()).ok());
   }  // a node that exits leaves its socket file
-  EXPECT_TRUE(fs::exists(dir.path() + "/gateway.sock"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/node.sock"));
   EXPECT_FALSE(Ask(dir.path(), "dial").ok());  // nobody listens on it
 
-  GatewayDialer second("127.0.0.1", gateway.port());
+  AgentSockets second("127.0.0.1", gateway.port());
   ASSERT_TRUE(second.Listen(dir.path()).ok());
   ASSERT_TRUE(second.Listen(dir.path()).ok());  // again: no-op
   auto answer = Ask(dir.path(), "dial");
@@ -155,7 +157,57 @@ TEST(GatewayDialerTest, StopRemovesTheSocketAndARestartedDialerTakesOver) {
   EXPECT_EQ(answer->text, "ok");
   ::close(answer->fd);
   second.Stop(dir.path());
-  EXPECT_FALSE(fs::exists(dir.path() + "/gateway.sock"));
+  EXPECT_FALSE(fs::exists(dir.path() + "/node.sock"));
+}
+
+TEST(AgentSocketsTest, SessionsArePlacedByTheSendersOwnPid) {
+  DeepDir dir;
+  AgentSockets sockets("127.0.0.1", 1);
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> placed;
+  std::vector<std::string> ended;
+  SessionGroups groups;
+  groups.place = [&](int pid, const std::string& id) -> Status {
+    std::lock_guard<std::mutex> lock(mu);
+    placed.push_back({pid, id});
+    if (id == "refused") return MakeError("AccessDeniedException", "not this container's");
+    return OkStatus();
+  };
+  groups.end = [&](const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    ended.push_back(id);
+  };
+  ASSERT_TRUE(sockets.Listen(dir.path(), groups).ok());
+
+  auto placed_answer = Ask(dir.path(), "session 5c1d-ab_9");
+  ASSERT_TRUE(placed_answer.ok());
+  EXPECT_EQ(placed_answer->text, "ok");
+  auto refused = Ask(dir.path(), "session refused");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->text, "error: not this container's");
+  auto end = Ask(dir.path(), "end 5c1d-ab_9");
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->text, "ok");
+  // Ids that could name other groups are refused before any hook runs.
+  for (const char* bad : {"session ../main", "session a/b", "end ", "session "}) {
+    auto answer = Ask(dir.path(), bad);
+    ASSERT_TRUE(answer.ok()) << bad;
+    EXPECT_NE(answer->text, "ok") << bad;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(placed.size(), 2u);
+  EXPECT_EQ(placed[0].first, ::getpid());  // SO_PEERCRED: who connected, not what it claims
+  EXPECT_EQ(placed[0].second, "5c1d-ab_9");
+  EXPECT_EQ(ended, std::vector<std::string>{"5c1d-ab_9"});
+}
+
+TEST(AgentSocketsTest, WithoutSessionGroupsSessionsAreRefused) {
+  DeepDir dir;
+  AgentSockets sockets("127.0.0.1", 1);
+  ASSERT_TRUE(sockets.Listen(dir.path()).ok());
+  auto answer = Ask(dir.path(), "session abc");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->text, "error: sessions are not grouped here");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "node/gateway_dialer.h"
+#include "node/agent_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,9 +69,18 @@ int ConnectWithin(const sockaddr_storage& address, socklen_t length, std::chrono
   return fd;
 }
 
+// A session id as the gateway makes them (a UUID-like token).
+bool IsSessionId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  return true;
+}
+
 }  // namespace
 
-struct GatewayDialer::State {
+struct AgentSockets::State {
   sockaddr_storage address{};
   socklen_t address_length = 0;
   std::string address_error;  // set when the endpoint is not an IP literal
@@ -80,7 +89,11 @@ struct GatewayDialer::State {
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
   std::mutex mu;
-  std::map<std::string, int> listeners;  // dir -> listening socket
+  struct Listener {
+    int fd = -1;
+    SessionGroups sessions;
+  };
+  std::map<std::string, Listener> listeners;  // by dir
   std::thread thread;
 
   void Wake() {
@@ -88,16 +101,19 @@ struct GatewayDialer::State {
     (void)!::write(wake_fd, &one, sizeof one);
   }
 
-  // One agent's request, on its own thread: read "dial", connect, answer.
-  static void Serve(std::shared_ptr<State> self, int client) {
+  // One agent's request, on its own thread: read it, act, answer.
+  static void Serve(std::shared_ptr<State> self, int client, SessionGroups sessions) {
     timeval tv{kRequestTimeout.count(), 0};
     ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char request[16];
+    char buffer[128];
     ssize_t n;
-    do n = ::recv(client, request, sizeof request, 0);
+    do n = ::recv(client, buffer, sizeof buffer, 0);
     while (n < 0 && errno == EINTR);
-    if (n == 4 && memcmp(request, "dial", 4) == 0) {
+    const std::string request = n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
+    const bool place = request.rfind("session ", 0) == 0, end = request.rfind("end ", 0) == 0;
+    const std::string session_id = place ? request.substr(8) : end ? request.substr(4) : "";
+    if (request == "dial") {
       std::string why = self->address_error;
       int tcp = why.empty() ? ConnectWithin(self->address, self->address_length, self->connect_timeout, &why) : -1;
       if (tcp >= 0) {
@@ -106,6 +122,20 @@ struct GatewayDialer::State {
       } else {
         (void)SendWithFd(client, "error: " + why.substr(0, 200), -1);
       }
+    } else if ((place || end) && (!sessions.place || !sessions.end)) {
+      (void)SendWithFd(client, "error: sessions are not grouped here", -1);
+    } else if ((place || end) && !IsSessionId(session_id)) {
+      (void)SendWithFd(client, "error: invalid session id", -1);
+    } else if (place) {
+      ucred peer{};
+      socklen_t len = sizeof peer;
+      Status placed = ::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid > 0
+                          ? sessions.place(peer.pid, session_id)
+                          : MakeError("IoError", "no peer credentials");
+      (void)SendWithFd(client, placed ? "ok" : "error: " + placed.error().message.substr(0, 200), -1);
+    } else if (end) {
+      sessions.end(session_id);
+      (void)SendWithFd(client, "ok", -1);
     } else if (n > 0) {
       (void)SendWithFd(client, "error: unknown request", -1);
     }
@@ -118,7 +148,7 @@ struct GatewayDialer::State {
       std::vector<pollfd> fds{{wake_fd, POLLIN, 0}};
       {
         std::lock_guard<std::mutex> lock(mu);
-        for (const auto& [dir, fd] : listeners) fds.push_back({fd, POLLIN, 0});
+        for (const auto& [dir, l] : listeners) fds.push_back({l.fd, POLLIN, 0});
       }
       int r = ::poll(fds.data(), fds.size(), -1);
       if (stopping) return;
@@ -130,9 +160,10 @@ struct GatewayDialer::State {
       for (size_t i = 1; i < fds.size(); i++) {
         if (!(fds[i].revents & POLLIN)) continue;
         std::lock_guard<std::mutex> lock(mu);  // Stop() may have closed it meanwhile
-        bool open = false;
-        for (const auto& [dir, fd] : listeners) open = open || fd == fds[i].fd;
-        if (!open) continue;
+        const Listener* listener = nullptr;
+        for (const auto& [dir, l] : listeners)
+          if (l.fd == fds[i].fd) listener = &l;
+        if (!listener) continue;
         int client = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) continue;
         if (in_flight >= kMaxDialsInFlight) {
@@ -141,7 +172,7 @@ struct GatewayDialer::State {
           continue;
         }
         in_flight++;
-        std::thread(Serve, SharedFromLoop(), client).detach();
+        std::thread(Serve, SharedFromLoop(), client, listener->sessions).detach();
       }
     }
   }
@@ -150,7 +181,7 @@ struct GatewayDialer::State {
   std::shared_ptr<State> SharedFromLoop() { return weak_self.lock(); }
 };
 
-GatewayDialer::GatewayDialer(std::string host, uint16_t port, std::chrono::milliseconds connect_timeout)
+AgentSockets::AgentSockets(std::string host, uint16_t port, std::chrono::milliseconds connect_timeout)
     : state_(std::make_shared<State>()) {
   state_->weak_self = state_;
   state_->connect_timeout = connect_timeout;
@@ -173,17 +204,17 @@ GatewayDialer::GatewayDialer(std::string host, uint16_t port, std::chrono::milli
   state_->thread = std::thread([s = state_.get()] { s->Loop(); });
 }
 
-GatewayDialer::~GatewayDialer() {
+AgentSockets::~AgentSockets() {
   state_->stopping = true;
   state_->Wake();
   state_->thread.join();
   std::lock_guard<std::mutex> lock(state_->mu);
-  for (const auto& [dir, fd] : state_->listeners) ::close(fd);
+  for (const auto& [dir, l] : state_->listeners) ::close(l.fd);
   state_->listeners.clear();
   ::close(state_->wake_fd);
 }
 
-Status GatewayDialer::Listen(const std::string& dir) {
+Status AgentSockets::Listen(const std::string& dir, SessionGroups sessions) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (state_->listeners.count(dir)) return OkStatus();
@@ -211,16 +242,16 @@ Status GatewayDialer::Listen(const std::string& dir) {
   }
   ::close(dir_fd);
   std::lock_guard<std::mutex> lock(state_->mu);
-  state_->listeners[dir] = fd;
+  state_->listeners[dir] = {fd, std::move(sessions)};
   state_->Wake();
   return OkStatus();
 }
 
-void GatewayDialer::Stop(const std::string& dir) {
+void AgentSockets::Stop(const std::string& dir) {
   std::lock_guard<std::mutex> lock(state_->mu);
   auto it = state_->listeners.find(dir);
   if (it == state_->listeners.end()) return;
-  ::close(it->second);
+  ::close(it->second.fd);
   state_->listeners.erase(it);
   (void)::unlink((dir + "/" + kSocketName).c_str());
   state_->Wake();
