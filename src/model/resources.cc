@@ -91,7 +91,7 @@ TaskDefinition TaskDefinitionFromStored(const Json& j) {
   d.volumes = ArrayOr(j, "volumes");
   d.task_role_arn = Str(j, "taskRoleArn");
   d.execution_role_arn = Str(j, "executionRoleArn");
-  d.network_mode = Str(j, "networkMode", "host");
+  d.network_mode = Str(j, "networkMode", "bridge");
   d.cpu = OptStr(j, "cpu");
   d.memory = OptStr(j, "memory");
   d.pid_mode = OptStr(j, "pidMode");

@@ -44,7 +44,9 @@ struct TaskDefinition {
   Json volumes = Json::array();
   std::string task_role_arn;
   std::string execution_role_arn;
-  std::string network_mode = "host";
+  // bridge, host, awsvpc or none; ECS's default is bridge (every stored
+  // record has the member, so the default never reinterprets an old one).
+  std::string network_mode = "bridge";
   std::optional<std::string> cpu, memory, pid_mode, ipc_mode;
   Json requires_compatibilities;  // null when not given
   Json runtime_platform;          // null when not given

@@ -34,6 +34,89 @@ Json AgentToJson(const ManagedAgent& a) {
   return out;
 }
 
+// A member of a reported entry, when it is there with the right type and bounds.
+bool ReportedString(const Json& entry, const char* member, std::string* out) {
+  const Json* m = Member(entry, member);
+  if (!m || !m->is_string() || m->get_ref<const std::string&>().size() > kMaxReportedStringBytes) return false;
+  *out = m->get<std::string>();
+  return true;
+}
+bool ReportedPort(const Json& entry, const char* member, int lowest, int* out) {
+  const Json* m = Member(entry, member);
+  if (!m || !m->is_number_integer()) return false;
+  // (Unsigned apart: a huge unsigned value read as int64_t would wrap.)
+  if (m->is_number_unsigned() && m->get<uint64_t>() > 65535) return false;
+  int64_t port = m->get<int64_t>();
+  if (port < lowest || port > 65535) return false;
+  *out = static_cast<int>(port);
+  return true;
+}
+
+template <class Entry>
+std::vector<Entry> EntriesFrom(const Json& reported, std::optional<Entry> (*parse)(const Json&)) {
+  std::vector<Entry> out;
+  if (!reported.is_array()) return out;
+  for (const auto& entry : reported) {
+    if (out.size() == kMaxReportedEntries) break;
+    if (auto parsed = parse(entry)) out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+std::optional<NetworkBinding> BindingFrom(const Json& e) {
+  NetworkBinding b;
+  if (!ReportedString(e, "bindIP", &b.bind_ip) || !ReportedPort(e, "containerPort", 1, &b.container_port) ||
+      !ReportedPort(e, "hostPort", 0, &b.host_port) || !ReportedString(e, "protocol", &b.protocol) ||
+      (b.protocol != "tcp" && b.protocol != "udp"))
+    return std::nullopt;
+  return b;
+}
+std::optional<NetworkInterface> InterfaceFrom(const Json& e) {
+  NetworkInterface i;
+  if (!ReportedString(e, "attachmentId", &i.attachment_id) ||
+      !ReportedString(e, "privateIpv4Address", &i.private_ipv4_address))
+    return std::nullopt;
+  return i;
+}
+std::optional<AttachmentDetail> DetailFrom(const Json& e) {
+  AttachmentDetail d;
+  if (!ReportedString(e, "name", &d.name) || !ReportedString(e, "value", &d.value)) return std::nullopt;
+  return d;
+}
+std::optional<Attachment> AttachmentFrom(const Json& e) {
+  Attachment a;
+  if (!ReportedString(e, "id", &a.id) || !ReportedString(e, "type", &a.type) || !ReportedString(e, "status", &a.status))
+    return std::nullopt;
+  if (const Json* details = Member(e, "details")) {
+    if (!details->is_array()) return std::nullopt;
+    a.details = EntriesFrom(*details, DetailFrom);
+  }
+  return a;
+}
+
+Json BindingsToJson(const std::vector<NetworkBinding>& bindings) {
+  Json out = Json::array();
+  for (const auto& b : bindings)
+    out.push_back({{"bindIP", b.bind_ip}, {"containerPort", b.container_port}, {"hostPort", b.host_port},
+                   {"protocol", b.protocol}});
+  return out;
+}
+Json InterfacesToJson(const std::vector<NetworkInterface>& interfaces) {
+  Json out = Json::array();
+  for (const auto& i : interfaces)
+    out.push_back({{"attachmentId", i.attachment_id}, {"privateIpv4Address", i.private_ipv4_address}});
+  return out;
+}
+Json AttachmentsToJson(const std::vector<Attachment>& attachments) {
+  Json out = Json::array();
+  for (const auto& a : attachments) {
+    Json details = Json::array();
+    for (const auto& d : a.details) details.push_back({{"name", d.name}, {"value", d.value}});
+    out.push_back({{"id", a.id}, {"type", a.type}, {"status", a.status}, {"details", details}});
+  }
+  return out;
+}
+
 Json ContainerToJson(const Container& c, const std::string& task_arn) {
   Json agents = Json::array();
   for (const auto& a : c.managed_agents) agents.push_back(AgentToJson(a));
@@ -42,8 +125,8 @@ Json ContainerToJson(const Container& c, const std::string& task_arn) {
               {"name", c.name},
               {"image", c.image},
               {"lastStatus", ContainerStatusName(c.status)},
-              {"networkBindings", Json::array()},
-              {"networkInterfaces", Json::array()},
+              {"networkBindings", BindingsToJson(c.network_bindings)},
+              {"networkInterfaces", InterfacesToJson(c.network_interfaces)},
               {"healthStatus", "UNKNOWN"},
               {"managedAgents", agents}};
   if (!c.runtime_id.empty()) out["runtimeId"] = c.runtime_id;
@@ -53,6 +136,10 @@ Json ContainerToJson(const Container& c, const std::string& task_arn) {
 }
 
 }  // namespace
+
+std::vector<NetworkBinding> NetworkBindingsFrom(const Json& reported) { return EntriesFrom(reported, BindingFrom); }
+std::vector<NetworkInterface> NetworkInterfacesFrom(const Json& reported) { return EntriesFrom(reported, InterfaceFrom); }
+std::vector<Attachment> AttachmentsFrom(const Json& reported) { return EntriesFrom(reported, AttachmentFrom); }
 
 std::string_view TaskStatusName(TaskStatus status) {
   for (const auto& [s, name] : kTaskStatuses)
@@ -108,6 +195,7 @@ void Task::MarkStopped(const std::string& reason, const std::string& code, doubl
     c.status = ContainerStatus::kStopped;
     for (auto& a : c.managed_agents) a.status = ContainerStatus::kStopped;
   }
+  for (auto& a : attachments) a.status = "DELETED";
   version++;
   agent_credentials_sealed = nullptr;  // a stopped task's agent credentials die with it
 }
@@ -128,7 +216,7 @@ Json ToStored(const Task& t) {
               {"containers", containers},
               {"overrides", t.overrides},
               {"tags", t.tags},
-              {"attachments", Json::array()},
+              {"attachments", AttachmentsToJson(t.attachments)},
               {"connectivity", "CONNECTED"},
               {"version", t.version},
               {"_instanceId", t.instance_id},
@@ -185,6 +273,7 @@ Task TaskFromStored(const Json& j) {
   t.started_by_principal = Str(j, "_startedByPrincipal");
   t.deployment_id = Str(j, "_deploymentId");
   if (j.contains("_agentCredentials")) t.agent_credentials_sealed = j["_agentCredentials"];
+  t.attachments = AttachmentsFrom(ValueOrNull(j, "attachments"));
   for (const auto& cj : ArrayOr(j, "containers")) {
     if (!cj.is_object()) continue;
     Container c;
@@ -204,6 +293,8 @@ Task TaskFromStored(const Json& j) {
       a.last_started_at = OptNum(aj, "lastStartedAt");
       c.managed_agents.push_back(std::move(a));
     }
+    c.network_bindings = NetworkBindingsFrom(ValueOrNull(cj, "networkBindings"));
+    c.network_interfaces = NetworkInterfacesFrom(ValueOrNull(cj, "networkInterfaces"));
     t.containers.push_back(std::move(c));
   }
   return t;

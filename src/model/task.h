@@ -3,6 +3,7 @@
 // and the statuses ECS reports (shared/ecs-exec.md). JSON appears only in the
 // two (de)serialisers: the stored form (everything, internal members
 // prefixed "_") and the public form the ECS API answers with.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +37,44 @@ struct ManagedAgent {
   std::optional<double> last_started_at;
 };
 
+// A task's network as its node reports it, in ECS's shapes (DescribeTasks'
+// containers[].networkBindings, containers[].networkInterfaces, attachments).
+struct NetworkBinding {  // bridge, host: a published port
+  std::string bind_ip;
+  int container_port = 0;  // 1-65535
+  int host_port = 0;       // 0-65535
+  std::string protocol;    // "tcp" or "udp"
+};
+struct NetworkInterface {  // awsvpc: the task's own interface
+  std::string attachment_id;
+  std::string private_ipv4_address;
+};
+struct AttachmentDetail {
+  std::string name;
+  std::string value;
+};
+struct Attachment {  // awsvpc: ECS's ElasticNetworkInterface attachment
+  std::string id;
+  std::string type;
+  std::string status;  // as reported; "DELETED" once the task is STOPPED
+  std::vector<AttachmentDetail> details;
+};
+
+// What is kept of a node's report: entries per list, bytes per string.
+inline constexpr size_t kMaxReportedEntries = 100;
+inline constexpr size_t kMaxReportedStringBytes = 256;
+
+// The well-formed entries of a reported list in ECS's JSON shape, in order,
+// at most kMaxReportedEntries. The node is only semi-trusted, so nothing here
+// fails: a value that is not a list gives none, and an entry is dropped
+// unless it is an object with every member above (an attachment's details
+// may be absent) of the right JSON type, ports in range, protocol "tcp" or
+// "udp", and strings of at most kMaxReportedStringBytes; members not listed
+// are not kept. Also how the stored form is read.
+std::vector<NetworkBinding> NetworkBindingsFrom(const Json& reported);
+std::vector<NetworkInterface> NetworkInterfacesFrom(const Json& reported);
+std::vector<Attachment> AttachmentsFrom(const Json& reported);
+
 struct Container {
   std::string arn;
   std::string name;
@@ -45,6 +84,8 @@ struct Container {
   std::optional<int64_t> exit_code;
   std::string reason;
   std::vector<ManagedAgent> managed_agents;
+  std::vector<NetworkBinding> network_bindings;      // as last reported; kept once STOPPED
+  std::vector<NetworkInterface> network_interfaces;  // as last reported
 
   ManagedAgent* ExecAgent();
   const ManagedAgent* ExecAgent() const;
@@ -71,6 +112,7 @@ struct Task {
   Json overrides = Json::object();  // {"containerOverrides": [...], ...} as RunTask took them
   Json tags = Json::array();        // [{"key","value"}]
   std::vector<Container> containers;
+  std::vector<Attachment> attachments;  // as last reported
   int64_t version = 1;
   double created_at = 0;
   std::optional<double> started_at, stopping_at, stopped_at;
@@ -85,7 +127,8 @@ struct Task {
   bool Stopped() const { return last_status == TaskStatus::kStopped; }
   Container* FindContainer(std::string_view name);
   const Container* FindContainer(std::string_view name) const;
-  // lastStatus STOPPED with ECS's stop fields (a reason and code already set win).
+  // lastStatus STOPPED with ECS's stop fields (a reason and code already set
+  // win); attachments become DELETED, as ECS shows a stopped task's.
   void MarkStopped(const std::string& reason, const std::string& stop_code, double now);
 };
 

@@ -1,6 +1,10 @@
 // The ECS operations. Shapes and error texts follow the ECS API
 // (shared/protocol/session-data-channel.md §1.1, shared/ecs-exec.md).
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <set>
+#include <utility>
 
 #include "api/control_plane.h"
 #include "api/ecs_text.h"
@@ -15,8 +19,90 @@ namespace {
 
 const std::vector<std::string> kContainerStringMembers = {"name", "image", "user", "workingDirectory", "hostname"};
 
-// Validates one container definition and fills ECS's defaults.
-Result<Json> NormalizeContainerDefinition(const Json& in) {
+// ECS's network modes for the EC2 launch type; a definition that names none is bridge.
+constexpr std::array<std::string_view, 4> kNetworkModes = {"bridge", "host", "awsvpc", "none"};
+constexpr char kDefaultNetworkMode[] = "bridge";
+constexpr size_t kMaxPortMappings = 100;
+
+// The port number `member` of a port mapping, when present: an integer in [lowest, 65535].
+Result<std::optional<int>> PortMappingPort(const Json& mapping, const char* member, int lowest) {
+  auto it = mapping.find(member);
+  if (it == mapping.end()) return std::optional<int>();
+  const Json& v = *it;
+  // (Unsigned apart: a huge unsigned value read as int64_t would wrap.)
+  bool in_range = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > 65535) &&
+                  v.get<int64_t>() >= lowest && v.get<int64_t>() <= 65535;
+  if (!in_range)
+    return MakeError("ClientException", std::string("Container.portMappings.") + member + " must be an integer between " +
+                                            std::to_string(lowest) + " and 65535.");
+  return std::optional<int>(v.get<int>());
+}
+
+// Validates one container's portMappings under `network_mode` (ECS's rules
+// for the EC2 launch type) and returns them as stored: ECS's members only,
+// protocol lowercase ("tcp" when not given), hostPort only when given (0 or
+// absent in bridge mode: the node chooses one). Mappings of different
+// containers are checked against each other by CheckHostPortsUnique.
+Result<Json> NormalizePortMappings(const Json& mappings, const std::string& network_mode) {
+  if (!mappings.is_array()) return MakeError("ClientException", "Container.portMappings must be a list of port mappings.");
+  if (mappings.size() > kMaxPortMappings)
+    return MakeError("ClientException", "Too many port mappings: at most 100 are allowed per container.");
+  if (network_mode == "none" && !mappings.empty())
+    return MakeError("ClientException", "Port mappings are not valid when networkMode=none: the task has no network.");
+  Json out = Json::array();
+  for (const auto& m : mappings) {
+    if (!m.is_object()) return MakeError("ClientException", "Container.portMappings entries must be structures.");
+    if (m.contains("containerPortRange"))
+      return MakeError("ClientException", "Container.portMappings.containerPortRange is not supported: map each port.");
+    if (!m.contains("containerPort"))
+      return MakeError("ClientException", "Container.portMappings.containerPort should not be null.");
+    PORTHOLE_TRY_ASSIGN(container_port, PortMappingPort(m, "containerPort", 1));
+    PORTHOLE_TRY_ASSIGN(host_port, PortMappingPort(m, "hostPort", 0));
+    std::string protocol = "tcp";
+    if (m.contains("protocol")) {
+      if (!m["protocol"].is_string()) return MakeError("ClientException", "Container.portMappings.protocol must be tcp or udp.");
+      protocol = m["protocol"].get<std::string>();
+      for (char& ch : protocol) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (protocol != "tcp" && protocol != "udp")
+        return MakeError("ClientException", "Container.portMappings.protocol must be tcp or udp, not \"" +
+                                                m["protocol"].get<std::string>().substr(0, 32) + "\".");
+    }
+    if ((network_mode == "awsvpc" || network_mode == "host") && host_port && *host_port != *container_port)
+      return MakeError("ClientException", "When networkMode=" + network_mode +
+                                              ", the host ports and container ports in port mappings must match.");
+    Json normalized = {{"containerPort", *container_port}, {"protocol", protocol}};
+    if (host_port) normalized["hostPort"] = *host_port;
+    for (const char* member : {"name", "appProtocol"}) {
+      if (!m.contains(member)) continue;
+      if (!m[member].is_string())
+        return MakeError("ClientException", std::string("Container.portMappings.") + member + " must be a string.");
+      normalized[member] = m[member];
+    }
+    out.push_back(std::move(normalized));
+  }
+  return out;
+}
+
+// A host port and protocol is published at most once per task: the node
+// could not bind it twice. In awsvpc and host mode a mapping's host port is
+// its container port; in bridge mode host port 0 (or none) is the node's choice.
+Status CheckHostPortsUnique(const Json& containers, const std::string& network_mode) {
+  std::set<std::pair<int, std::string>> published;
+  for (const auto& c : containers)
+    for (const auto& m : c["portMappings"]) {
+      int host_port = m.value("hostPort", 0);
+      if (network_mode != "bridge") host_port = m["containerPort"].get<int>();
+      if (host_port == 0) continue;
+      const std::string protocol = m["protocol"];
+      if (!published.insert({host_port, protocol}).second)
+        return MakeError("ClientException", "Container.portMappings: host port " + std::to_string(host_port) + "/" +
+                                                protocol + " is mapped more than once in the task definition.");
+    }
+  return OkStatus();
+}
+
+// Validates one container definition under the task's `network_mode` and fills ECS's defaults.
+Result<Json> NormalizeContainerDefinition(const Json& in, const std::string& network_mode) {
   if (!in.is_object()) return MakeError("ClientException", "Container definitions must be structures.");
   Json c = in;
   for (const auto& m : kContainerStringMembers)
@@ -64,6 +150,10 @@ Result<Json> NormalizeContainerDefinition(const Json& in) {
         }
       }
     }
+  }
+  if (c.contains("portMappings")) {
+    PORTHOLE_TRY_ASSIGN(mappings, NormalizePortMappings(c["portMappings"], network_mode));
+    c["portMappings"] = std::move(mappings);
   }
   if (!c.contains("essential")) c["essential"] = true;
   for (const char* list : {"portMappings", "environment", "mountPoints", "volumesFrom"})
@@ -154,11 +244,17 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
     return MakeError("ClientException", "Container list cannot be empty.");
   if (in["containerDefinitions"].size() > 10)
     return MakeError("ClientException", "Too many containers: at most 10 are allowed.");
+  for (const char* s : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode"})
+    if (in.contains(s) && !in[s].is_string()) return MakeError("ClientException", std::string(s) + " must be a string.");
+  const std::string network_mode = StringOr(in, "networkMode", kDefaultNetworkMode);
+  if (std::find(kNetworkModes.begin(), kNetworkModes.end(), network_mode) == kNetworkModes.end())
+    return MakeError("ClientException", "Invalid networkMode: " + network_mode.substr(0, 64) +
+                                            ". Valid values are bridge, host, awsvpc and none.");
   Json containers = Json::array();
   std::vector<std::string> names;
   bool any_essential = false;
   for (const auto& c : in["containerDefinitions"]) {
-    PORTHOLE_TRY_ASSIGN(normalized, NormalizeContainerDefinition(c));
+    PORTHOLE_TRY_ASSIGN(normalized, NormalizeContainerDefinition(c, network_mode));
     std::string name = normalized["name"];
     if (std::find(names.begin(), names.end(), name) != names.end())
       return MakeError("ClientException", "Duplicate container name: " + name + ".");
@@ -167,8 +263,7 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
     containers.push_back(normalized);
   }
   if (!any_essential) return MakeError("ClientException", "At least one container must be essential.");
-  for (const char* s : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode"})
-    if (in.contains(s) && !in[s].is_string()) return MakeError("ClientException", std::string(s) + " must be a string.");
+  PORTHOLE_TRY(CheckHostPortsUnique(containers, network_mode));
 
   if (in.contains("volumes") && !in["volumes"].is_array()) return MakeError("ClientException", "volumes must be a list.");
   model::TaskDefinition definition;
@@ -177,7 +272,7 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
   definition.volumes = in.value("volumes", Json::array());
   definition.task_role_arn = StringOr(in, "taskRoleArn");
   definition.execution_role_arn = StringOr(in, "executionRoleArn");
-  definition.network_mode = StringOr(in, "networkMode", "host");
+  definition.network_mode = network_mode;
   for (auto [member, field] : {std::pair{"cpu", &definition.cpu}, std::pair{"memory", &definition.memory},
                                std::pair{"pidMode", &definition.pid_mode}, std::pair{"ipcMode", &definition.ipc_mode}})
     if (in.contains(member)) *field = in[member].get<std::string>();

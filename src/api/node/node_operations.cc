@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 
 #include "api/control_plane.h"
 #include "api/iam/iam_common.h"
@@ -26,6 +27,35 @@ bool ValidInstanceId(const std::string& id) {
   for (char c : id)
     if (!isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
   return true;
+}
+
+// A container's portMappings as the node takes them: every member present,
+// host port 0 where the definition gave none. Definitions are validated when
+// registered; ones stored before portMappings were validated may hold
+// anything, so malformed mappings are left out.
+Json PortMappingsForNode(const Json& mappings) {
+  Json out = Json::array();
+  if (!mappings.is_array()) return out;
+  // The port, or -1 when it is not an integer in 0-65535.
+  auto port = [](const Json& m, const char* member) -> int64_t {
+    auto it = m.find(member);
+    if (it == m.end() || !it->is_number_integer()) return -1;
+    if (it->is_number_unsigned() && it->get<uint64_t>() > 65535) return -1;
+    int64_t value = it->get<int64_t>();
+    return value >= 0 && value <= 65535 ? value : -1;
+  };
+  for (const auto& m : mappings) {
+    if (!m.is_object()) continue;
+    int64_t container_port = port(m, "containerPort");
+    int64_t host_port = m.contains("hostPort") ? port(m, "hostPort") : 0;
+    if (container_port < 1 || host_port < 0) continue;
+    if (m.contains("protocol") && !m["protocol"].is_string()) continue;
+    std::string protocol = StringOr(m, "protocol", "tcp");
+    for (char& ch : protocol) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (protocol != "tcp" && protocol != "udp") continue;
+    out.push_back({{"containerPort", container_port}, {"hostPort", host_port}, {"protocol", protocol}});
+  }
+  return out;
 }
 }  // namespace
 
@@ -232,7 +262,8 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                    {"readonlyRootFilesystem", c.value("readonlyRootFilesystem", false)},
                    {"stopTimeout", c.value("stopTimeout", 30)},
                    {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)},
-                   {"capabilities", c.value("linuxParameters", Json::object()).value("capabilities", Json::object())}};
+                   {"capabilities", c.value("linuxParameters", Json::object()).value("capabilities", Json::object())},
+                   {"portMappings", PortMappingsForNode(c.value("portMappings", Json::array()))}};
       containers.push_back(spec);
     }
     Json entry = {{"taskArn", task.arn},
@@ -241,6 +272,7 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                   {"desiredStatus", model::TaskStatusName(task.desired_status)},
                   {"lastStatus", model::TaskStatusName(task.last_status)},
                   {"enableExecuteCommand", task.enable_execute_command},
+                  {"networkMode", def.network_mode},
                   {"containers", containers}};
     if (task.enable_execute_command && task.desired_status == model::TaskStatus::kRunning) {
       auto role = ResolveTaskRole(task, def);
@@ -367,7 +399,15 @@ Result<Json> ControlPlane::SubmitTaskStateChange(const Json& in, model::Task tas
     // The node may only report an agent as failed; RUNNING comes from the gateway.
     if (update.contains("managedAgentReason") && update["managedAgentReason"].is_string())
       c->SetAgents(model::ContainerStatus::kStopped, update["managedAgentReason"], now);
+    // What the node made of the task's network; a list replaces the last one
+    // reported, keeping only its well-formed entries (model/task.h).
+    if (update.contains("networkBindings") && update["networkBindings"].is_array())
+      c->network_bindings = model::NetworkBindingsFrom(update["networkBindings"]);
+    if (update.contains("networkInterfaces") && update["networkInterfaces"].is_array())
+      c->network_interfaces = model::NetworkInterfacesFrom(update["networkInterfaces"]);
   }
+  if (in.contains("attachments") && in["attachments"].is_array())
+    task.attachments = model::AttachmentsFrom(in["attachments"]);
   if (*status == model::TaskStatus::kRunning && task.last_status != model::TaskStatus::kRunning) {
     task.last_status = model::TaskStatus::kRunning;
     task.started_at = now;

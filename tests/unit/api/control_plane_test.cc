@@ -14,6 +14,8 @@
 #include <ctime>
 #include <exception>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
@@ -604,7 +606,8 @@ TEST_F(ControlPlaneTest, RegisterTaskDefinitionTwiceGivesRevisions) {
   // ECS's defaults are filled in; internal members are not shown.
   EXPECT_EQ(first["containerDefinitions"][0]["essential"], true);
   EXPECT_EQ(first["containerDefinitions"][0]["environment"], Json::array());
-  EXPECT_EQ(first["networkMode"], "host");
+  EXPECT_EQ(first["networkMode"], "bridge");
+  EXPECT_EQ(first["containerDefinitions"][0]["portMappings"], Json::array());
   for (auto it = first.begin(); it != first.end(); ++it) EXPECT_NE(it.key()[0], '_') << it.key();
   // Families are independent.
   EXPECT_EQ(RegisterFamily("worker")["revision"], 1);
@@ -736,6 +739,100 @@ TEST_F(ControlPlaneTest, RegisterTaskDefinitionRejectsWrongMemberTypes) {
   // Names with or without CAP_, and ALL, are capabilities.
   EXPECT_TRUE(IsOk(reg(with("linuxParameters", {{"capabilities", {{"add", {"SYS_PTRACE", "CAP_NET_ADMIN"}},
                                                                   {"drop", {"ALL"}}}}}))));
+}
+
+TEST_F(ControlPlaneTest, RegisterTaskDefinitionNetworkModes) {
+  Json containers = Json::array({{{"name", "app"}, {"image", "busybox"}}});
+  EXPECT_EQ(RegisterFamily("plain")["networkMode"], "bridge");  // ECS's default for EC2
+  for (const char* mode : {"bridge", "host", "awsvpc", "none"}) {
+    Json registered = MustEcs("RegisterTaskDefinition",
+                              {{"family", "web"}, {"networkMode", mode}, {"containerDefinitions", containers}});
+    EXPECT_EQ(registered["taskDefinition"]["networkMode"], mode);
+    EXPECT_EQ(MustEcs("DescribeTaskDefinition", {{"taskDefinition", "web"}})["taskDefinition"]["networkMode"], mode);
+  }
+  EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition",
+                          {{"family", "web"}, {"networkMode", "nat"}, {"containerDefinitions", containers}}),
+                      400, "ClientException", "Invalid networkMode: nat. Valid values are bridge, host, awsvpc and none."));
+  for (Json mode : {Json("Bridge"), Json(""), Json("default"), Json(1), Json::array({"bridge"})})
+    EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition",
+                            {{"family", "web"}, {"networkMode", mode}, {"containerDefinitions", containers}}),
+                        400, "ClientException"))
+        << mode;
+  EXPECT_EQ(MustEcs("ListTaskDefinitions", {{"familyPrefix", "web"}})["taskDefinitionArns"].size(), 4u);
+}
+
+TEST_F(ControlPlaneTest, RegisterTaskDefinitionValidatesPortMappings) {
+  auto reg = [&](const std::string& mode, const Json& mappings, const Json& more = Json::array()) {
+    Json containers = Json::array({{{"name", "app"}, {"image", "busybox"}, {"portMappings", mappings}}});
+    for (const auto& c : more) containers.push_back(c);
+    return Ecs("RegisterTaskDefinition", {{"family", "web"}, {"networkMode", mode}, {"containerDefinitions", containers}});
+  };
+  auto mapping = [](Json fields) { return Json::array({std::move(fields)}); };
+
+  // Normalized: protocol lowercase (tcp by default), hostPort only when
+  // given, name and appProtocol as given, other members dropped.
+  ApiReply ok = reg("bridge", Json::array({{{"containerPort", 80}},
+                                           {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "UDP"}},
+                                           {{"containerPort", 8080}, {"hostPort", 0}, {"protocol", "Tcp"},
+                                            {"name", "web-8080"}, {"appProtocol", "http"}, {"bogus", 1}}}));
+  ASSERT_TRUE(IsOk(ok));
+  EXPECT_EQ(ok.body["taskDefinition"]["containerDefinitions"][0]["portMappings"],
+            Json::parse(R"([{"containerPort":80,"protocol":"tcp"},
+                            {"containerPort":53,"hostPort":5353,"protocol":"udp"},
+                            {"containerPort":8080,"hostPort":0,"protocol":"tcp","name":"web-8080","appProtocol":"http"}])"));
+  // The same container port twice, published on a chosen and a fixed host port.
+  EXPECT_TRUE(IsOk(reg("bridge", Json::array({{{"containerPort", 80}}, {{"containerPort", 80}, {"hostPort", 8080}}}))));
+  // The same host port with another protocol.
+  EXPECT_TRUE(IsOk(reg("bridge", Json::array({{{"containerPort", 53}, {"hostPort", 53}},
+                                              {{"containerPort", 53}, {"hostPort", 53}, {"protocol", "udp"}}}))));
+  // awsvpc and host: the host port is the container port, given or not.
+  for (const char* mode : {"awsvpc", "host"}) {
+    EXPECT_TRUE(IsOk(reg(mode, Json::array({{{"containerPort", 80}}, {{"containerPort", 443}, {"hostPort", 443}}}))));
+    EXPECT_TRUE(IsError(reg(mode, mapping({{"containerPort", 80}, {"hostPort", 8080}})), 400, "ClientException",
+                        std::string("When networkMode=") + mode +
+                            ", the host ports and container ports in port mappings must match."));
+    EXPECT_TRUE(IsError(reg(mode, mapping({{"containerPort", 80}, {"hostPort", 0}})), 400, "ClientException"));
+    EXPECT_TRUE(IsError(reg(mode, mapping({{"containerPort", 80}}),
+                            Json::array({{{"name", "side"}, {"image", "busybox"}, {"portMappings", mapping({{"containerPort", 80}})}}})),
+                        400, "ClientException",
+                        "Container.portMappings: host port 80/tcp is mapped more than once in the task definition."));
+  }
+  EXPECT_TRUE(IsOk(reg("none", Json::array())));
+  EXPECT_TRUE(IsError(reg("none", mapping({{"containerPort", 80}})), 400, "ClientException",
+                      "Port mappings are not valid when networkMode=none: the task has no network."));
+  // A fixed host port is published once per task, across its containers.
+  EXPECT_TRUE(IsError(reg("bridge", Json::array({{{"containerPort", 80}, {"hostPort", 8080}},
+                                                 {{"containerPort", 81}, {"hostPort", 8080}, {"protocol", "TCP"}}})),
+                      400, "ClientException",
+                      "Container.portMappings: host port 8080/tcp is mapped more than once in the task definition."));
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"hostPort", 8080}}),
+                          Json::array({{{"name", "side"}, {"image", "busybox"},
+                                        {"portMappings", mapping({{"containerPort", 90}, {"hostPort", 8080}})}}})),
+                      400, "ClientException"));
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"protocol", "sctp"}})), 400, "ClientException",
+                      "Container.portMappings.protocol must be tcp or udp, not \"sctp\"."));
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"protocol", 6}})), 400, "ClientException"));
+  for (Json port : {Json(0), Json(65536), Json(-80), Json("80"), Json(80.5), Json(nullptr),
+                    Json(std::numeric_limits<uint64_t>::max())})
+    EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", port}})), 400, "ClientException",
+                        "Container.portMappings.containerPort must be an integer between 1 and 65535."))
+        << port;
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"hostPort", 8080}})), 400, "ClientException",
+                      "Container.portMappings.containerPort should not be null."));
+  for (Json port : {Json(65536), Json(-1), Json("8080")})
+    EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"hostPort", port}})), 400, "ClientException",
+                        "Container.portMappings.hostPort must be an integer between 0 and 65535."))
+        << port;
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"name", 5}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPort", 80}, {"appProtocol", true}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg("bridge", mapping({{"containerPortRange", "8000-8010"}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg("bridge", Json::object({{"containerPort", 80}})), 400, "ClientException"));
+  EXPECT_TRUE(IsError(reg("bridge", Json::array({80})), 400, "ClientException"));
+  Json too_many = Json::array();
+  for (int i = 1; i <= 101; i++) too_many.push_back({{"containerPort", i}});
+  EXPECT_TRUE(IsError(reg("bridge", too_many), 400, "ClientException"));
+  too_many.erase(too_many.size() - 1);
+  EXPECT_TRUE(IsOk(reg("bridge", too_many)));
 }
 
 // ============================================================== tasks
@@ -1186,6 +1283,134 @@ TEST_F(ControlPlaneTest, StopTaskRevokesCredentialsOfATaskTheNodeHasNotStarted) 
   ASSERT_EQ(stopped["lastStatus"], "STOPPED");
   auto caller = plane_->Authenticate(BuildRequest(kEcs + "ListClusters", "{}", *creds), "ecs");
   EXPECT_FALSE(caller.ok()) << "credentials of a STOPPED task still authenticate";
+}
+
+TEST_F(ControlPlaneTest, PollTasksCarriesTheNetworkModeAndNormalizedPortMappings) {
+  CreateCluster("demo");
+  Json containers = Json::array({{{"name", "app"},
+                                  {"image", "busybox"},
+                                  {"portMappings", {{{"containerPort", 80}},
+                                                    {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "UDP"},
+                                                     {"name", "dns"}}}}},
+                                 {{"name", "sidecar"}, {"image", "busybox"}}});
+  RegisterFamily("web", containers);
+  MustEcs("RegisterTaskDefinition", {{"family", "vpc"},
+                                     {"networkMode", "awsvpc"},
+                                     {"containerDefinitions", {{{"name", "app"}, {"image", "busybox"},
+                                                                {"portMappings", {{{"containerPort", 443}}}}}}}});
+  std::string node = RegisterNode();
+  Json bridge_task = RunTask("demo", "web", false);
+  Json vpc_task = RunTask("demo", "vpc", false);
+  std::map<std::string, Json> polled;
+  Json answer = Poll(node);
+  for (const auto& t : answer.value("tasks", Json::array())) polled[t.value("taskArn", "")] = t;
+  ASSERT_EQ(polled.size(), 2u) << answer.dump();
+  const Json& bridge = polled[bridge_task["taskArn"]];
+  EXPECT_EQ(bridge["networkMode"], "bridge");
+  EXPECT_EQ(bridge["containers"][0]["portMappings"],
+            Json::parse(R"([{"containerPort":80,"hostPort":0,"protocol":"tcp"},
+                            {"containerPort":53,"hostPort":5353,"protocol":"udp"}])"));
+  EXPECT_EQ(bridge["containers"][1]["portMappings"], Json::array());
+  const Json& vpc = polled[vpc_task["taskArn"]];
+  EXPECT_EQ(vpc["networkMode"], "awsvpc");
+  EXPECT_EQ(vpc["containers"][0]["portMappings"], Json::parse(R"([{"containerPort":443,"hostPort":0,"protocol":"tcp"}])"));
+}
+
+// What a node reports of a task's network (in ECS's shapes, as its report
+// carries them) is what DescribeTasks shows.
+TEST_F(ControlPlaneTest, SubmitTaskStateChangeStoresTheTasksNetwork) {
+  CreateCluster("demo");
+  RegisterFamily("web", Json::array({{{"name", "app"}, {"image", "busybox"}}, {{"name", "side"}, {"image", "busybox"}}}));
+  std::string node = RegisterNode();
+  Json task = RunTask("demo", "web", false);
+  Poll(node);
+  const Json bindings = Json::parse(R"([{"bindIP":"0.0.0.0","containerPort":80,"hostPort":49153,"protocol":"tcp"},
+                                        {"bindIP":"0.0.0.0","containerPort":53,"hostPort":5353,"protocol":"udp"}])");
+  const Json interfaces = Json::parse(R"([{"attachmentId":"9f1c-att","privateIpv4Address":"10.88.0.7"}])");
+  const Json attachments = Json::parse(R"([{"id":"9f1c-att","type":"ElasticNetworkInterface","status":"ATTACHED",
+      "details":[{"name":"networkInterfaceId","value":"eni-0123456789abcdef0"},
+                 {"name":"privateIPv4Address","value":"10.88.0.7"}]}])");
+  MustNode("SubmitTaskStateChange",
+           {{"taskArn", task["taskArn"]},
+            {"status", "RUNNING"},
+            {"containers", {{{"name", "app"}, {"status", "RUNNING"}, {"networkBindings", bindings},
+                             {"networkInterfaces", interfaces}},
+                            {{"name", "side"}, {"status", "RUNNING"}}}},
+            {"attachments", attachments}});
+  Json described = DescribeTask("demo", task["taskArn"]);
+  EXPECT_EQ(described["containers"][0]["networkBindings"], bindings);
+  EXPECT_EQ(described["containers"][0]["networkInterfaces"], interfaces);
+  EXPECT_EQ(described["containers"][1]["networkBindings"], Json::array());
+  EXPECT_EQ(described["containers"][1]["networkInterfaces"], Json::array());
+  EXPECT_EQ(described["attachments"], attachments);
+
+  // A report without the lists keeps them; one with a list replaces it.
+  MustNode("SubmitTaskStateChange", {{"taskArn", task["taskArn"]}, {"status", "RUNNING"},
+                                     {"containers", {{{"name", "app"}, {"status", "RUNNING"}}}}});
+  described = DescribeTask("demo", task["taskArn"]);
+  EXPECT_EQ(described["containers"][0]["networkBindings"], bindings);
+  EXPECT_EQ(described["attachments"], attachments);
+  MustNode("SubmitTaskStateChange",
+           {{"taskArn", task["taskArn"]}, {"status", "RUNNING"},
+            {"containers", {{{"name", "app"}, {"networkBindings", Json::array({bindings[1]})}}}}});
+  EXPECT_EQ(DescribeTask("demo", task["taskArn"])["containers"][0]["networkBindings"], Json::array({bindings[1]}));
+  MustNode("SubmitTaskStateChange",
+           {{"taskArn", task["taskArn"]}, {"status", "RUNNING"},
+            {"containers", {{{"name", "app"}, {"networkBindings", bindings}}}}});
+
+  // Stopped: the attachment is DELETED, as ECS shows it; bindings stay as reported.
+  MustNode("SubmitTaskStateChange", {{"taskArn", task["taskArn"]}, {"status", "STOPPED"},
+                                     {"reason", "Essential container in task exited"},
+                                     {"attachments", attachments}});
+  described = DescribeTask("demo", task["taskArn"]);
+  EXPECT_EQ(described["lastStatus"], "STOPPED");
+  ASSERT_EQ(described["attachments"].size(), 1u);
+  EXPECT_EQ(described["attachments"][0]["status"], "DELETED");
+  EXPECT_EQ(described["attachments"][0]["details"], attachments[0]["details"]);
+  EXPECT_EQ(described["containers"][0]["networkBindings"], bindings);
+}
+
+TEST_F(ControlPlaneTest, SubmitTaskStateChangeIgnoresMalformedNetworkReports) {
+  CreateCluster("demo");
+  RegisterFamily("web");
+  std::string node = RegisterNode();
+  Json task = RunTask("demo", "web", false);
+  Poll(node);
+  const Json good_binding = {{"bindIP", "0.0.0.0"}, {"containerPort", 80}, {"hostPort", 8080}, {"protocol", "tcp"}};
+  const Json good_attachment = {{"id", "a1"}, {"type", "ElasticNetworkInterface"}, {"status", "ATTACHED"},
+                                {"details", Json::array()}};
+  Json bindings = Json::array({good_binding,
+                               {{"bindIP", "0.0.0.0"}, {"containerPort", "80"}, {"hostPort", 1}, {"protocol", "tcp"}},
+                               {{"bindIP", "0.0.0.0"}, {"containerPort", 80}, {"hostPort", 1}, {"protocol", "icmp"}},
+                               {{"bindIP", std::string(300, 'x')}, {"containerPort", 80}, {"hostPort", 1}, {"protocol", "tcp"}},
+                               "junk", nullptr, 42});
+  Json extra = good_binding;
+  extra["secret"] = "not kept";
+  bindings.push_back(extra);
+  for (int i = 0; i < 200; i++) bindings.push_back(good_binding);
+  MustNode("SubmitTaskStateChange",
+           {{"taskArn", task["taskArn"]},
+            {"status", "RUNNING"},
+            {"containers", {{{"name", "app"}, {"status", "RUNNING"}, {"networkBindings", bindings},
+                             {"networkInterfaces", {{{"attachmentId", 5}}, "x"}}},
+                            {{"name", "ghost"}, {"networkBindings", bindings}}}},
+            {"attachments", {good_attachment, {{"id", "a2"}}, {{"id", "a3"}, {"type", "t"}, {"status", 1}}}}});
+  Json described = DescribeTask("demo", task["taskArn"]);
+  const Json& kept = described["containers"][0]["networkBindings"];
+  ASSERT_EQ(kept.size(), 100u);
+  for (const auto& b : kept) EXPECT_EQ(b, good_binding);
+  EXPECT_EQ(described["containers"][0]["networkInterfaces"], Json::array());
+  EXPECT_EQ(described["attachments"], Json::array({good_attachment}));
+  EXPECT_EQ(described["lastStatus"], "RUNNING");
+
+  // Lists that are not lists change nothing.
+  MustNode("SubmitTaskStateChange",
+           {{"taskArn", task["taskArn"]}, {"status", "RUNNING"},
+            {"containers", {{{"name", "app"}, {"networkBindings", "x"}, {"networkInterfaces", {{"a", 1}}}}}},
+            {"attachments", 7}});
+  described = DescribeTask("demo", task["taskArn"]);
+  EXPECT_EQ(described["containers"][0]["networkBindings"].size(), 100u);
+  EXPECT_EQ(described["attachments"], Json::array({good_attachment}));
 }
 
 // ============================================================== ExecuteCommand

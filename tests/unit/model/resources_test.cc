@@ -40,7 +40,15 @@ TEST(ResourcesModel, TaskDefinitionKeepsTagsInternal) {
   Json view = PublicView(d);
   EXPECT_FALSE(view.contains("_tags"));
   EXPECT_FALSE(view.contains("memory"));
-  EXPECT_EQ(view["networkMode"], "host");
+  EXPECT_EQ(view["networkMode"], "bridge");  // ECS's default
+}
+
+TEST(ResourcesModel, TaskDefinitionKeepsItsNetworkMode) {
+  TaskDefinition d;
+  d.network_mode = "host";
+  EXPECT_EQ(TaskDefinitionFromStored(ToStored(d)).network_mode, "host");  // records made when host was the default
+  EXPECT_EQ(TaskDefinitionFromStored(Json::object()).network_mode, "bridge");
+  EXPECT_EQ(TaskDefinitionFromStored(Json{{"networkMode", 5}}).network_mode, "bridge");
 }
 
 TEST(ResourcesModel, ServiceDeploymentsRoundTrip) {
