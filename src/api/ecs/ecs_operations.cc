@@ -101,6 +101,70 @@ Status CheckHostPortsUnique(const Json& containers, const std::string& network_m
   return OkStatus();
 }
 
+// ECS's ulimit names (ContainerDefinition.ulimits[].name).
+bool IsUlimitName(const std::string& name) {
+  for (const char* n : {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                        "rtprio", "rttime", "sigpending", "stack"})
+    if (name == n) return true;
+  return false;
+}
+
+bool IsIntegerIn(const Json& v, int64_t low, int64_t high) {
+  return v.is_number_integer() && v.get<int64_t>() >= low && v.get<int64_t>() <= high;
+}
+
+// cpu, memory, memoryReservation, ulimits, linuxParameters.sharedMemorySize
+// and .tmpfs, as ECS checks them.
+Status ValidateContainerLimits(const Json& c) {
+  const std::string name = c.value("name", "");
+  if (c.contains("cpu") && !IsIntegerIn(c["cpu"], 0, 10 * 1024))
+    return MakeError("ClientException",
+                     "Invalid 'cpu' setting for container '" + name + "': an integer of CPU units (1024 = one vCPU).");
+  for (const char* member : {"memory", "memoryReservation"})
+    if (c.contains(member) && !IsIntegerIn(c[member], 6, 1 << 24))
+      return MakeError("ClientException", std::string("Invalid '") + member + "' setting for container '" + name +
+                                              "'. The memory must be at least 6 MiB (an integer of MiB).");
+  if (c.contains("memory") && c.contains("memoryReservation") &&
+      c["memoryReservation"].get<int64_t>() > c["memory"].get<int64_t>())
+    return MakeError("ClientException", "Invalid setting for container '" + name +
+                                            "'. The memory reservation must be less than or equal to memory.");
+  if (c.contains("ulimits")) {
+    if (!c["ulimits"].is_array() || c["ulimits"].size() > 16)
+      return MakeError("ClientException", "Container.ulimits must be a list of at most 16 ulimits.");
+    for (const auto& u : c["ulimits"]) {
+      if (!u.is_object() || !u.contains("name") || !u["name"].is_string() || !IsUlimitName(u["name"]))
+        return MakeError("ClientException", "Container.ulimits.name must be one of core, cpu, data, fsize, locks, "
+                                            "memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, "
+                                            "stack.");
+      if (!IsIntegerIn(u.value("softLimit", Json()), 0, INT64_MAX) ||
+          !IsIntegerIn(u.value("hardLimit", Json()), 0, INT64_MAX))
+        return MakeError("ClientException", "Container.ulimits: softLimit and hardLimit must be non-negative integers.");
+      if (u["softLimit"].get<int64_t>() > u["hardLimit"].get<int64_t>())
+        return MakeError("ClientException", "Container.ulimits " + u["name"].get<std::string>() +
+                                                ": softLimit must not be above hardLimit.");
+    }
+  }
+  const Json lp = c.value("linuxParameters", Json::object());
+  if (!lp.is_object()) return OkStatus();  // reported by the caller
+  if (lp.contains("sharedMemorySize") && !IsIntegerIn(lp["sharedMemorySize"], 1, 1 << 20))
+    return MakeError("ClientException", "linuxParameters.sharedMemorySize must be a positive integer of MiB.");
+  if (lp.contains("tmpfs")) {
+    if (!lp["tmpfs"].is_array() || lp["tmpfs"].size() > 32)
+      return MakeError("ClientException", "linuxParameters.tmpfs must be a list of at most 32 mounts.");
+    for (const auto& t : lp["tmpfs"]) {
+      if (!t.is_object() || !t.contains("containerPath") || !t["containerPath"].is_string() ||
+          t["containerPath"].get<std::string>().empty() || t["containerPath"].get<std::string>()[0] != '/')
+        return MakeError("ClientException", "linuxParameters.tmpfs.containerPath must be an absolute path.");
+      if (!IsIntegerIn(t.value("size", Json()), 1, 1 << 20))
+        return MakeError("ClientException", "linuxParameters.tmpfs.size must be a positive integer of MiB.");
+      for (const auto& o : t.value("mountOptions", Json::array()))
+        if (!o.is_string() || o.get<std::string>().empty() || o.get<std::string>().find(',') != std::string::npos)
+          return MakeError("ClientException", "linuxParameters.tmpfs.mountOptions must be a list of mount options.");
+    }
+  }
+  return OkStatus();
+}
+
 // Validates one container definition under the task's `network_mode` and fills ECS's defaults.
 Result<Json> NormalizeContainerDefinition(const Json& in, const std::string& network_mode) {
   if (!in.is_object()) return MakeError("ClientException", "Container definitions must be structures.");
@@ -155,6 +219,7 @@ Result<Json> NormalizeContainerDefinition(const Json& in, const std::string& net
     PORTHOLE_TRY_ASSIGN(mappings, NormalizePortMappings(c["portMappings"], network_mode));
     c["portMappings"] = std::move(mappings);
   }
+  PORTHOLE_TRY(ValidateContainerLimits(c));
   if (!c.contains("essential")) c["essential"] = true;
   for (const char* list : {"portMappings", "environment", "mountPoints", "volumesFrom"})
     if (!c.contains(list)) c[list] = Json::array();

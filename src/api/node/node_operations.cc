@@ -264,6 +264,15 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                    {"initProcessEnabled", c.value("linuxParameters", Json::object()).value("initProcessEnabled", false)},
                    {"capabilities", c.value("linuxParameters", Json::object()).value("capabilities", Json::object())},
                    {"portMappings", PortMappingsForNode(c.value("portMappings", Json::array()))}};
+      // Limits, as registered (validated there); the node applies them with cgroups.
+      for (const char* member : {"cpu", "memory", "memoryReservation"})
+        if (c.contains(member) && c[member].is_number_integer()) spec[member] = c[member];
+      if (c.contains("ulimits") && c["ulimits"].is_array()) spec["ulimits"] = c["ulimits"];
+      const Json linux_parameters = c.value("linuxParameters", Json::object());
+      if (linux_parameters.contains("sharedMemorySize") && linux_parameters["sharedMemorySize"].is_number_integer())
+        spec["sharedMemorySize"] = linux_parameters["sharedMemorySize"];
+      if (linux_parameters.contains("tmpfs") && linux_parameters["tmpfs"].is_array())
+        spec["tmpfs"] = linux_parameters["tmpfs"];
       containers.push_back(spec);
     }
     Json entry = {{"taskArn", task.arn},
@@ -274,6 +283,9 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                   {"enableExecuteCommand", task.enable_execute_command},
                   {"networkMode", def.network_mode},
                   {"containers", containers}};
+    // The task's own size (RunTask's overrides, else the definition's), for its cgroup.
+    if (auto cpu = task.cpu ? task.cpu : def.cpu) entry["cpu"] = *cpu;
+    if (auto memory = task.memory ? task.memory : def.memory) entry["memory"] = *memory;
     if (task.enable_execute_command && task.desired_status == model::TaskStatus::kRunning) {
       auto role = ResolveTaskRole(task, def);
       if (!role) {

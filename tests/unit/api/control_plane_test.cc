@@ -1316,6 +1316,52 @@ TEST_F(ControlPlaneTest, PollTasksCarriesTheNetworkModeAndNormalizedPortMappings
   EXPECT_EQ(vpc["containers"][0]["portMappings"], Json::parse(R"([{"containerPort":443,"hostPort":0,"protocol":"tcp"}])"));
 }
 
+// cpu, memory, memoryReservation, ulimits and linuxParameters' shm and tmpfs
+// as ECS checks them, and on to the node with the task's own size.
+TEST_F(ControlPlaneTest, ContainerLimitsAreCheckedAndReachTheNode) {
+  auto with = [](Json extra) {
+    Json c = {{"name", "app"}, {"image", "busybox"}};
+    c.update(extra);
+    return Json{{"family", "sized"}, {"containerDefinitions", Json::array({c})}};
+  };
+  for (Json bad : {Json{{"memory", 4}}, Json{{"memory", "64"}}, Json{{"memory", 64}, {"memoryReservation", 128}},
+                   Json{{"cpu", -1}}, Json{{"ulimits", {{{"name", "files"}, {"softLimit", 1}, {"hardLimit", 1}}}}},
+                   Json{{"ulimits", {{{"name", "nofile"}, {"softLimit", 10}, {"hardLimit", 5}}}}},
+                   Json{{"ulimits", {{{"name", "nofile"}, {"softLimit", 10}}}}},
+                   Json{{"linuxParameters", {{"sharedMemorySize", 0}}}},
+                   Json{{"linuxParameters", {{"tmpfs", {{{"containerPath", "relative"}, {"size", 8}}}}}}},
+                   Json{{"linuxParameters", {{"tmpfs", {{{"containerPath", "/t"}, {"size", 8}, {"mountOptions", {"a,b"}}}}}}}}})
+    EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition", with(bad)), 400, "ClientException")) << bad;
+  EXPECT_TRUE(IsError(Ecs("RegisterTaskDefinition", with({{"memory", 64}, {"memoryReservation", 128}})), 400,
+                      "ClientException",
+                      "Invalid setting for container 'app'. The memory reservation must be less than or equal to memory."));
+
+  CreateCluster("demo");
+  Json good = with({{"cpu", 512},
+                    {"memory", 256},
+                    {"memoryReservation", 128},
+                    {"ulimits", {{{"name", "nofile"}, {"softLimit", 4096}, {"hardLimit", 8192}}}},
+                    {"linuxParameters",
+                     {{"sharedMemorySize", 128}, {"tmpfs", {{{"containerPath", "/scratch"}, {"size", 16}}}}}}});
+  good["cpu"] = "1024";
+  good["memory"] = "512";
+  MustEcs("RegisterTaskDefinition", good);
+  std::string node = RegisterNode();
+  Json task = RunTask("demo", "sized", false);
+  Json answer = Poll(node);
+  ASSERT_EQ(answer.value("tasks", Json::array()).size(), 1u) << answer.dump();
+  const Json& polled = answer["tasks"][0];
+  EXPECT_EQ(polled["cpu"], "1024");
+  EXPECT_EQ(polled["memory"], "512");
+  const Json& c = polled["containers"][0];
+  EXPECT_EQ(c["cpu"], 512);
+  EXPECT_EQ(c["memory"], 256);
+  EXPECT_EQ(c["memoryReservation"], 128);
+  EXPECT_EQ(c["ulimits"][0]["name"], "nofile");
+  EXPECT_EQ(c["sharedMemorySize"], 128);
+  EXPECT_EQ(c["tmpfs"][0]["containerPath"], "/scratch");
+}
+
 // What a node reports of a task's network (in ECS's shapes, as its report
 // carries them) is what DescribeTasks shows.
 TEST_F(ControlPlaneTest, SubmitTaskStateChangeStoresTheTasksNetwork) {
