@@ -124,5 +124,31 @@ TEST_F(ResourceLimitsTest, NothingOfASessionOutlivesIt) {
   EXPECT_NE(next.out.find("next"), std::string::npos) << next;
 }
 
+TEST_F(ResourceLimitsTest, TheClustersSessionCapHoldsAndSparesTheApplication) {
+  const std::string capped = UniqueName("capped");
+  Json created = stack_->EcsJson({"create-cluster", "--cluster-name", capped, "--settings",
+                                  R"([{"name":"porthole:sessionMemory","value":"32"}])"});
+  ASSERT_FALSE(created.is_null());
+  const std::string family = UniqueName("capped-app");
+  ASSERT_FALSE(stack_->RegisterTaskDefinition(family, Json::array({BusyboxContainer("app", {"sleep", "3600"})})).empty());
+  std::string task = stack_->RunTask(capped, family, true);
+  ASSERT_FALSE(task.empty());
+  Json last;
+  ASSERT_TRUE(stack_->WaitForExecAgent(capped, task, seconds(60), &last)) << last.dump(2);
+  // A session that wants 64 MiB at once is killed at its cap of 32 ...
+  CommandResult hog = stack_->Exec(capped, task, "dd if=/dev/zero of=/dev/null bs=64M count=1");
+  EXPECT_EQ(hog.exit_code, 137) << hog;
+  // ... and the application, and the next session, carry on.
+  CommandResult next = stack_->Exec(capped, task, "sh -c 'kill -0 1 && echo app-alive'");
+  EXPECT_NE(next.out.find("app-alive"), std::string::npos) << next;
+  Json after = stack_->DescribeTask(capped, task);
+  EXPECT_EQ(after.value("lastStatus", ""), "RUNNING") << after.dump(2);
+  // Unknown settings are refused, as ECS refuses them.
+  CommandResult bad = stack_->Ecs({"create-cluster", "--cluster-name", UniqueName("bad"), "--settings",
+                                   R"([{"name":"porthole:sessionMemory","value":"lots"}])"});
+  EXPECT_NE(bad.exit_code, 0) << bad;
+  EXPECT_NE(bad.err.find("InvalidParameterException"), std::string::npos) << bad;
+}
+
 }  // namespace
 }  // namespace porthole::itest

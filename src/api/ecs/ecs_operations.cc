@@ -1,6 +1,7 @@
 // The ECS operations. Shapes and error texts follow the ECS API
 // (shared/protocol/session-data-channel.md §1.1, shared/ecs-exec.md).
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <cctype>
 #include <set>
@@ -98,6 +99,36 @@ Status CheckHostPortsUnique(const Json& containers, const std::string& network_m
         return MakeError("ClientException", "Container.portMappings: host port " + std::to_string(host_port) + "/" +
                                                 protocol + " is mapped more than once in the task definition.");
     }
+  return OkStatus();
+}
+
+// CreateCluster's settings: ECS's containerInsights, and Porthole's own caps
+// on every exec session's control group (node/cgroups.h), which ECS would
+// refuse as unknown names:
+//   porthole:sessionMemory  MiB a session's processes may use together
+//   porthole:sessionCpu     CPU units (1024 = one CPU) they may use together
+Status ValidateClusterSettings(const Json& settings) {
+  for (const auto& setting : settings) {
+    if (!setting.is_object() || !setting.contains("name") || !setting["name"].is_string() ||
+        !setting.contains("value") || !setting["value"].is_string())
+      return MakeError("InvalidParameterException", "Cluster settings need a string name and value.");
+    const std::string name = setting["name"], value = setting["value"];
+    if (name == "containerInsights") {
+      if (value != "enabled" && value != "disabled" && value != "enhanced")
+        return MakeError("InvalidParameterException", "containerInsights must be enabled, disabled or enhanced.");
+      continue;
+    }
+    if (name != "porthole:sessionMemory" && name != "porthole:sessionCpu")
+      return MakeError("InvalidParameterException",
+                       "Unknown cluster setting " + name.substr(0, 64) +
+                           ": valid names are containerInsights, porthole:sessionMemory and porthole:sessionCpu.");
+    const int64_t low = name == "porthole:sessionMemory" ? 6 : 1;
+    int64_t parsed = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (ec != std::errc() || end != value.data() + value.size() || parsed < low || parsed > (1 << 24))
+      return MakeError("InvalidParameterException", name + " must be a whole number of " +
+                                                        (low == 6 ? "MiB, at least 6." : "CPU units, at least 1."));
+  }
   return OkStatus();
 }
 
@@ -233,6 +264,7 @@ Result<Json> NormalizeContainerDefinition(const Json& in, const std::string& net
 Result<Json> ControlPlane::CreateCluster(const Json& in, const std::string& name) {
   PORTHOLE_TRY(ExpectType(in, "configuration", Json::value_t::object));
   PORTHOLE_TRY(ExpectType(in, "settings", Json::value_t::array));
+  PORTHOLE_TRY(ValidateClusterSettings(in.value("settings", Json::array())));
   PORTHOLE_TRY_ASSIGN(tags, ParseTags(in, "tags"));
   if (in.contains("configuration") && in["configuration"].contains("executeCommandConfiguration")) {
     PORTHOLE_TRY(ExpectType(in["configuration"], "executeCommandConfiguration", Json::value_t::object));

@@ -283,6 +283,16 @@ Result<Json> ControlPlane::TasksForInstance(const std::string& instance_id, doub
                   {"enableExecuteCommand", task.enable_execute_command},
                   {"networkMode", def.network_mode},
                   {"containers", containers}};
+    // The cluster's cap on each exec session (porthole:session* settings).
+    if (auto cluster = clusters_.Get(task.cluster_name); cluster && *cluster) {
+      Json limits = Json::object();
+      for (const auto& setting : (*cluster)->settings)
+        if (setting.is_object() && setting.value("name", "") == "porthole:sessionMemory")
+          limits["memory"] = std::atoll(setting.value("value", "0").c_str());
+        else if (setting.is_object() && setting.value("name", "") == "porthole:sessionCpu")
+          limits["cpu"] = std::atoll(setting.value("value", "0").c_str());
+      if (!limits.empty()) entry["sessionLimits"] = limits;
+    }
     // The task's own size (RunTask's overrides, else the definition's), for its cgroup.
     if (auto cpu = task.cpu ? task.cpu : def.cpu) entry["cpu"] = *cpu;
     if (auto memory = task.memory ? task.memory : def.memory) entry["memory"] = *memory;

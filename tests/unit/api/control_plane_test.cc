@@ -1316,6 +1316,28 @@ TEST_F(ControlPlaneTest, PollTasksCarriesTheNetworkModeAndNormalizedPortMappings
   EXPECT_EQ(vpc["containers"][0]["portMappings"], Json::parse(R"([{"containerPort":443,"hostPort":0,"protocol":"tcp"}])"));
 }
 
+// Porthole's porthole:session* cluster settings cap every exec session;
+// names ECS does not know, and bad values, are refused.
+TEST_F(ControlPlaneTest, ClusterSessionCapsReachTheNode) {
+  for (Json bad : {Json::array({{{"name", "porthole:sessionMemory"}, {"value", "2"}}}),
+                   Json::array({{{"name", "porthole:sessionCpu"}, {"value", "1.5"}}}),
+                   Json::array({{{"name", "porthole:sessionSwap"}, {"value", "1"}}}),
+                   Json::array({{{"name", "containerInsights"}, {"value", "maybe"}}}),
+                   Json::array({{{"name", "containerInsights"}}})})
+    EXPECT_TRUE(IsError(Ecs("CreateCluster", {{"clusterName", "capped"}, {"settings", bad}}), 400,
+                        "InvalidParameterException"))
+        << bad;
+  MustEcs("CreateCluster", {{"clusterName", "capped"},
+                            {"settings", {{{"name", "porthole:sessionMemory"}, {"value", "256"}},
+                                          {{"name", "porthole:sessionCpu"}, {"value", "512"}}}}});
+  RegisterFamily("web");
+  std::string node = RegisterNode();
+  RunTask("capped", "web", false);
+  Json answer = Poll(node);
+  ASSERT_EQ(answer.value("tasks", Json::array()).size(), 1u) << answer.dump();
+  EXPECT_EQ(answer["tasks"][0]["sessionLimits"], Json::parse(R"({"memory":256,"cpu":512})"));
+}
+
 // cpu, memory, memoryReservation, ulimits and linuxParameters' shm and tmpfs
 // as ECS checks them, and on to the node with the task's own size.
 TEST_F(ControlPlaneTest, ContainerLimitsAreCheckedAndReachTheNode) {
