@@ -314,7 +314,7 @@ struct OomMonitor::State {
         if (::read(it->second.event_fd, &count, sizeof count) == sizeof count) {
           // The notification also fires when the group is removed.
           std::error_code ec;
-          if (fs::exists("/sys/fs/cgroup/memory/" + paths[i], ec)) it->second.fired = true;
+          if (fs::exists(cgroups.MemoryDir(paths[i]), ec)) it->second.fired = true;
         }
       }
     }
@@ -346,7 +346,7 @@ Status OomMonitor::Watch(const std::string& path) {
   if (state_->cgroups.v2()) {
     w.baseline = state_->cgroups.OomKills(path);
   } else {
-    const std::string dir = "/sys/fs/cgroup/memory/" + path;
+    const std::string dir = state_->cgroups.MemoryDir(path);
     w.control_fd = ::open((dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
     if (w.control_fd < 0) return CgroupError("open " + dir + "/memory.oom_control", errno);
     w.event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -67,6 +67,9 @@ class Cgroups {
   // victim's own group (gone with `main`): use OomMonitor there.
   int64_t OomKills(const std::string& path) const;
 
+  // Where `path` is in the memory hierarchy (v2: the unified one).
+  std::string MemoryDir(const std::string& path) const { return Dir("memory", path); }
+
   // The path runc's linux.cgroupsPath takes for `path`.
   static std::string RuncPath(const std::string& path) { return "/" + path; }
 

@@ -142,7 +142,8 @@ Status TaskNetworks::ChooseHostPorts(const std::string& task_id, std::vector<Con
     const std::string name = entry.path().filename().string();
     if (entry.path().extension() != ".json" || name == task_id + ".json") continue;
     auto other = Load(entry.path().stem().string());
-    if (!other) continue;
+    // awsvpc tasks' ports are on their own addresses, not the host's.
+    if (!other || (other->mode != NetworkMode::kBridge && other->mode != NetworkMode::kHost)) continue;
     for (const auto& p : other->ports) taken.insert({p.mapping.host_port, p.mapping.protocol});
   }
   std::mt19937 rng(std::random_device{}());

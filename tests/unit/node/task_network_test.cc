@@ -2,7 +2,10 @@
 
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -100,6 +103,50 @@ TEST(TaskNetworkTest, SweepRemovesTheRecordsOfTasksThatAreGone) {
   networks.Sweep({"live"});
   EXPECT_TRUE(networks.Load("live"));
   EXPECT_FALSE(networks.Load("gone"));
+}
+
+// A bridge task through stand-in plugins (a real namespace, a fake CNI):
+// what awsvpc tasks publish is on their own addresses and does not hold the
+// host's ports; the record carries what the plugins answered.
+TEST(TaskNetworkTest, BridgeTasksThroughThePlugins) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+  TempDir dir;
+  const std::string plugins = dir.path() + "/plugins";
+  fs::create_directories(plugins);
+  for (const char* type : {"loopback", "bridge", "portmap"}) {
+    std::ofstream(plugins + "/" + type)
+        << "#!/bin/sh\ncat >/dev/null\n"
+        << "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"0.4.0\",\"interfaces\":[{\"name\":\"eth0\","
+           "\"mac\":\"02:00:00:00:00:09\"}],\"ips\":[{\"version\":\"4\",\"interface\":0,"
+           "\"address\":\"10.99.0.9/24\",\"gateway\":\"10.99.0.1\"}]}'\nexit 0\n";
+    fs::permissions(plugins + "/" + type, fs::perms::owner_all);
+  }
+  CniConfig config;
+  config.plugin_dir = plugins;
+  config.bridge = "ptunit0";
+  config.subnet = "10.99.0.0/24";
+  TaskNetworks networks(config, dir.path() + "/network");
+  fs::create_directories(dir.path() + "/network");
+  TaskNetwork vpc;
+  vpc.mode = NetworkMode::kAwsvpc;
+  vpc.ports = {{"app", {8080, 8080, "tcp"}}};
+  std::ofstream(dir.path() + "/network/vpc.json") << TaskNetworkToJson(vpc).dump();
+
+  auto bridge = networks.Setup("web", NetworkMode::kBridge, {{"app", {80, 8080, "tcp"}}, {"app", {81, 0, "tcp"}}});
+  ASSERT_TRUE(bridge.ok()) << bridge.error().message;
+  EXPECT_EQ(bridge->attachment.address, "10.99.0.9");
+  EXPECT_EQ(bridge->attachment.mac, "02:00:00:00:00:09");
+  EXPECT_EQ(bridge->ports[0].mapping.host_port, 8080);
+  EXPECT_GE(bridge->ports[1].mapping.host_port, kFirstDynamicHostPort);
+  EXPECT_TRUE(fs::exists(bridge->netns_path));
+  auto loaded = networks.Load("web");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->ports[1].mapping.host_port, bridge->ports[1].mapping.host_port);
+
+  ASSERT_TRUE(networks.Teardown("web").ok());
+  EXPECT_FALSE(fs::exists(bridge->netns_path));
+  EXPECT_FALSE(networks.Load("web"));
+  EXPECT_TRUE(networks.RemoveBridge().ok());  // the guard rule Setup added
 }
 
 TEST(TaskNetworkTest, TaskIdsCannotNameOtherFiles) {
