@@ -137,11 +137,12 @@ std::string HostName() {
 }  // namespace
 
 RuncRuntime::RuncRuntime(ImageStore& images, std::string runc_root_dir, std::string tini_path,
-                         std::string runc_binary)
+                         std::string runc_binary, std::string supervisor)
     : images_(images),
       root_dir_(std::move(runc_root_dir)),
       tini_path_(std::move(tini_path)),
       runc_path_(FindExecutable(runc_binary)),
+      supervisor_(std::move(supervisor)),
       hostname_(HostName()) {}
 
 Result<SubprocessResult> RuncRuntime::Runc(std::vector<std::string> args) {
@@ -207,7 +208,7 @@ Status RuncRuntime::Run(const ContainerSpec& spec) {
   const std::string log_file = bundle + "/" + kLogFile;
   std::vector<std::string> argv = {runc_path_, "--root", root_dir_, "run",   "--bundle",
                                    bundle,     "--pid-file", pid_file, "--", spec.id};
-  if (auto s = StartSupervised(argv, {kDefaultPath}, log_file, exit_file); !s.ok()) return fail(s.error());
+  if (auto s = StartSupervised(argv, {kDefaultPath}, log_file, exit_file, supervisor_); !s.ok()) return fail(s.error());
   (void)WriteFileAtomic(bundle + "/" + kSupervisedFile, "", 0600);
 
   // runc writes the pid file only once the container's process has been

@@ -10,8 +10,8 @@
 //   <bundle>/exit_code         written by the supervisor when runc exits:
 //                              the exit code, or 128+signal
 //
-// Each container runs under a detached supervisor process (see
-// StartSupervised) running `runc run` in the foreground, so containers keep
+// Each container runs under a detached supervisor process (porthole-supervise,
+// see StartSupervised) running `runc run` in the foreground, so containers keep
 // running when the node process exits or restarts, and their exit status is
 // recorded. All methods may be called from several threads at once.
 #include <chrono>
@@ -31,9 +31,10 @@ class RuncRuntime : public ContainerRuntime {
   // `images` must outlive the runtime. Every runc call uses
   // `runc --root <runc_root_dir>`, so separate runtimes (tests, several
   // nodes on one host) never see each other's containers. `runc_binary` is
-  // looked up in PATH unless absolute.
+  // looked up in PATH unless absolute. `supervisor` is porthole-supervise
+  // (default: beside this program).
   RuncRuntime(ImageStore& images, std::string runc_root_dir, std::string tini_path = "/usr/bin/tini-static",
-              std::string runc_binary = "runc");
+              std::string runc_binary = "runc", std::string supervisor = SupervisorBesideThisProgram());
 
   // Errors: "InvalidParameterException" (bad spec, id in use, bundle_dir
   // exists), "ClientException" (image not found), "ContainerStartFailed"
@@ -87,6 +88,7 @@ class RuncRuntime : public ContainerRuntime {
   std::string root_dir_;
   std::string tini_path_;
   std::string runc_path_;
+  std::string supervisor_;
   std::string hostname_;
   std::chrono::milliseconds start_timeout_{10000};
 };

@@ -125,21 +125,6 @@ bool ChildSetupFds(int in, int out, int err, int keep) {
   return true;
 }
 
-// Formats `value` (>= 0) into `buf` followed by '\n' and NUL.
-void FormatStatus(int value, char* buf) {
-  char tmp[16];
-  int n = 0;
-  if (value < 0) value = 255;
-  do {
-    tmp[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value > 0 && n < 15);
-  int i = 0;
-  while (n > 0) buf[i++] = tmp[--n];
-  buf[i++] = '\n';
-  buf[i] = '\0';
-}
-
 int StatusCode(int wstatus) {
   if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
   if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
@@ -301,24 +286,27 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
 }
 
 Status StartSupervised(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path, const std::string& exit_path) {
+                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return InternalError("supervisor: program must be an absolute path");
-  if (HasNul(argv) || HasNul(env) || log_path.find('\0') != std::string::npos ||
-      exit_path.find('\0') != std::string::npos)
+  if (supervisor.empty() || supervisor[0] != '/') return InternalError("supervisor: porthole-supervise not found");
+  std::vector<std::string> supervisor_argv = {supervisor, exit_path};
+  supervisor_argv.insert(supervisor_argv.end(), argv.begin(), argv.end());
+  if (HasNul(supervisor_argv) || HasNul(env) || log_path.find('\0') != std::string::npos)
     return InternalError("supervisor: argument contains a NUL byte");
 
-  CStrings c_argv(argv);
+  CStrings c_argv(supervisor_argv);
   CStrings c_env(env);
-  const std::string exit_tmp = exit_path + ".tmp";
-  const char* path = argv[0].c_str();
-  const char* exit_c = exit_path.c_str();
-  const char* exit_tmp_c = exit_tmp.c_str();
+  const char* path = supervisor.c_str();
 
   Fd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (log.get() < 0) return InternalError("open " + log_path + ": " + std::strerror(errno));
   Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (dev_null.get() < 0) return InternalError(std::string("open /dev/null: ") + std::strerror(errno));
+  // The supervisor's execve reports its errno here; a successful one closes it.
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) return InternalError(std::string("pipe: ") + std::strerror(errno));
+  Fd error_read(exec_error[0]), error_write(exec_error[1]);
 
   pid_t pid;
   {
@@ -331,49 +319,37 @@ Status StartSupervised(const std::vector<std::string>& argv, const std::vector<s
       pid_t sup = ::fork();
       if (sup != 0) ::_exit(sup < 0 ? 1 : 0);
 
-      // Supervisor.
       ChildResetSignals();
-      if (!ChildSetupFds(dev_null.get(), log.get(), log.get(), -1)) ::_exit(1);
+      if (!ChildSetupFds(dev_null.get(), log.get(), log.get(), error_write.get())) ::_exit(1);
       if (::chdir("/") != 0) ::_exit(1);
-      int code;
-      pid_t child = ::fork();
-      if (child == 0) {
-        ::execve(path, c_argv.get(), c_env.get());
-        ChildWrite(2, "porthole supervisor: cannot execute ");
-        ChildWrite(2, path);
-        ChildWrite(2, "\n");
-        ::_exit(127);
-      }
-      if (child < 0) {
-        ChildWrite(2, "porthole supervisor: fork failed\n");
-        code = 255;
-      } else {
-        int wstatus = 0;
-        pid_t w;
-        do w = ::waitpid(child, &wstatus, 0);
-        while (w < 0 && errno == EINTR);
-        code = w == child ? StatusCode(wstatus) : 255;
-      }
-      char text[24];
-      FormatStatus(code, text);
-      int fd = ::open(exit_tmp_c, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd < 0) ::_exit(1);
-      size_t len = 0;
-      while (text[len]) ++len;
-      bool ok = ::write(fd, text, len) == static_cast<ssize_t>(len);
-      ::fsync(fd);
-      ::close(fd);
-      if (!ok || ::rename(exit_tmp_c, exit_c) != 0) ::_exit(1);
-      ::_exit(0);
+      ::execve(path, c_argv.get(), c_env.get());
+      int err = errno;
+      ssize_t ignored = ::write(error_write.get(), &err, sizeof err);
+      (void)ignored;
+      ::_exit(127);
     }
   }
   if (pid < 0) return InternalError(std::string("fork: ") + std::strerror(errno));
+  error_write.reset();
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0) {
     if (errno != EINTR) return InternalError(std::string("waitpid: ") + std::strerror(errno));
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) return InternalError("could not start the supervisor");
+  int err = 0;
+  ssize_t n;
+  do n = ::read(error_read.get(), &err, sizeof err);
+  while (n < 0 && errno == EINTR);
+  if (n == sizeof err) return InternalError("cannot execute " + supervisor + ": " + std::strerror(err));
   return OkStatus();
+}
+
+std::string SupervisorBesideThisProgram() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "";
+  std::string dir(self, static_cast<size_t>(n));
+  return dir.substr(0, dir.rfind('/')) + "/porthole-supervise";
 }
 
 }  // namespace porthole::node

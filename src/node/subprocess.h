@@ -40,14 +40,19 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
                                        const SubprocessOptions& options = {});
 
 // Starts `argv` under a detached supervisor and returns once the supervisor
-// exists. The supervisor is a grandchild in its own session (so it outlives
-// the caller and is not reaped by it); its stdin is /dev/null and its stdout
-// and stderr append to `log_path`, which the supervised program inherits.
-// It waits for the program and then writes its status (exit code, or
-// 128+signal) as decimal text to `exit_path`, atomically (via
-// `exit_path`.tmp and rename), so readers never see a partial file.
+// exists. The supervisor is the program `supervisor` (porthole-supervise),
+// executed as a grandchild in its own session (so it outlives the caller,
+// is not reaped by it, and holds none of its memory); its stdin is
+// /dev/null and its stdout and stderr append to `log_path`, which the
+// supervised program inherits. It waits for the program and then writes its
+// status (exit code, or 128+signal) as decimal text to `exit_path`,
+// atomically (via `exit_path`.tmp and rename), so readers never see a
+// partial file. Error when the supervisor cannot be executed.
 Status StartSupervised(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path, const std::string& exit_path);
+                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor);
+
+// porthole-supervise beside this process's own executable.
+std::string SupervisorBesideThisProgram();
 
 // `name` if it is an absolute path, else its first match among the
 // directories of this process's PATH (or the default PATH). Empty if none.

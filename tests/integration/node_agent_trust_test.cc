@@ -170,6 +170,13 @@ class NodeAgentTrustTest : public StackTest {
   // porthole-exec-agent --config `config` on the host, until its stderr
   // shows `refusal` at least `attempts` times or 30 s pass; then SIGKILL.
   static CommandResult RunAgentOnHost(const std::string& config, const std::string& refusal, size_t attempts) {
+    // On the host the agent dials the gateway itself: the node's socket
+    // path in the config is where containers see it.
+    Json host_config = Json::parse(ReadWholeFile(config), nullptr, false);
+    if (host_config.is_object()) {
+      host_config.erase("nodeSocket");
+      std::ofstream(config) << host_config.dump();
+    }
     Daemon agent({Bin("porthole-exec-agent"), "--config", config}, {}, SIGKILL);
     if (!agent.Start()) {
       CommandResult failed;

@@ -25,6 +25,8 @@
 namespace porthole::node {
 namespace {
 
+constexpr const char* kSupervisor = PORTHOLE_BIN_DIR "/porthole-supervise";
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -73,7 +75,7 @@ class RuncRuntimeTest : public ::testing::Test {
     dir_ = suite_dir_ + "/" + ids::RandomHex(6);
     ASSERT_EQ(::mkdir(dir_.c_str(), 0700), 0);
     runc_root_ = dir_ + "/runc";
-    runtime_ = std::make_unique<RuncRuntime>(*store_, runc_root_);
+    runtime_ = std::make_unique<RuncRuntime>(*store_, runc_root_, "/usr/bin/tini-static", "runc", kSupervisor);
   }
 
   void TearDown() override {
@@ -409,7 +411,7 @@ TEST_F(RuncRuntimeTest, StateSurvivesARestartOfTheCaller) {
     return s.ok() && s->status == ContainerStatus::kStopped;
   }));
   EXPECT_EQ(last.exit_code, 128 + SIGKILL);
-  runtime_ = std::make_unique<RuncRuntime>(*store_, runc_root_);
+  runtime_ = std::make_unique<RuncRuntime>(*store_, runc_root_, "/usr/bin/tini-static", "runc", kSupervisor);
 }
 
 TEST_F(RuncRuntimeTest, SeparateRootsDoNotSeeEachOther) {

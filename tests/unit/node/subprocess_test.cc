@@ -20,6 +20,8 @@ namespace {
 
 std::string Sh() { return FindExecutable("sh"); }
 
+constexpr const char* kSupervisor = PORTHOLE_BIN_DIR "/porthole-supervise";
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -129,7 +131,7 @@ TEST(SubprocessTest, SupervisedRecordsExitStatusAndLog) {
   std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
   int leaky = ::open("/dev/null", O_RDONLY);
   ASSERT_TRUE(StartSupervised({Sh(), "-c", "echo hello; ls /proc/$$/fd; echo oops >&2; exit 5"}, {"PATH=/usr/bin:/bin"},
-                              log, exit_file)
+                              log, exit_file, kSupervisor)
                   .ok());
   ::close(leaky);
   ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
@@ -144,7 +146,7 @@ TEST(SubprocessTest, SupervisedIsDetached) {
   // The program reports its parent (the supervisor) and that parent's
   // session; neither may be ours.
   ASSERT_TRUE(StartSupervised({Sh(), "-c", "echo $PPID; cut -d' ' -f4,6 /proc/$PPID/stat; exec 0<&-; read x"},
-                              {"PATH=/usr/bin:/bin"}, log, exit_file)
+                              {"PATH=/usr/bin:/bin"}, log, exit_file, kSupervisor)
                   .ok());
   ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
   std::istringstream in(ReadAll(log));
@@ -159,10 +161,32 @@ TEST(SubprocessTest, SupervisedIsDetached) {
 TEST(SubprocessTest, SupervisedMissingProgramRecords127) {
   TempDir dir;
   std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
-  ASSERT_TRUE(StartSupervised({"/nonexistent/runc"}, {}, log, exit_file).ok());
+  ASSERT_TRUE(StartSupervised({"/nonexistent/runc"}, {}, log, exit_file, kSupervisor).ok());
   ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
   EXPECT_EQ(ReadAll(exit_file), "127\n");
   EXPECT_NE(ReadAll(log).find("/nonexistent/runc"), std::string::npos);
+}
+
+// The supervisor is porthole-supervise itself, not a copy of the caller: it
+// holds none of the caller's memory (a node's credentials).
+TEST(SubprocessTest, SupervisorIsItsOwnSmallProgram) {
+  TempDir dir;
+  std::string log = dir.path() + "/log", exit_file = dir.path() + "/exit";
+  ASSERT_TRUE(StartSupervised({Sh(), "-c", "readlink /proc/$PPID/exe; tr '\\0' ' ' < /proc/$PPID/cmdline"},
+                              {"PATH=/usr/bin:/bin"}, log, exit_file, kSupervisor)
+                  .ok());
+  ASSERT_TRUE(WaitForFile(exit_file, std::chrono::seconds(10)));
+  std::string out = ReadAll(log);
+  EXPECT_NE(out.find("/porthole-supervise\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(exit_file + " " + Sh() + " -c"), std::string::npos) << out;
+}
+
+TEST(SubprocessTest, AMissingSupervisorIsAnError) {
+  TempDir dir;
+  auto s = StartSupervised({Sh(), "-c", "true"}, {}, dir.path() + "/log", dir.path() + "/exit", "/nonexistent/supervise");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("cannot execute /nonexistent/supervise"), std::string::npos) << s.error().message;
+  EXPECT_NE(::access((dir.path() + "/exit").c_str(), F_OK), 0);
 }
 
 TEST(FileTreeTest, NormalizedPaths) {
