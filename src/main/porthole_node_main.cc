@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "common/aws_config.h"
+#include "common/crypto.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "net/aws_json_client.h"
@@ -45,13 +46,20 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-subnet", network.subnet, "IPv4 subnet of the bridge; tasks get addresses in it")
       ->capture_default_str();
   app.add_option("--cni-plugin-dir", network.plugin_dir, "where the CNI plugins are")->capture_default_str();
-  std::string cgroup_parent = "porthole";
+  std::string cgroup_parent;
   int64_t pids_limit = 4096;
-  app.add_option("--cgroup-parent", cgroup_parent, "control group the tasks' groups go under")->capture_default_str();
+  app.add_option("--cgroup-parent", cgroup_parent,
+                 "control group of this node's tasks, its own (default: porthole/node-<digest of --data-dir>)");
   app.add_option("--pids-limit", pids_limit, "most processes per container (0: no limit)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   porthole::log::SetProgram("porthole-node");
   network.network_name = "porthole-" + network.bridge;  // one IPAM space and rule set per bridge
+  // The bridge is the host's, so are its addresses: every node on it shares
+  // one IPAM store (host-local locks it), gone with the bridge at a reboot.
+  network.ipam_dir = "/run/porthole/ipam";
+  const std::string absolute_data_dir = std::filesystem::absolute(data_dir).lexically_normal().string();
+  if (cgroup_parent.empty())
+    cgroup_parent = "porthole/node-" + porthole::crypto::HexEncode(porthole::crypto::Sha256(absolute_data_dir)).substr(0, 12);
   if (clean_up) {
     porthole::node::NodeOptions options;
     options.data_dir = std::filesystem::absolute(data_dir).string();

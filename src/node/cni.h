@@ -28,7 +28,9 @@ struct CniConfig {
   std::string network_name = "porthole";  // in iptables comments and IPAM state
   std::string bridge = "porthole0";       // at most 15 bytes
   std::string subnet = "10.213.0.0/16";   // IPv4 CIDR; .1 is the bridge's
-  std::string ipam_dir;                   // host-local's state (the node's data directory)
+  // host-local's state: addresses are the bridge's, so nodes sharing one
+  // (several on a host) must share this too; host-local locks it.
+  std::string ipam_dir;
 };
 
 // Where a task's eth0 landed.

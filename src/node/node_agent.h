@@ -39,10 +39,10 @@ struct NodeOptions {
   std::string ca_pem;             // trusted CA for the endpoint ("" → system roots)
   std::string exec_agent_path;    // porthole-exec-agent binary to install
   bool stop_tasks_on_exit = false;  // `porthole up`: leave nothing running
-  CniConfig network;  // bridge and awsvpc tasks (node/task_network.h); ipam_dir is set by the node
+  CniConfig network;  // bridge and awsvpc tasks (node/task_network.h); ipam_dir empty: in the data directory
   // Tasks' control groups go under this group (node/cgroups.h); every
   // container gets at most `pids_limit` processes (0: no limit).
-  std::string cgroup_parent = "porthole";
+  std::string cgroup_parent = "porthole";  // one node's own: its start-up removes groups of tasks it does not run
   int64_t pids_limit = 4096;
 };
 

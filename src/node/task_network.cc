@@ -123,7 +123,7 @@ std::optional<TaskNetwork> TaskNetworkFromJson(const Json& j) {
 
 TaskNetworks::TaskNetworks(CniConfig config, std::string state_dir)
     : config_(std::move(config)), state_dir_(std::move(state_dir)) {
-  config_.ipam_dir = state_dir_ + "/ipam";
+  if (config_.ipam_dir.empty()) config_.ipam_dir = state_dir_ + "/ipam";
 }
 
 std::string TaskNetworks::RecordPath(const std::string& task_id) const { return state_dir_ + "/" + task_id + ".json"; }
@@ -214,6 +214,8 @@ Status TaskNetworks::RemoveBridge() {
   if (show.exit_code != 0) return OkStatus();  // no such bridge
   PORTHOLE_TRY_ASSIGN(del, RunSubprocess({ip, "link", "delete", "dev", config_.bridge}));
   if (del.exit_code != 0) return InitError("ip link delete " + config_.bridge + ": " + del.err.substr(0, 300));
+  std::error_code ec;
+  fs::remove_all(config_.ipam_dir + "/" + config_.network_name, ec);  // the bridge's addresses went with it
   return OkStatus();
 }
 

@@ -45,8 +45,8 @@ struct TaskNetwork {
 
 class TaskNetworks {
  public:
-  // `state_dir` holds the records, the namespaces' mount files and the
-  // IPAM state (config.ipam_dir is set from it).
+  // `state_dir` holds the records and the namespaces' mount files, and the
+  // IPAM state unless config.ipam_dir names a place.
   TaskNetworks(CniConfig config, std::string state_dir);
 
   // Makes the network of task `task_id` (a [0-9a-f] id). `requested`: each
@@ -67,8 +67,9 @@ class TaskNetworks {
   // unmounts namespace files without a record (a crash between the two).
   void Sweep(const std::set<std::string>& live);
 
-  // Removes the bridge and the node's rule for it (retiring a node; any task
-  // still on the bridge loses its network). Missing ones are not an error.
+  // Removes the bridge, the node's rule for it and its IPAM state (retiring
+  // a node; any task still on the bridge loses its network). Missing ones
+  // are not an error.
   Status RemoveBridge();
 
   const CniConfig& config() const { return config_; }
