@@ -153,6 +153,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> Run() {
     session_id_ = start_.value("sessionId", "");
+    // The command's process first, so its move into the session's control
+    // group happens while the data channel is being set up.
+    if (auto args = SplitCommandLine(start_.value("command", ""))) {
+      if (auto prepared = PrepareOnPty(*args, env_, {config_.node_socket, session_id_})) prepared_ = *prepared;
+    }
     ws_ = co_await Dial();
     if (!ws_) co_return;
 
@@ -299,9 +304,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartCommand() {
     if (started_) return;
     started_ = true;
-    auto args = SplitCommandLine(start_.value("command", ""));
-    Result<PtyProcess> process = args ? StartOnPty(*args, env_, cols_, rows_, {config_.node_socket, session_id_})
-                                      : Result<PtyProcess>(args.error());
+    Result<PtyProcess> process = MakeError("", "");
+    if (prepared_.pid > 0) {
+      RunPrepared(prepared_, cols_, rows_);
+      process = prepared_;
+      prepared_ = PtyProcess{};
+    } else {
+      auto args = SplitCommandLine(start_.value("command", ""));
+      process = args ? StartOnPty(*args, env_, cols_, rows_, {config_.node_socket, session_id_})
+                     : Result<PtyProcess>(args.error());
+    }
     if (!process) {
       std::string text = process.error().message + "\r\n";
       SendStream(PayloadType::kOutput, text);
@@ -452,9 +464,12 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (process_.pid > 0) {
       ::kill(-process_.pid, SIGHUP);  // background jobs of the ended session
     }
+    // A session that ended before its command started: the prepared
+    // process exits unstarted (the reaper takes it).
+    if (prepared_.pid > 0) DiscardPrepared(prepared_);
     // And whatever left the process group (setsid, double forks): the node
     // kills the session's control group.
-    if (process_.pid > 0) EndSessionGroup({config_.node_socket, session_id_});
+    EndSessionGroup({config_.node_socket, session_id_});
     boost::system::error_code ec;
     pty_.close(ec);
     retransmit_.cancel();
@@ -477,6 +492,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::posix::stream_descriptor pty_;
   std::shared_ptr<net::WebSocket> ws_;
   PtyProcess process_;
+  PtyProcess prepared_;  // the command's process, waiting for the session to start
   std::chrono::steady_clock::time_point handshake_started_;
   unsigned short cols_ = 80;
   unsigned short rows_ = 24;

@@ -69,6 +69,30 @@ void EndSessionGroup(const SessionGroup& group) {
 
 Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
                               unsigned short cols, unsigned short rows, const SessionGroup& group) {
+  auto process = PrepareOnPty(args, env, group);
+  if (!process) return process;
+  RunPrepared(*process, cols, rows);
+  return process;
+}
+
+void RunPrepared(PtyProcess& process, unsigned short cols, unsigned short rows) {
+  ResizePty(process.master_fd, cols ? cols : 80, rows ? rows : 24);
+  if (process.go_fd < 0) return;
+  ssize_t ignored = ::write(process.go_fd, "g", 1);
+  (void)ignored;
+  ::close(process.go_fd);
+  process.go_fd = -1;
+}
+
+void DiscardPrepared(PtyProcess& process) {
+  if (process.go_fd >= 0) ::close(process.go_fd);  // the child sees EOF and exits without running anything
+  if (process.master_fd >= 0) ::close(process.master_fd);
+  process = PtyProcess{};
+}
+
+Result<PtyProcess> PrepareOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                const SessionGroup& group) {
+  const unsigned short cols = 80, rows = 24;
   if (args.empty()) return MakeError("InvalidParameterException", "The command is empty.");
   std::string program = SearchPath(args[0], env);
   if (program.empty()) return MakeError("InvalidParameterException", args[0] + ": executable file not found in $PATH");
@@ -101,9 +125,17 @@ Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::v
 
   const auto node_socket = NodeSocketAddress(group.node_socket);
   const std::string placement = "session " + group.session_id;
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) {
+    ::close(master);
+    ::close(slave);
+    return MakeError("ServerException", std::string("pipe: ") + strerror(errno), 500);
+  }
 
   pid_t pid = ::fork();
   if (pid < 0) {
+    ::close(go[0]);
+    ::close(go[1]);
     ::close(master);
     ::close(slave);
     return MakeError("ServerException", std::string("fork: ") + strerror(errno), 500);
@@ -131,6 +163,13 @@ Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::v
         close(s);
       }
     }
+    // Ready: the command runs once the session has started (RunPrepared).
+    close(go[1]);
+    char started = 0;
+    ssize_t got;
+    do got = read(go[0], &started, 1);
+    while (got < 0 && errno == EINTR);
+    if (got != 1) _exit(0);  // discarded
     // Nothing but 0, 1, 2 crosses into the command.
     if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
       for (int fd = 3; fd < 65536; fd++) close(fd);
@@ -142,9 +181,10 @@ Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::v
     _exit(127);
   }
   ::close(slave);
+  ::close(go[0]);
   int flags = ::fcntl(master, F_GETFL);
   ::fcntl(master, F_SETFL, flags | O_NONBLOCK);
-  return PtyProcess{master, pid};
+  return PtyProcess{master, pid, go[1]};
 }
 
 void ResizePty(int master_fd, unsigned short cols, unsigned short rows) {

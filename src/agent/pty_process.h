@@ -16,6 +16,7 @@ namespace porthole::agent {
 struct PtyProcess {
   int master_fd = -1;  // O_CLOEXEC | O_NONBLOCK; owned by the caller
   pid_t pid = -1;      // also the process group and session id
+  int go_fd = -1;      // a prepared process waits for a byte here (PrepareOnPty)
 };
 
 // Where a session's process tree is grouped (node/agent_socket.h).
@@ -31,6 +32,18 @@ struct SessionGroup {
 // is no reason to refuse the session).
 Result<PtyProcess> StartOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
                               unsigned short cols, unsigned short rows, const SessionGroup& group = {});
+
+// As StartOnPty, but the child stops just before executing the command
+// (having moved into the session's group) until RunPrepared lets it go, with
+// the terminal's size: a session prepares its process while its data
+// channel is being set up, so the node's move (an RCU grace period per
+// control-group hierarchy, milliseconds) is not waited for.
+Result<PtyProcess> PrepareOnPty(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                const SessionGroup& group = {});
+void RunPrepared(PtyProcess& process, unsigned short cols, unsigned short rows);
+// The prepared process exits without running anything; the PTY is closed.
+// (The caller still reaps it.)
+void DiscardPrepared(PtyProcess& process);
 
 // Tells the node the session is over: it kills what is left in the
 // session's group. Does not wait for the answer.

@@ -179,9 +179,15 @@ Status Cgroups::Create(const std::string& path, const CgroupLimits& limits) {
   return OkStatus();
 }
 
-Status Cgroups::AddProcess(const std::string& path, int pid) {
+Status Cgroups::AddProcess(const std::string& path, int pid, const CgroupLimits& limits) {
   if (!IsValidCgroupPath(path) || pid <= 0) return MakeError("InvalidParameterException", "invalid cgroup or pid");
-  for (const auto& dir : Dirs(path)) PORTHOLE_TRY(WriteValue(dir + "/cgroup.procs", std::to_string(pid)));
+  const std::string text = std::to_string(pid);
+  if (v2_) return WriteValue(Dir("", path) + "/cgroup.procs", text);
+  PORTHOLE_TRY(WriteValue(TreeDir(path) + "/cgroup.procs", text));
+  if (limits.memory_bytes || limits.memory_reservation_bytes)
+    PORTHOLE_TRY(WriteValue(Dir("memory", path) + "/cgroup.procs", text));
+  if (limits.cpu_shares || limits.cpu_quota_millicores) PORTHOLE_TRY(WriteValue(Dir("cpu", path) + "/cgroup.procs", text));
+  if (limits.pids_max) PORTHOLE_TRY(WriteValue(Dir("pids", path) + "/cgroup.procs", text));
   return OkStatus();
 }
 
@@ -194,7 +200,7 @@ bool Cgroups::Contains(const std::string& path, int pid) const {
     if (first == std::string::npos || second == std::string::npos) continue;
     std::string controllers = line.substr(first + 1, second - first - 1);
     std::string group = line.substr(second + 1);
-    bool relevant = v2_ ? controllers.empty() : ("," + controllers + ",").find(",memory,") != std::string::npos;
+    bool relevant = v2_ ? controllers.empty() : ("," + controllers + ",").find(",freezer,") != std::string::npos;
     if (relevant) return group == want || group.rfind(want + "/", 0) == 0;
   }
   return false;
@@ -203,7 +209,7 @@ bool Cgroups::Contains(const std::string& path, int pid) const {
 std::vector<int> Cgroups::Processes(const std::string& path) const {
   std::vector<int> pids;
   if (!IsValidCgroupPath(path)) return pids;
-  for (const auto& dir : SubtreeDeepestFirst(Dir("memory", path))) {
+  for (const auto& dir : SubtreeDeepestFirst(TreeDir(path))) {
     auto some = PidsIn(dir + "/cgroup.procs");
     pids.insert(pids.end(), some.begin(), some.end());
   }
@@ -213,7 +219,7 @@ std::vector<int> Cgroups::Processes(const std::string& path) const {
 Status Cgroups::KillAll(const std::string& path, std::chrono::milliseconds timeout) {
   if (!IsValidCgroupPath(path)) return MakeError("InvalidParameterException", "invalid cgroup path");
   std::error_code ec;
-  if (!fs::exists(Dir("memory", path), ec)) return OkStatus();
+  if (!fs::exists(TreeDir(path), ec) || Processes(path).empty()) return OkStatus();  // nothing to stop
   const std::string kill_file = root_ + "/" + path + "/cgroup.kill";
   if (v2_ && ::access(kill_file.c_str(), W_OK) == 0) {
     PORTHOLE_TRY(WriteValue(kill_file, "1"));

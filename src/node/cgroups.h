@@ -41,10 +41,13 @@ class Cgroups {
   // take the new limits. Errors: "CgroupError", "InvalidParameterException".
   Status Create(const std::string& path, const CgroupLimits& limits);
 
-  // Moves process `pid` (and, in v1, its threads with it) into `path`.
-  Status AddProcess(const std::string& path, int pid);
+  // Moves process `pid` (with its threads) into `path`. On v1 only into the
+  // hierarchies `limits` needs, beside freezer (which holds the process
+  // tree): each move waits for an RCU grace period, and a session's start
+  // waits for its move. `limits`: those `path` was created with.
+  Status AddProcess(const std::string& path, int pid, const CgroupLimits& limits = {});
 
-  // Whether `pid` is in `path` or below it (in the memory hierarchy on v1).
+  // Whether `pid` is in `path` or below it (in the freezer hierarchy on v1).
   bool Contains(const std::string& path, int pid) const;
 
   // The processes in `path` and below.
@@ -69,6 +72,9 @@ class Cgroups {
 
   // Where `path` is in the memory hierarchy (v2: the unified one).
   std::string MemoryDir(const std::string& path) const { return Dir("memory", path); }
+  // Where `path` is in the hierarchy that holds every process of a group's
+  // tree (v1: freezer, which the node moves every process into).
+  std::string TreeDir(const std::string& path) const { return Dir("freezer", path); }
 
   // The path runc's linux.cgroupsPath takes for `path`.
   static std::string RuncPath(const std::string& path) { return "/" + path; }

@@ -521,7 +521,7 @@ SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
     if (!cgroups.Contains(container + "/main", pid))
       return MakeError("AccessDeniedException", "the process is not this container's");
     PORTHOLE_TRY(cgroups.Create(container + "/session-" + id, cap));
-    return cgroups.AddProcess(container + "/session-" + id, pid);
+    return cgroups.AddProcess(container + "/session-" + id, pid, cap);
   };
   groups.end = [cgroups, container](const std::string& id) mutable {
     if (Status s = cgroups.Remove(container + "/session-" + id); !s) log::Warn(s.error().message);

@@ -72,9 +72,12 @@ TEST_F(ResourceLimitsTest, LimitsAreThoseOfTheDefinition) {
   EXPECT_EQ(value("memory", "memory.soft_limit_in_bytes"), std::to_string(48 << 20));
   EXPECT_EQ(value("cpu", "cpu.shares"), "512");
   EXPECT_EQ(value("pids", "pids.max"), std::to_string(kPidsLimit));
-  // The container's processes, the exec agent's sessions among them, are in it.
+  // The container's processes, the exec agent's sessions among them, are in
+  // it: a session in a group of its own (freezer, which holds its tree),
+  // under the container's memory limit (no cap of its own asked for).
   CommandResult r = stack_->Exec(cluster_, task, "cat /proc/self/cgroup");
-  EXPECT_NE(r.out.find("memory:/" + group + "/session-"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("freezer:/" + group + "/session-"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("memory:/" + group + "/main"), std::string::npos) << r;
 }
 
 TEST_F(ResourceLimitsTest, TheNodesPidsLimitStopsAForkBomb) {

@@ -42,8 +42,8 @@ class CgroupsTest : public ::testing::Test {
   }
 
   // A child that waits for a byte on a pipe, then runs `body`; it is in
-  // `group` before it goes on.
-  pid_t StartIn(const std::string& group, void (*body)()) {
+  // `group` (in the hierarchies `hierarchies` names) before it goes on.
+  pid_t StartIn(const std::string& group, void (*body)(), const CgroupLimits& hierarchies = {}) {
     int go[2];
     EXPECT_EQ(::pipe(go), 0);
     pid_t pid = ::fork();
@@ -56,7 +56,7 @@ class CgroupsTest : public ::testing::Test {
     }
     ::close(go[0]);
     children_.push_back(pid);
-    EXPECT_TRUE(cgroups_->AddProcess(group, pid).ok());
+    EXPECT_TRUE(cgroups_->AddProcess(group, pid, hierarchies).ok());
     EXPECT_EQ(::write(go[1], "g", 1), 1);
     ::close(go[1]);
     return pid;
@@ -117,6 +117,13 @@ TEST_F(CgroupsTest, KillAllTakesDaemonsThatLeftTheirParent) {
   EXPECT_TRUE(cgroups_->Contains(session, pid));
   EXPECT_TRUE(cgroups_->Contains(parent_ + "/task", pid));  // below it counts
   EXPECT_FALSE(cgroups_->Contains(session, ::getpid()));
+  if (!cgroups_->v2()) {
+    // Without limits of its own, moved only where the tree is held (each
+    // move costs a session's start an RCU grace period).
+    std::string own = ReadFile("/proc/" + std::to_string(pid) + "/cgroup").value_or("");
+    EXPECT_NE(own.find("freezer:/" + session), std::string::npos) << own;
+    EXPECT_EQ(own.find("memory:/" + session), std::string::npos) << own;
+  }
 
   ASSERT_TRUE(cgroups_->KillAll(parent_ + "/task/container").ok());  // from the container's level down
   EXPECT_TRUE(cgroups_->Processes(session).empty());
@@ -145,7 +152,7 @@ TEST_F(CgroupsTest, AnOomKillIsCountedInTheGroupWhoseLimitWasHit) {
       char* p = static_cast<char*>(::malloc(1 << 20));
       std::memset(p, 1, 1 << 20);
     }
-  });
+  }, limits);  // into the memory hierarchy too, as runc puts a container
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   children_.clear();
