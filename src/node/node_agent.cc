@@ -77,6 +77,8 @@ std::optional<int64_t> TaskSize(const std::string& text, const char* unit, int64
 }
 
 constexpr const char* kOutOfMemoryReason = "OutOfMemoryError: Container killed due to memory usage";
+// Session groups one container may have at once (portholed allows 10 sessions per container by default).
+constexpr size_t kMaxSessionGroups = 64;
 
 // The node's view of one container of a task.
 struct ContainerRun {
@@ -520,6 +522,11 @@ SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
     // Only a process of this container's own group (an agent's session).
     if (!cgroups.Contains(container + "/main", pid))
       return MakeError("AccessDeniedException", "the process is not this container's");
+    // Root in the container can ask too: a bound on the groups it can make.
+    size_t sessions = 0;
+    for (const auto& group : cgroups.Children(container)) sessions += group.rfind("session-", 0) == 0;
+    if (sessions >= kMaxSessionGroups)
+      return MakeError("LimitExceededException", "this container has " + std::to_string(sessions) + " session groups");
     PORTHOLE_TRY(cgroups.Create(container + "/session-" + id, cap));
     return cgroups.AddProcess(container + "/session-" + id, pid, cap);
   };
