@@ -1,5 +1,6 @@
 #include "node/oci_config.h"
 
+#include "common/ecs_ulimits.h"
 #include "common/linux_capabilities.h"
 #include "node/seccomp_profile.h"
 
@@ -52,21 +53,13 @@ nlohmann::json Mount(const char* destination, const char* type, const char* sour
   return {{"destination", destination}, {"type", type}, {"source", source}, {"options", std::move(options)}};
 }
 
-// ECS's ulimit names (ContainerDefinition.ulimits[].name).
-constexpr const char* kUlimitNames[] = {"core",   "cpu",        "data",  "fsize",  "locks",
-                                        "memlock", "msgqueue",  "nice",  "nofile", "nproc",
-                                        "rss",    "rtprio",     "rttime", "sigpending", "stack"};
-
 }  // namespace
 
 std::string RlimitTypeFor(const std::string& ecs_name) {
-  for (const char* name : kUlimitNames)
-    if (ecs_name == name) {
-      std::string upper = "RLIMIT_";
-      for (char c : ecs_name) upper += static_cast<char>(c - 'a' + 'A');
-      return upper;
-    }
-  return "";
+  if (!IsEcsUlimitName(ecs_name)) return "";
+  std::string upper = "RLIMIT_";
+  for (char c : ecs_name) upper += static_cast<char>(c - 'a' + 'A');
+  return upper;
 }
 
 bool IsValidContainerId(const std::string& id) {
@@ -105,7 +98,7 @@ Status ValidateContainerSpec(const ContainerSpec& spec) {
     return Invalid("cgroups path \"" + spec.cgroups_path + "\" must be absolute and normalized");
   for (const auto& r : spec.rlimits) {
     bool known = false;
-    for (const char* name : kUlimitNames) known = known || r.type == RlimitTypeFor(name);
+    for (auto name : kEcsUlimitNames) known = known || r.type == RlimitTypeFor(std::string(name));
     if (!known) return Invalid("ulimit " + r.type.substr(0, 32) + " is not one ECS defines");
     if (r.soft > r.hard) return Invalid("ulimit " + r.type + ": softLimit is above hardLimit");
   }

@@ -10,6 +10,7 @@
 #include "api/control_plane.h"
 #include "api/ecs_text.h"
 #include "common/arn.h"
+#include "common/ecs_ulimits.h"
 #include "common/ids.h"
 #include "common/linux_capabilities.h"
 #include "common/log.h"
@@ -132,14 +133,6 @@ Status ValidateClusterSettings(const Json& settings) {
   return OkStatus();
 }
 
-// ECS's ulimit names (ContainerDefinition.ulimits[].name).
-bool IsUlimitName(const std::string& name) {
-  for (const char* n : {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
-                        "rtprio", "rttime", "sigpending", "stack"})
-    if (name == n) return true;
-  return false;
-}
-
 bool IsIntegerIn(const Json& v, int64_t low, int64_t high) {
   return v.is_number_integer() && v.get<int64_t>() >= low && v.get<int64_t>() <= high;
 }
@@ -163,7 +156,7 @@ Status ValidateContainerLimits(const Json& c) {
     if (!c["ulimits"].is_array() || c["ulimits"].size() > 16)
       return MakeError("ClientException", "Container.ulimits must be a list of at most 16 ulimits.");
     for (const auto& u : c["ulimits"]) {
-      if (!u.is_object() || !u.contains("name") || !u["name"].is_string() || !IsUlimitName(u["name"]))
+      if (!u.is_object() || !u.contains("name") || !u["name"].is_string() || !IsEcsUlimitName(u["name"].get<std::string>()))
         return MakeError("ClientException", "Container.ulimits.name must be one of core, cpu, data, fsize, locks, "
                                             "memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, "
                                             "stack.");
