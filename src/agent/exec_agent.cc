@@ -156,7 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // The command's process first, so its move into the session's control
     // group happens while the data channel is being set up.
     if (auto args = SplitCommandLine(start_.value("command", ""))) {
-      if (auto prepared = PrepareOnPty(*args, env_, {config_.node_socket, session_id_})) prepared_ = *prepared;
+      if (auto prepared = PrepareOnPty(*args, env_, {config_.node_socket, session_id_})) prepared_ = std::move(*prepared);
     }
     ws_ = co_await Dial();
     if (!ws_) co_return;
@@ -305,9 +305,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (started_) return;
     started_ = true;
     Result<PtyProcess> process = MakeError("", "");
-    if (prepared_.pid > 0) {
+    if (prepared_.pid() > 0) {
       RunPrepared(prepared_, cols_, rows_);
-      process = prepared_;
+      process = std::move(prepared_);
       prepared_ = PtyProcess{};
     } else {
       auto args = SplitCommandLine(start_.value("command", ""));
@@ -322,21 +322,21 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::co_spawn(ex_, Complete(shared_from_this()), asio::detached);
       return;
     }
-    process_ = *process;
+    process_ = std::move(*process);
     pty_.assign(process_.master_fd);
     boost::system::error_code ec;
     pty_.non_blocking(true, ec);  // for the coalescing reads in PumpOutput
     auto self = shared_from_this();
-    reaper_.Watch(process_.pid, [self](int code) {
+    reaper_.Watch(process_.pid(), [self](int code) {
       self->exit_code_ = code;
       self->exited_ = true;
       // The command is over, so is its session: what it left running (and
       // holding the terminal open) goes now, not when the client leaves.
-      ::kill(-self->process_.pid, SIGHUP);
+      ::kill(-self->process_.pid(), SIGHUP);
       EndSessionGroup({self->config_.node_socket, self->session_id_});
       self->wake_.cancel();
     });
-    log::Info("session " + session_id_ + ": started pid " + std::to_string(process_.pid));
+    log::Info("session " + session_id_ + ": started pid " + std::to_string(process_.pid()));
     asio::co_spawn(ex_, PumpOutput(self), asio::detached);
   }
 
@@ -457,16 +457,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (done_) return;
     done_ = true;
     if (!reason.empty()) log::Warn("session " + session_id_ + ": " + reason);
-    if (process_.pid > 0 && !exited_) {
+    if (process_.pid() > 0 && !exited_) {
       // The client is gone or the session was ended: the whole session goes.
-      ::kill(-process_.pid, SIGHUP);
-      ::kill(-process_.pid, SIGKILL);
-    } else if (process_.pid > 0) {
-      ::kill(-process_.pid, SIGHUP);  // background jobs of the ended session
+      ::kill(-process_.pid(), SIGHUP);
+      ::kill(-process_.pid(), SIGKILL);
+    } else if (process_.pid() > 0) {
+      ::kill(-process_.pid(), SIGHUP);  // background jobs of the ended session
     }
     // A session that ended before its command started: the prepared
     // process exits unstarted (the reaper takes it).
-    if (prepared_.pid > 0) DiscardPrepared(prepared_);
+    if (prepared_.pid() > 0) DiscardPrepared(prepared_);
     // And whatever left the process group (setsid, double forks): the node
     // kills the session's control group.
     EndSessionGroup({config_.node_socket, session_id_});

@@ -1,22 +1,23 @@
 #pragma once
-// Starting a command on a fresh pseudo-terminal, the one place where the exec
-// agent creates processes (shared/reference/security-and-reliability.md R-3,
-// a new PTY per session, opened with TIOCGPTPEER; the child gets its own
-// session (setsid) with the PTY as controlling terminal, default signal
-// dispositions and an empty signal mask, and no file descriptor but 0, 1, 2.
+// Starting a command on a fresh pseudo-terminal, the exec agent's sessions
+// (shared/reference/security-and-reliability.md ): a new PTY per
+// session, opened with TIOCGPTPEER; the child (process/spawn.h) gets its own
+// session with the PTY as controlling terminal, default signal dispositions
+// and an empty signal mask, and no file descriptor but 0, 1, 2.
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "process/spawn.h"
 
 namespace porthole::agent {
 
 struct PtyProcess {
-  int master_fd = -1;  // O_CLOEXEC | O_NONBLOCK; owned by the caller
-  pid_t pid = -1;      // also the process group and session id
-  int go_fd = -1;      // a prepared process waits for a byte here (PrepareOnPty)
+  int master_fd = -1;    // O_CLOEXEC | O_NONBLOCK; owned by the caller
+  process::Child child;  // its pid is also the process group and session id; held when prepared
+  pid_t pid() const { return child.pid(); }
 };
 
 // Where a session's process tree is grouped (node/agent_socket.h).

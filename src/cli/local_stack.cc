@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "common/data_dir_lock.h"
 #include "common/files.h"
 #include "net/aws_json_client.h"
+#include "process/spawn.h"
 
 namespace porthole::cli {
 namespace fs = std::filesystem;
@@ -38,40 +38,31 @@ namespace {
 volatile sig_atomic_t g_signal = 0;
 void OnSignal(int s) { g_signal = s; }
 
-// Starts `argv` with `env` added to ours; its stdout goes to `stdout_fd` (-1: ours).
+// Starts `argv` with `extra_env` added to our environment (replacing
+// variables of the same name); its stdout goes to `stdout_fd` (-1: ours).
+// -1 when it cannot be started (said on stderr).
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env, int stdout_fd) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  // `extra_env` replaces variables of the same name (getenv finds the first).
-  std::vector<std::string> env_storage;
+  process::SpawnOptions spawn;
+  spawn.argv = argv;
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=') + 1); };
   for (char** e = environ; *e; e++) {
     std::string_view entry(*e);
     bool replaced = false;
-    for (const auto& x : extra_env)
-      replaced = replaced || entry.substr(0, entry.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1);
-    if (!replaced) env_storage.emplace_back(entry);
+    for (const auto& x : extra_env) replaced = replaced || name_of(entry) == name_of(x);
+    if (!replaced) spawn.env.emplace_back(entry);
   }
-  for (const auto& e : extra_env) env_storage.push_back(e);
-  std::vector<char*> env;
-  for (auto& e : env_storage) env.push_back(e.data());
-  env.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // `up` is the children's supervisor: however it ends, even by SIGKILL,
-    // they are told to stop (and the node then stops its tasks). If it has
-    // already gone, the signal would never come: stop now.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) _exit(1);
-    if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(args[0], args.data(), env.data());
-    _exit(127);
+  spawn.env.insert(spawn.env.end(), extra_env.begin(), extra_env.end());
+  spawn.stdout_fd = stdout_fd >= 0 ? stdout_fd : 1;
+  spawn.stderr_fd = 2;
+  // `up` is the children's supervisor: however it ends, even by SIGKILL,
+  // they are told to stop (and the node then stops its tasks).
+  spawn.parent_death_signal = SIGTERM;
+  auto child = process::Spawn(spawn);
+  if (!child) {
+    std::cerr << "porthole up: " << child.error().message << "\n";
+    return -1;
   }
-  return pid;
+  return child->pid();
 }
 
 // "exited with status 3", "was killed by signal 9 (Killed)".
@@ -195,6 +186,10 @@ int RunUp(const std::string& data_dir_arg, uint16_t port) {
   pid_t node = Spawn({(bin / "porthole-node").string(), "--data-dir", (data_dir / "node").string(), "--endpoint", url,
                       "--stop-tasks-on-exit"},
                      node_env, -1);
+  if (node < 0) {
+    Stop(control_plane, std::chrono::seconds(10));
+    return 1;
+  }
   // Ready once the node has registered (its state file is rewritten).
   auto registered = [&] {
     std::error_code e;

@@ -6,24 +6,22 @@
 // for it, and writes its status — the exit code, or 128+signal — as decimal
 // text to EXIT_FILE atomically (EXIT_FILE.tmp, fsync, rename), so a reader
 // never sees a partial file. The node starts it detached (node/subprocess.h)
-// by execve, so it holds none of the node's memory or credentials: libc only.
+// by execve, so it holds none of the node's memory or credentials: libc and
+// process/spawn.h only.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process/spawn.h"
+
 namespace {
+
+namespace process = porthole::process;
 
 void Say(const char* a, const char* b = "") {
   dprintf(2, "porthole-supervise: %s%s\n", a, b);
-}
-
-int StatusOf(int wstatus) {
-  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
-  return 255;
 }
 
 }  // namespace
@@ -39,22 +37,21 @@ int main(int argc, char** argv, char** envp) {
     Say("exit file path too long");
     return 2;
   }
-  int code;
-  pid_t child = fork();
-  if (child == 0) {
-    execve(argv[2], argv + 2, envp);
-    Say("cannot execute ", argv[2]);
-    _exit(127);
-  }
-  if (child < 0) {
-    Say("fork failed: ", strerror(errno));
-    code = 255;
+  process::SpawnOptions spawn;
+  spawn.argv.assign(argv + 2, argv + argc);
+  for (char** e = envp; *e; ++e) spawn.env.emplace_back(*e);
+  spawn.stdin_fd = 0;
+  spawn.stdout_fd = 1;
+  spawn.stderr_fd = 2;
+  int code = 127;
+  if (auto child = process::Spawn(spawn); !child) {
+    Say(child.error().message.c_str());
   } else {
     int wstatus = 0;
     pid_t w;
-    do w = waitpid(child, &wstatus, 0);
+    do w = waitpid(child->pid(), &wstatus, 0);
     while (w < 0 && errno == EINTR);
-    code = w == child ? StatusOf(wstatus) : 255;
+    code = w == child->pid() ? process::StatusCode(wstatus) : 255;
   }
   int fd = open(exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return 1;

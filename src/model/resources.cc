@@ -1,5 +1,6 @@
 #include "model/resources.h"
 #include "model/stored_fields.h"
+#include "common/ecs_network_modes.h"
 
 namespace porthole::model {
 
@@ -91,7 +92,7 @@ TaskDefinition TaskDefinitionFromStored(const Json& j) {
   d.volumes = ArrayOr(j, "volumes");
   d.task_role_arn = Str(j, "taskRoleArn");
   d.execution_role_arn = Str(j, "executionRoleArn");
-  d.network_mode = Str(j, "networkMode", "bridge");
+  d.network_mode = Str(j, "networkMode", std::string(NetworkModeName(kDefaultNetworkMode)));
   d.cpu = OptStr(j, "cpu");
   d.memory = OptStr(j, "memory");
   d.pid_mode = OptStr(j, "pidMode");

@@ -543,7 +543,7 @@ void TaskRunner::MarkStopped(ContainerRun& c, std::optional<int> exit_code) {
 }
 
 Status TaskRunner::SetUpNetwork() {
-  const std::string mode_name = assignment_.value("networkMode", "bridge");
+  const std::string mode_name = assignment_.value("networkMode", std::string(NetworkModeName(kDefaultNetworkMode)));
   auto mode = ParseNetworkMode(mode_name);
   if (!mode) return MakeError("ResourceInitializationError", "unknown networkMode \"" + mode_name.substr(0, 32) + "\"");
   std::vector<ContainerPortMapping> ports;

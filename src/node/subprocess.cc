@@ -4,13 +4,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+
+#include "process/spawn.h"
 
 namespace porthole::node {
 namespace {
@@ -43,94 +44,6 @@ class Fd {
   int fd_ = -1;
 };
 
-// NUL-terminated copies of strings, built before fork.
-class CStrings {
- public:
-  explicit CStrings(const std::vector<std::string>& strings) : storage_(strings) {
-    for (auto& s : storage_) ptrs_.push_back(s.data());
-    ptrs_.push_back(nullptr);
-  }
-  char* const* get() { return ptrs_.data(); }
-
- private:
-  std::vector<std::string> storage_;
-  std::vector<char*> ptrs_;
-};
-
-bool HasNul(const std::vector<std::string>& strings) {
-  for (const auto& s : strings)
-    if (s.find('\0') != std::string::npos) return true;
-  return false;
-}
-
-// Blocks every signal in the calling thread for the lifetime of the object,
-// so no handler of the parent runs in a freshly forked child before the
-// child has reset its dispositions.
-class SignalBlock {
- public:
-  SignalBlock() {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old_);
-  }
-  ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-
- private:
-  sigset_t old_;
-};
-
-// --- async-signal-safe helpers for forked children ---
-
-void ChildWrite(int fd, const char* s) {
-  size_t n = 0;
-  while (s[n]) ++n;
-  while (n > 0) {
-    ssize_t w = ::write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Default dispositions for every signal, then an empty mask.
-void ChildResetSignals() {
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
-  sigset_t empty;
-  sigemptyset(&empty);
-  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
-}
-
-// Makes `in`, `out`, `err` the child's 0, 1, 2 and closes every other
-// descriptor except `keep` (which must be >= 3; -1 for none). Returns false
-// on failure.
-bool ChildSetupFds(int in, int out, int err, int keep) {
-  // Move the sources above 2 first so that dup2 cannot clobber one of them.
-  int src[3] = {in, out, err};
-  for (int& fd : src) {
-    fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) return false;
-  }
-  for (int target = 0; target < 3; ++target)
-    if (::dup2(src[target], target) < 0) return false;  // dup2 clears FD_CLOEXEC on the target
-  if (keep >= 3) {
-    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
-    ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
-  } else {
-    ::close_range(3, ~0U, 0);
-  }
-  return true;
-}
-
-int StatusCode(int wstatus) {
-  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
-  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
-  return 255;
-}
-
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // Reads what is available on `fd` into `sink` (up to `limit` bytes kept).
@@ -153,92 +66,34 @@ bool DrainAvailable(int fd, std::string& sink, size_t limit) {
 }  // namespace
 
 std::string FindExecutable(const std::string& name) {
-  if (name.empty()) return "";
   if (name.find('/') != std::string::npos) return name[0] == '/' && ::access(name.c_str(), X_OK) == 0 ? name : "";
   const char* env_path = std::getenv("PATH");
-  std::string path = env_path && *env_path ? env_path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    if (!dir.empty() && dir[0] == '/') {
-      std::string candidate = dir + "/" + name;
-      struct stat st;
-      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-        return candidate;
-    }
-    start = end + 1;
-  }
-  return "";
+  return process::FindInPath(name, env_path && *env_path ? env_path : process::kDefaultPath);
 }
 
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const SubprocessOptions& options) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return InternalError("subprocess: program must be an absolute path");
-  if (HasNul(argv) || HasNul(options.env)) return InternalError("subprocess: argument contains a NUL byte");
 
-  CStrings c_argv(argv);
-  CStrings c_env(options.env);
-
-  Fd dev_null;
-  if (options.stdin_fd < 0 || options.stdout_fd < 0 || options.stderr_fd < 0) {
-    dev_null.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (dev_null.get() < 0) return InternalError(std::string("open /dev/null: ") + std::strerror(errno));
-  }
-  int p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_exec[2] = {-1, -1};
+  int p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
   if (options.stdout_fd < 0 && ::pipe2(p_out, O_CLOEXEC) != 0)
     return InternalError(std::string("pipe: ") + std::strerror(errno));
   Fd out_r(p_out[0]), out_w(p_out[1]);
   if (options.stderr_fd < 0 && ::pipe2(p_err, O_CLOEXEC) != 0)
     return InternalError(std::string("pipe: ") + std::strerror(errno));
   Fd err_r(p_err[0]), err_w(p_err[1]);
-  if (::pipe2(p_exec, O_CLOEXEC) != 0) return InternalError(std::string("pipe: ") + std::strerror(errno));
-  Fd exec_r(p_exec[0]), exec_w(p_exec[1]);
 
-  int child_in = options.stdin_fd >= 0 ? options.stdin_fd : dev_null.get();
-  int child_out = options.stdout_fd >= 0 ? options.stdout_fd : out_w.get();
-  int child_err = options.stderr_fd >= 0 ? options.stderr_fd : err_w.get();
-  const char* path = argv[0].c_str();
-
-  pid_t pid;
-  {
-    SignalBlock block;
-    pid = ::fork();
-    if (pid == 0) {
-      // Child: async-signal-safe calls only.
-      int report = ::fcntl(exec_w.get(), F_DUPFD_CLOEXEC, 3);
-      ChildResetSignals();
-      if (report < 0 || !ChildSetupFds(child_in, child_out, child_err, report)) {
-        int e = errno;
-        if (report >= 0) {
-          ssize_t ignored = ::write(report, &e, sizeof e);
-          (void)ignored;
-        }
-        ::_exit(127);
-      }
-      ::execve(path, c_argv.get(), c_env.get());
-      int e = errno;
-      ssize_t ignored = ::write(report, &e, sizeof e);
-      (void)ignored;
-      ::_exit(127);
-    }
-  }
-  if (pid < 0) return InternalError(std::string("fork: ") + std::strerror(errno));
+  process::SpawnOptions spawn;
+  spawn.argv = argv;
+  spawn.env = options.env;
+  spawn.stdin_fd = options.stdin_fd;
+  spawn.stdout_fd = options.stdout_fd >= 0 ? options.stdout_fd : out_w.get();
+  spawn.stderr_fd = options.stderr_fd >= 0 ? options.stderr_fd : err_w.get();
+  auto child = process::Spawn(spawn);
+  if (!child) return child.error();
+  const pid_t pid = child->pid();
   out_w.reset();
   err_w.reset();
-  exec_w.reset();
-
-  int exec_errno = 0;
-  ssize_t got;
-  do got = ::read(exec_r.get(), &exec_errno, sizeof exec_errno);
-  while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
-    int ignored;
-    while (::waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
-    }
-    return InternalError("cannot run " + argv[0] + ": " + std::strerror(exec_errno));
-  }
 
   SubprocessResult result;
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -281,7 +136,7 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
     if (out_open) out_open = DrainAvailable(out_r.get(), result.out, options.max_capture_bytes);
     if (err_open) err_open = DrainAvailable(err_r.get(), result.err, options.max_capture_bytes);
   }
-  result.exit_code = StatusCode(wstatus);
+  result.exit_code = process::StatusCode(wstatus);
   return result;
 }
 
@@ -290,57 +145,20 @@ Status StartSupervised(const std::vector<std::string>& argv, const std::vector<s
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return InternalError("supervisor: program must be an absolute path");
   if (supervisor.empty() || supervisor[0] != '/') return InternalError("supervisor: porthole-supervise not found");
-  std::vector<std::string> supervisor_argv = {supervisor, exit_path};
-  supervisor_argv.insert(supervisor_argv.end(), argv.begin(), argv.end());
-  if (HasNul(supervisor_argv) || HasNul(env) || log_path.find('\0') != std::string::npos)
-    return InternalError("supervisor: argument contains a NUL byte");
-
-  CStrings c_argv(supervisor_argv);
-  CStrings c_env(env);
-  const char* path = supervisor.c_str();
-
+  if (log_path.find('\0') != std::string::npos) return InternalError("supervisor: argument contains a NUL byte");
   Fd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (log.get() < 0) return InternalError("open " + log_path + ": " + std::strerror(errno));
-  Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (dev_null.get() < 0) return InternalError(std::string("open /dev/null: ") + std::strerror(errno));
-  // The supervisor's execve reports its errno here; a successful one closes it.
-  int exec_error[2];
-  if (::pipe2(exec_error, O_CLOEXEC) != 0) return InternalError(std::string("pipe: ") + std::strerror(errno));
-  Fd error_read(exec_error[0]), error_write(exec_error[1]);
 
-  pid_t pid;
-  {
-    SignalBlock block;
-    pid = ::fork();
-    if (pid == 0) {
-      // Intermediate child: new session, fork the supervisor, exit so the
-      // supervisor is re-parented away from the caller.
-      if (::setsid() < 0) ::_exit(1);
-      pid_t sup = ::fork();
-      if (sup != 0) ::_exit(sup < 0 ? 1 : 0);
-
-      ChildResetSignals();
-      if (!ChildSetupFds(dev_null.get(), log.get(), log.get(), error_write.get())) ::_exit(1);
-      if (::chdir("/") != 0) ::_exit(1);
-      ::execve(path, c_argv.get(), c_env.get());
-      int err = errno;
-      ssize_t ignored = ::write(error_write.get(), &err, sizeof err);
-      (void)ignored;
-      ::_exit(127);
-    }
-  }
-  if (pid < 0) return InternalError(std::string("fork: ") + std::strerror(errno));
-  error_write.reset();
-  int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) return InternalError(std::string("waitpid: ") + std::strerror(errno));
-  }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) return InternalError("could not start the supervisor");
-  int err = 0;
-  ssize_t n;
-  do n = ::read(error_read.get(), &err, sizeof err);
-  while (n < 0 && errno == EINTR);
-  if (n == sizeof err) return InternalError("cannot execute " + supervisor + ": " + std::strerror(err));
+  process::SpawnOptions spawn;
+  spawn.argv = {supervisor, exit_path};
+  spawn.argv.insert(spawn.argv.end(), argv.begin(), argv.end());
+  spawn.env = env;
+  spawn.stdout_fd = log.get();
+  spawn.stderr_fd = log.get();
+  spawn.detach = true;
+  spawn.working_directory = "/";
+  auto started = process::Spawn(spawn);
+  if (!started) return started.error();
   return OkStatus();
 }
 

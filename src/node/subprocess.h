@@ -1,14 +1,9 @@
 #pragma once
-// Starting host programs (runc, cp, rm) from a possibly multi-threaded
-// process. This is the one place in the node where processes are forked.
-//
-// Contracts shared by every function here:
-// - no shell: `argv[0]` is an absolute path, arguments are passed verbatim;
-// - the child gets exactly the descriptors 0, 1 and 2 (everything else is
-//   closed with close_range before execve), an empty signal mask and default
-//   signal dispositions, and the environment `env` (nothing is inherited);
-// - between fork and execve the child only makes async-signal-safe calls:
-//   argv/envp are built before forking.
+// Running host programs (runc, cp, rm, CNI plugins) from the node, over
+// process/spawn.h (whose contracts every child here has: descriptors 0-2
+// only, default signals, the environment given, nothing inherited). Here
+// besides: no shell and no PATH search, `argv[0]` is an absolute path and
+// arguments are passed verbatim.
 #include <chrono>
 #include <string>
 #include <vector>

@@ -57,24 +57,6 @@ std::vector<PortMapping> CniPorts(const TaskNetwork& n) {
 
 }  // namespace
 
-std::optional<NetworkMode> ParseNetworkMode(std::string_view name) {
-  if (name == "bridge") return NetworkMode::kBridge;
-  if (name == "awsvpc") return NetworkMode::kAwsvpc;
-  if (name == "host") return NetworkMode::kHost;
-  if (name == "none") return NetworkMode::kNone;
-  return std::nullopt;
-}
-
-std::string_view NetworkModeName(NetworkMode mode) {
-  switch (mode) {
-    case NetworkMode::kBridge: return "bridge";
-    case NetworkMode::kAwsvpc: return "awsvpc";
-    case NetworkMode::kHost: return "host";
-    case NetworkMode::kNone: return "none";
-  }
-  return "bridge";
-}
-
 Json TaskNetworkToJson(const TaskNetwork& n) {
   Json ports = Json::array();
   for (const auto& p : n.ports)

@@ -18,14 +18,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ecs_network_modes.h"
 #include "common/result.h"
 #include "node/cni.h"
 
 namespace porthole::node {
 
-enum class NetworkMode { kBridge, kAwsvpc, kHost, kNone };
-std::optional<NetworkMode> ParseNetworkMode(std::string_view name);
-std::string_view NetworkModeName(NetworkMode mode);
 
 // ECS's dynamic host port range for bridge mode.
 inline constexpr uint16_t kFirstDynamicHostPort = 49153;

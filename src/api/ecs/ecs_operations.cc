@@ -10,6 +10,7 @@
 #include "api/control_plane.h"
 #include "api/ecs_text.h"
 #include "common/arn.h"
+#include "common/ecs_network_modes.h"
 #include "common/ecs_ulimits.h"
 #include "common/ids.h"
 #include "common/linux_capabilities.h"
@@ -22,8 +23,6 @@ namespace {
 const std::vector<std::string> kContainerStringMembers = {"name", "image", "user", "workingDirectory", "hostname"};
 
 // ECS's network modes for the EC2 launch type; a definition that names none is bridge.
-constexpr std::array<std::string_view, 4> kNetworkModes = {"bridge", "host", "awsvpc", "none"};
-constexpr char kDefaultNetworkMode[] = "bridge";
 constexpr size_t kMaxPortMappings = 100;
 
 // The port number `member` of a port mapping, when present: an integer in [lowest, 65535].
@@ -336,8 +335,8 @@ Result<Json> ControlPlane::RegisterTaskDefinition(const Json& in) {
     return MakeError("ClientException", "Too many containers: at most 10 are allowed.");
   for (const char* s : {"taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory", "pidMode", "ipcMode"})
     if (in.contains(s) && !in[s].is_string()) return MakeError("ClientException", std::string(s) + " must be a string.");
-  const std::string network_mode = StringOr(in, "networkMode", kDefaultNetworkMode);
-  if (std::find(kNetworkModes.begin(), kNetworkModes.end(), network_mode) == kNetworkModes.end())
+  const std::string network_mode = StringOr(in, "networkMode", std::string(NetworkModeName(kDefaultNetworkMode)));
+  if (!ParseNetworkMode(network_mode))
     return MakeError("ClientException", "Invalid networkMode: " + network_mode.substr(0, 64) +
                                             ". Valid values are bridge, host, awsvpc and none.");
   Json containers = Json::array();

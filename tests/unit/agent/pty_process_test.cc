@@ -33,12 +33,12 @@ TEST(PtyProcessTest, APreparedCommandRunsOnlyOnceLetGo) {
   const std::string marker = TempPath();
   auto process = PrepareOnPty({"sh", "-c", "echo ran > " + marker}, kEnv);
   ASSERT_TRUE(process.ok()) << process.error().message;
-  ASSERT_GE(process->go_fd, 0);
+  ASSERT_TRUE(process->child.held());
   ::usleep(100 * 1000);
   EXPECT_FALSE(fs::exists(marker)) << "ran before RunPrepared";
   RunPrepared(*process, 100, 30);
-  EXPECT_EQ(process->go_fd, -1);
-  EXPECT_EQ(Reap(process->pid), 0);
+  EXPECT_FALSE(process->child.held());
+  EXPECT_EQ(Reap(process->pid()), 0);
   EXPECT_TRUE(fs::exists(marker));
   ::close(process->master_fd);
   fs::remove(marker);
@@ -48,9 +48,9 @@ TEST(PtyProcessTest, ADiscardedCommandNeverRuns) {
   const std::string marker = TempPath();
   auto process = PrepareOnPty({"sh", "-c", "echo ran > " + marker}, kEnv);
   ASSERT_TRUE(process.ok()) << process.error().message;
-  pid_t pid = process->pid;
+  pid_t pid = process->pid();
   DiscardPrepared(*process);
-  EXPECT_EQ(process->pid, -1);
+  EXPECT_EQ(process->pid(), -1);
   EXPECT_EQ(Reap(pid), 0);
   EXPECT_FALSE(fs::exists(marker));
 }

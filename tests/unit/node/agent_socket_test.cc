@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../temp_dir.h"
+
 #include "common/fd_passing.h"
 
 namespace porthole::node {
@@ -25,17 +27,12 @@ namespace fs = std::filesystem;
 // A directory deeper than a socket address holds (sun_path is 108 bytes).
 class DeepDir {
  public:
-  DeepDir() {
-    char tmpl[] = "/tmp/dialer-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    path_ = root_ + "/" + std::string(60, 'a') + "/" + std::string(60, 'b');
-    fs::create_directories(path_);
-  }
-  ~DeepDir() { fs::remove_all(root_); }
+  DeepDir() : path_(root_ / (std::string(60, 'a') + "/" + std::string(60, 'b'))) { fs::create_directories(path_); }
   const std::string& path() const { return path_; }
 
  private:
-  std::string root_, path_;
+  testing::TempDir root_{"dialer-test"};
+  std::string path_;
 };
 
 // A TCP listener on 127.0.0.1 standing in for the gateway.

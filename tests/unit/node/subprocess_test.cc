@@ -13,10 +13,12 @@
 
 #include <gtest/gtest.h>
 
+#include "../temp_dir.h"
 #include "node/file_tree.h"
 
 namespace porthole::node {
 namespace {
+using testing::TempDir;
 
 std::string Sh() { return FindExecutable("sh"); }
 
@@ -37,19 +39,6 @@ bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
   }
   return false;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/porthole-subprocess-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)RemoveTree(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(SubprocessTest, CapturesOutputAndExitCode) {
   auto r = RunSubprocess({Sh(), "-c", "echo out; echo err >&2; exit 7"});

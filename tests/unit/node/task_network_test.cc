@@ -1,7 +1,5 @@
 #include "node/task_network.h"
 
-#include <stdlib.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,22 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include "../temp_dir.h"
+
 namespace porthole::node {
 namespace {
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/task-network-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 TEST(TaskNetworkTest, ModeNames) {
   for (const char* name : {"bridge", "awsvpc", "host", "none"}) {
