@@ -151,12 +151,28 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() { memory_.StateChanged(); }
 
+  // The session's control group, with the caps its client asked for
+  // (start_session's "limits", from ExecuteCommand).
+  SessionGroup Group() const {
+    SessionGroup group{config_.node_socket, session_id_};
+    const auto limits = start_.find("limits");
+    if (limits != start_.end() && limits->is_object()) {
+      const auto cap = [&](const char* name) {
+        const auto v = limits->find(name);
+        return v != limits->end() && v->is_number_integer() ? v->get<int64_t>() : int64_t{0};
+      };
+      group.memory_mib = cap("memory");
+      group.cpu_units = cap("cpu");
+    }
+    return group;
+  }
+
   asio::awaitable<void> Run() {
     session_id_ = start_.value("sessionId", "");
     // The command's process first, so its move into the session's control
     // group happens while the data channel is being set up.
     if (auto args = SplitCommandLine(start_.value("command", ""))) {
-      if (auto prepared = PrepareOnPty(*args, env_, {config_.node_socket, session_id_})) prepared_ = std::move(*prepared);
+      if (auto prepared = PrepareOnPty(*args, env_, Group())) prepared_ = std::move(*prepared);
     }
     ws_ = co_await Dial();
     if (!ws_) co_return;
@@ -311,7 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
       prepared_ = PtyProcess{};
     } else {
       auto args = SplitCommandLine(start_.value("command", ""));
-      process = args ? StartOnPty(*args, env_, cols_, rows_, {config_.node_socket, session_id_})
+      process = args ? StartOnPty(*args, env_, cols_, rows_, Group())
                      : Result<PtyProcess>(args.error());
     }
     if (!process) {
@@ -333,7 +349,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // The command is over, so is its session: what it left running (and
       // holding the terminal open) goes now, not when the client leaves.
       ::kill(-self->process_.pid(), SIGHUP);
-      EndSessionGroup({self->config_.node_socket, self->session_id_});
+      EndSessionGroup(self->Group());
       self->wake_.cancel();
     });
     log::Info("session " + session_id_ + ": started pid " + std::to_string(process_.pid()));
@@ -469,7 +485,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (prepared_.pid() > 0) DiscardPrepared(prepared_);
     // And whatever left the process group (setsid, double forks): the node
     // kills the session's control group.
-    EndSessionGroup({config_.node_socket, session_id_});
+    EndSessionGroup(Group());
     boost::system::error_code ec;
     pty_.close(ec);
     retransmit_.cancel();

@@ -112,6 +112,8 @@ Result<PtyProcess> PrepareOnPty(const std::vector<std::string>& args, const std:
   spawn.exec_failure_message = args[0] + ": cannot execute\r\n";
   if (auto address = NodeSocketAddress(group.node_socket); address && !group.session_id.empty()) {
     placement = {*address, "session " + group.session_id};
+    if (group.memory_mib > 0) placement.request += " memory=" + std::to_string(group.memory_mib);
+    if (group.cpu_units > 0) placement.request += " cpu=" + std::to_string(group.cpu_units);
     spawn.before_exec = {JoinSessionGroup, &placement};
   }
   auto child = process::Spawn(spawn);

@@ -6,6 +6,8 @@
 // and an empty signal mask, and no file descriptor but 0, 1, 2.
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 #include <vector>
 
@@ -24,6 +26,10 @@ struct PtyProcess {
 struct SessionGroup {
   std::string node_socket;  // empty: not grouped
   std::string session_id;
+  // Lower caps the session's client asked for (the node keeps the cluster's
+  // when they are not lower); 0: none.
+  int64_t memory_mib = 0;
+  int64_t cpu_units = 0;
 };
 
 // `args[0]` is looked up in PATH (from `env`) when it has no '/'.

@@ -21,6 +21,10 @@ struct SessionRequest {
   std::string owner;          // the asker's unique identity (aws:userid): only it may resume or end the session
   std::string id_prefix = "ecs-execute-command-";  // session ids are <prefix><random>
   std::string stream_host;    // host:port the client reached us on; the stream URL uses it
+  // Caps the client asked for on the session's control group, below the
+  // cluster's (Porthole's CLI --session-memory/--session-cpu); 0: none.
+  int64_t memory_mib = 0;
+  int64_t cpu_units = 0;
 };
 
 struct SessionGrant {

@@ -98,7 +98,9 @@ const std::vector<Operation>& Operations() {
       {"execute-command", "ExecuteCommand",
        {{"cluster", "cluster", Kind::kString}, {"task", "task", Kind::kString, true},
         {"container", "container", Kind::kString}, {"command", "command", Kind::kString, true},
-        {"interactive", "interactive", Kind::kFlag}}},
+        {"interactive", "interactive", Kind::kFlag},
+        // Porthole's own: caps on this session, below the cluster's porthole:session* settings.
+        {"session-memory", "portholeSessionMemory", Kind::kInt}, {"session-cpu", "portholeSessionCpu", Kind::kInt}}},
   };
   return ops;
 }

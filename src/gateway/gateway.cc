@@ -225,13 +225,16 @@ Result<api::SessionGrant> Gateway::StartSession(const api::SessionRequest& reque
   sessions_[session->id] = session;
   RecordSession(*session, model::SessionStatus::kConnecting, "");
 
-  it->second->ws->Send(Json{{"type", "start_session"},
-                            {"sessionId", session->id},
-                            {"token", session->agent_token},
-                            {"command", request.command},
-                            {"path", std::string(kDataPrefix) + session->id}}
-                           .dump(),
-                       false);
+  Json start = {{"type", "start_session"},
+                {"sessionId", session->id},
+                {"token", session->agent_token},
+                {"command", request.command},
+                {"path", std::string(kDataPrefix) + session->id}};
+  Json limits = Json::object();
+  if (request.memory_mib > 0) limits["memory"] = request.memory_mib;
+  if (request.cpu_units > 0) limits["cpu"] = request.cpu_units;
+  if (!limits.empty()) start["limits"] = limits;
+  it->second->ws->Send(start.dump(), false);
 
   // A session whose ends never both show up is dropped when its tokens expire.
   auto timer = std::make_shared<asio::steady_timer>(executor_, options_.token_lifetime + std::chrono::seconds(1));

@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -78,6 +81,24 @@ bool IsSessionId(const std::string& id) {
   return true;
 }
 
+// "<id> memory=<MiB> cpu=<units>" (the caps optional, in any order): the
+// id, and the caps; nullopt when a word is neither.
+std::optional<std::pair<std::string, SessionCaps>> ParsePlacement(const std::string& text) {
+  std::istringstream words(text);
+  std::pair<std::string, SessionCaps> placement;
+  words >> placement.first;
+  for (std::string word; words >> word;) {
+    int64_t* cap = word.rfind("memory=", 0) == 0 ? &placement.second.memory_mib
+                   : word.rfind("cpu=", 0) == 0  ? &placement.second.cpu_units
+                                                 : nullptr;
+    if (!cap) return std::nullopt;
+    const std::string number = word.substr(word.find('=') + 1);
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), *cap);
+    if (ec != std::errc() || end != number.data() + number.size() || *cap <= 0) return std::nullopt;
+  }
+  return placement;
+}
+
 }  // namespace
 
 struct AgentSockets::State {
@@ -112,7 +133,8 @@ struct AgentSockets::State {
     while (n < 0 && errno == EINTR);
     const std::string request = n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
     const bool place = request.rfind("session ", 0) == 0, end = request.rfind("end ", 0) == 0;
-    const std::string session_id = place ? request.substr(8) : end ? request.substr(4) : "";
+    const auto placement = place ? ParsePlacement(request.substr(8)) : std::nullopt;
+    const std::string session_id = placement ? placement->first : end ? request.substr(4) : "";
     if (request == "dial") {
       std::string why = self->address_error;
       int tcp = why.empty() ? ConnectWithin(self->address, self->address_length, self->connect_timeout, &why) : -1;
@@ -130,7 +152,7 @@ struct AgentSockets::State {
       ucred peer{};
       socklen_t len = sizeof peer;
       Status placed = ::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid > 0
-                          ? sessions.place(peer.pid, session_id)
+                          ? sessions.place(peer.pid, session_id, placement->second)
                           : MakeError("IoError", "no peer credentials");
       (void)SendWithFd(client, placed ? "ok" : "error: " + placed.error().message.substr(0, 200), -1);
     } else if (end) {

@@ -9,10 +9,13 @@
 //                   included, the host's loopback stays out of its reach —
 //                   and nothing listens inside the container for Porthole.
 //                   The node connects to that one endpoint only.
-//   "session <id>"  sent by a session's first process before it runs the
+//   "session <id> [memory=<MiB>] [cpu=<units>]"
+//                   sent by a session's first process before it runs the
 //                   command: the node moves the sender (SO_PEERCRED) into
 //                   the session's own control group, so everything it starts,
-//                   daemons included, can be killed with it;
+//                   daemons included, can be killed with it. The caps are
+//                   ones the session's client asked for (ExecuteCommand): a
+//                   session may only ask for less than its cluster allows;
 //   "end <id>"      the session is over: its group's processes are killed.
 // Answers are "ok" or "error: <why>".
 #include <chrono>
@@ -27,8 +30,14 @@ namespace porthole::node {
 
 // What "session" and "end" do for one container (node/cgroups.h). Called on
 // the socket's own threads.
+// Caps a session asked for, below its cluster's; 0: none asked.
+struct SessionCaps {
+  int64_t memory_mib = 0;
+  int64_t cpu_units = 0;  // 1024 = one CPU
+};
+
 struct SessionGroups {
-  std::function<Status(int pid, const std::string& session_id)> place;
+  std::function<Status(int pid, const std::string& session_id, const SessionCaps& asked)> place;
   std::function<void(const std::string& session_id)> end;
 };
 

@@ -518,7 +518,7 @@ SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
     if (int64_t units = limits.value("cpu", int64_t{0}); units > 0) cap.cpu_quota_millicores = units * 1000 / 1024;
   }
   SessionGroups groups;
-  groups.place = [cgroups, container, cap](int pid, const std::string& id) mutable -> Status {
+  groups.place = [cgroups, container, cap](int pid, const std::string& id, const SessionCaps& asked) mutable -> Status {
     // Only a process of this container's own group (an agent's session).
     if (!cgroups.Contains(container + "/main", pid))
       return MakeError("AccessDeniedException", "the process is not this container's");
@@ -527,8 +527,15 @@ SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
     for (const auto& group : cgroups.Children(container)) sessions += group.rfind("session-", 0) == 0;
     if (sessions >= kMaxSessionGroups)
       return MakeError("LimitExceededException", "this container has " + std::to_string(sessions) + " session groups");
-    PORTHOLE_TRY(cgroups.Create(container + "/session-" + id, cap));
-    return cgroups.AddProcess(container + "/session-" + id, pid, cap);
+    // The client may ask for less than the cluster allows, never more.
+    CgroupLimits limits = cap;
+    auto lower = [](std::optional<int64_t>& limit, int64_t asked) {
+      if (asked > 0 && (!limit || asked < *limit)) limit = asked;
+    };
+    lower(limits.memory_bytes, asked.memory_mib << 20);
+    if (asked.cpu_units > 0) lower(limits.cpu_quota_millicores, std::max<int64_t>(1, asked.cpu_units * 1000 / 1024));
+    PORTHOLE_TRY(cgroups.Create(container + "/session-" + id, limits));
+    return cgroups.AddProcess(container + "/session-" + id, pid, limits);
   };
   groups.end = [cgroups, container](const std::string& id) mutable {
     if (Status s = cgroups.Remove(container + "/session-" + id); !s) log::Warn(s.error().message);

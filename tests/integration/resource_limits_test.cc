@@ -146,6 +146,18 @@ TEST_F(ResourceLimitsTest, TheClustersSessionCapHoldsAndSparesTheApplication) {
   EXPECT_NE(next.out.find("app-alive"), std::string::npos) << next;
   Json after = stack_->DescribeTask(capped, task);
   EXPECT_EQ(after.value("lastStatus", ""), "RUNNING") << after.dump(2);
+  // Porthole's CLI may ask for less than the cluster's cap, never more.
+  auto exec_asking = [&](const std::string& mib, const std::string& command) {
+    std::vector<std::string> argv = stack_->ExecArgv(capped, task, command);
+    argv.insert(argv.end(), {"--session-memory", mib});
+    return RunCommand(argv, "", seconds(60), stack_->Env());
+  };
+  CommandResult fits = exec_asking("32", "dd if=/dev/zero of=/dev/null bs=20M count=1");
+  EXPECT_EQ(fits.exit_code, 0) << fits;
+  CommandResult lower = exec_asking("12", "dd if=/dev/zero of=/dev/null bs=20M count=1");
+  EXPECT_EQ(lower.exit_code, 137) << lower;
+  CommandResult more = exec_asking("128", "dd if=/dev/zero of=/dev/null bs=64M count=1");
+  EXPECT_EQ(more.exit_code, 137) << more;
   // Unknown settings are refused, as ECS refuses them.
   CommandResult bad = stack_->Ecs({"create-cluster", "--cluster-name", UniqueName("bad"), "--settings",
                                    R"([{"name":"porthole:sessionMemory","value":"lots"}])"});

@@ -107,6 +107,13 @@ Status CheckHostPortsUnique(const Json& containers, const std::string& network_m
 // refuse as unknown names:
 //   porthole:sessionMemory  MiB a session's processes may use together
 //   porthole:sessionCpu     CPU units (1024 = one CPU) they may use together
+constexpr int64_t kMinSessionMemoryMib = 6, kMinSessionCpuUnits = 1, kMaxSessionCap = 1 << 24;
+
+Error SessionCapError(const std::string& name, bool memory) {
+  return MakeError("InvalidParameterException",
+                   name + " must be a whole number of " + (memory ? "MiB, at least 6." : "CPU units, at least 1."));
+}
+
 Status ValidateClusterSettings(const Json& settings) {
   for (const auto& setting : settings) {
     if (!setting.is_object() || !setting.contains("name") || !setting["name"].is_string() ||
@@ -122,12 +129,12 @@ Status ValidateClusterSettings(const Json& settings) {
       return MakeError("InvalidParameterException",
                        "Unknown cluster setting " + name.substr(0, 64) +
                            ": valid names are containerInsights, porthole:sessionMemory and porthole:sessionCpu.");
-    const int64_t low = name == "porthole:sessionMemory" ? 6 : 1;
+    const bool memory = name == "porthole:sessionMemory";
+    const int64_t low = memory ? kMinSessionMemoryMib : kMinSessionCpuUnits;
     int64_t parsed = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-    if (ec != std::errc() || end != value.data() + value.size() || parsed < low || parsed > (1 << 24))
-      return MakeError("InvalidParameterException", name + " must be a whole number of " +
-                                                        (low == 6 ? "MiB, at least 6." : "CPU units, at least 1."));
+    if (ec != std::errc() || end != value.data() + value.size() || parsed < low || parsed > kMaxSessionCap)
+      return SessionCapError(name, memory);
   }
   return OkStatus();
 }
@@ -659,6 +666,14 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   if (!*interactive) return MakeError("InvalidParameterException", std::string(text::kInteractiveOnly));
   if (command.size() > 4096)
     return MakeError("InvalidParameterException", "command must be at most 4096 characters.");
+  // Porthole's own members: the client may cap its session below the
+  // cluster's porthole:session* settings (the node keeps the lower).
+  PORTHOLE_TRY_ASSIGN(session_memory, OptionalInt(in, "portholeSessionMemory"));
+  PORTHOLE_TRY_ASSIGN(session_cpu, OptionalInt(in, "portholeSessionCpu"));
+  if (session_memory && (*session_memory < kMinSessionMemoryMib || *session_memory > kMaxSessionCap))
+    return SessionCapError("portholeSessionMemory", true);
+  if (session_cpu && (*session_cpu < kMinSessionCpuUnits || *session_cpu > kMaxSessionCap))
+    return SessionCapError("portholeSessionCpu", false);
   if (!target.cluster) return MakeError("ClusterNotFoundException", "Cluster not found.");
   const model::Cluster& cluster = *target.cluster;
   if (!target.task) return MakeError("InvalidParameterException", std::string(text::kTaskNotFound));
@@ -695,6 +710,8 @@ Result<Json> ControlPlane::ExecuteCommand(const Json& in, const Caller& caller, 
   session.owner = OwnerIdentity(caller);
   session.id_prefix = session_id_prefix;
   session.stream_host = request.Header("Host").value_or("127.0.0.1");
+  session.memory_mib = session_memory.value_or(0);
+  session.cpu_units = session_cpu.value_or(0);
   PORTHOLE_TRY_ASSIGN(grant, broker_->StartSession(session));
   log::Info("ExecuteCommand by " + caller.principal_arn + " on " + session.task_arn + " container " + container_name +
             ": session " + grant.session_id);

@@ -1521,6 +1521,33 @@ TEST_F(ControlPlaneTest, ExecuteCommandSucceedsThroughTheBroker) {
   EXPECT_EQ(broker_.requests[1].command, "ls -l");
 }
 
+TEST_F(ControlPlaneTest, ExecuteCommandPassesTheSessionCapsTheClientAskedFor) {
+  Json task = RunningExecTask();
+  const Json base = {{"cluster", "demo"}, {"task", task["taskArn"]}, {"command", "sh"}, {"interactive", true}};
+  ASSERT_TRUE(IsOk(Ecs("ExecuteCommand", base)));
+  Json capped = base;
+  capped["portholeSessionMemory"] = 16;
+  capped["portholeSessionCpu"] = 256;
+  ASSERT_TRUE(IsOk(Ecs("ExecuteCommand", capped)));
+  ASSERT_EQ(broker_.requests.size(), 2u);
+  EXPECT_EQ(broker_.requests[0].memory_mib, 0);
+  EXPECT_EQ(broker_.requests[0].cpu_units, 0);
+  EXPECT_EQ(broker_.requests[1].memory_mib, 16);
+  EXPECT_EQ(broker_.requests[1].cpu_units, 256);
+  // Out of range or of the wrong type: refused, and no session started.
+  for (const auto& [member, value] : std::vector<std::pair<std::string, Json>>{
+           {"portholeSessionMemory", 5}, {"portholeSessionMemory", int64_t{1} << 30}, {"portholeSessionCpu", 0},
+           {"portholeSessionCpu", -1}}) {
+    Json bad = base;
+    bad[member] = value;
+    EXPECT_TRUE(IsError(Ecs("ExecuteCommand", bad), 400, "InvalidParameterException")) << member << "=" << value;
+  }
+  Json wrong_type = base;
+  wrong_type["portholeSessionMemory"] = "16";
+  EXPECT_TRUE(IsError(Ecs("ExecuteCommand", wrong_type), 400, "SerializationException"));
+  EXPECT_EQ(broker_.requests.size(), 2u);
+}
+
 TEST_F(ControlPlaneTest, ExecuteCommandInteractiveOnly) {
   Json task = RunningExecTask();
   EXPECT_TRUE(IsError(Ecs("ExecuteCommand", {{"cluster", "demo"}, {"task", task["taskArn"]}, {"command", "ls"},

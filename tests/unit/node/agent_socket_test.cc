@@ -162,11 +162,13 @@ TEST(AgentSocketsTest, SessionsArePlacedByTheSendersOwnPid) {
   AgentSockets sockets("127.0.0.1", 1);
   std::mutex mu;
   std::vector<std::pair<int, std::string>> placed;
+  std::vector<SessionCaps> caps;
   std::vector<std::string> ended;
   SessionGroups groups;
-  groups.place = [&](int pid, const std::string& id) -> Status {
+  groups.place = [&](int pid, const std::string& id, const SessionCaps& asked) -> Status {
     std::lock_guard<std::mutex> lock(mu);
     placed.push_back({pid, id});
+    caps.push_back(asked);
     if (id == "refused") return MakeError("AccessDeniedException", "not this container's");
     return OkStatus();
   };
@@ -182,19 +184,28 @@ TEST(AgentSocketsTest, SessionsArePlacedByTheSendersOwnPid) {
   auto refused = Ask(dir.path(), "session refused");
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->text, "error: not this container's");
+  auto with_caps = Ask(dir.path(), "session capped cpu=512 memory=16");
+  ASSERT_TRUE(with_caps.ok());
+  EXPECT_EQ(with_caps->text, "ok");
   auto end = Ask(dir.path(), "end 5c1d-ab_9");
   ASSERT_TRUE(end.ok());
   EXPECT_EQ(end->text, "ok");
   // Ids that could name other groups are refused before any hook runs.
-  for (const char* bad : {"session ../main", "session a/b", "end ", "session "}) {
+  for (const char* bad : {"session ../main", "session a/b", "end ", "session ", "session x memory=", "session x memory=-1",
+                          "session x memory=12k", "session x swap=1", "session x cpu=0"}) {
     auto answer = Ask(dir.path(), bad);
     ASSERT_TRUE(answer.ok()) << bad;
     EXPECT_NE(answer->text, "ok") << bad;
   }
   std::lock_guard<std::mutex> lock(mu);
-  ASSERT_EQ(placed.size(), 2u);
+  ASSERT_EQ(placed.size(), 3u);
   EXPECT_EQ(placed[0].first, ::getpid());  // SO_PEERCRED: who connected, not what it claims
   EXPECT_EQ(placed[0].second, "5c1d-ab_9");
+  EXPECT_EQ(caps[0].memory_mib, 0);
+  EXPECT_EQ(caps[0].cpu_units, 0);
+  EXPECT_EQ(placed[2].second, "capped");
+  EXPECT_EQ(caps[2].memory_mib, 16);
+  EXPECT_EQ(caps[2].cpu_units, 512);
   EXPECT_EQ(ended, std::vector<std::string>{"5c1d-ab_9"});
 }
 
