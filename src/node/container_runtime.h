@@ -53,6 +53,9 @@ struct ContainerSpec {
   // runc's linux.cgroupsPath (node/cgroups.h); empty: runc's default. The
   // limits live on the node's groups above it.
   std::string cgroups_path;
+  // The container's memory control group directory, watched for OOM kills by
+  // its supervisor (which outlives a node restart); empty: not watched.
+  std::string oom_watch_dir;
   std::vector<Rlimit> rlimits;    // replace the default of the same type
   uint64_t shm_size_bytes = 0;    // /dev/shm; 0: 64 MiB, as Docker
   std::vector<TmpfsMount> tmpfs;
@@ -64,6 +67,7 @@ struct ContainerState {
   ContainerStatus status = ContainerStatus::kUnknown;
   int pid = 0;                       // host pid of the container's init, when running
   std::optional<int> exit_code;      // once stopped: exit status, or 128+signal
+  bool oom_killed = false;           // once stopped: killed for memory (ContainerSpec::oom_watch_dir)
 };
 
 // A process started inside a running container.

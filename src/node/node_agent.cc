@@ -135,7 +135,7 @@ class TaskRunner {
   std::string TaskCgroup() const;
   std::string ContainerCgroup(const ContainerRun& c) const;
   // Records that `c` has stopped, with its exit code and ECS's reason.
-  void MarkStopped(ContainerRun& c, std::optional<int> exit_code);
+  void MarkStopped(ContainerRun& c, const ContainerState& state);
   Json NetworkReport(const ContainerRun& c) const;
   void WriteNameFiles();
   void StopAll();
@@ -412,6 +412,7 @@ Status TaskRunner::StartContainer(ContainerRun& c) {
   }
   spec.hostname = task_id_.substr(0, 12);
   spec.cgroups_path = Cgroups::RuncPath(ContainerCgroup(c) + "/main");
+  spec.oom_watch_dir = node_.cgroups().MemoryDir(ContainerCgroup(c));
   for (const auto& u : s.value("ulimits", Json::array())) {
     if (!u.is_object()) continue;
     spec.rlimits.push_back({RlimitTypeFor(u.value("name", "")), u.value("softLimit", uint64_t{0}),
@@ -543,10 +544,11 @@ SessionGroups TaskRunner::SessionGroupsOf(const ContainerRun& c) const {
   return groups;
 }
 
-void TaskRunner::MarkStopped(ContainerRun& c, std::optional<int> exit_code) {
+void TaskRunner::MarkStopped(ContainerRun& c, const ContainerState& state) {
   c.stopped = true;
-  c.exit_code = exit_code;
-  if (node_.oom().Fired(ContainerCgroup(c))) c.reason = kOutOfMemoryReason;
+  c.exit_code = state.exit_code;
+  // Seen by the node, or by the container's supervisor (also while the node was down).
+  if (node_.oom().Fired(ContainerCgroup(c)) || state.oom_killed) c.reason = kOutOfMemoryReason;
 }
 
 Status TaskRunner::SetUpNetwork() {
@@ -622,7 +624,7 @@ void TaskRunner::StopAll() {
     for (auto& c : containers_) {
       if (!c.started || c.stopped) continue;
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
-      if (state && state->status == ContainerStatus::kStopped) MarkStopped(c, state->exit_code);
+      if (state && state->status == ContainerStatus::kStopped) MarkStopped(c, *state);
       else all_stopped = false;
     }
     if (all_stopped) break;
@@ -656,8 +658,8 @@ void TaskRunner::Run() {
     for (auto& c : containers_) {
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
       c.started = state.ok() && state->status != ContainerStatus::kUnknown;
-      if (c.started) (void)node_.oom().Watch(ContainerCgroup(c));  // (an OOM while the node was down is missed)
-      if (state && state->status == ContainerStatus::kStopped) MarkStopped(c, state->exit_code);
+      if (c.started) (void)node_.oom().Watch(ContainerCgroup(c));  // (one while the node was down: the supervisor's)
+      // One that stopped meanwhile is seen (and reported) by the loop below.
       if (auto pid = ReadFile((fs::path(c.bundle) / "agent.pid").string())) c.agent_pid = std::atoi(pid->c_str());
       // The agent dials through the node: listen for it again.
       if (c.started && !c.stopped && assignment_.value("enableExecuteCommand", false))
@@ -712,7 +714,7 @@ void TaskRunner::Run() {
       if (!c.started || c.stopped) continue;
       auto state = node_.runtime().State(c.runtime_id, c.bundle);
       if (state && state->status == ContainerStatus::kStopped) {
-        MarkStopped(c, state->exit_code);
+        MarkStopped(c, *state);
         log::Info("task " + task_id_ + ": container " + c.spec.value("name", "") + " exited with " +
                   std::to_string(c.exit_code.value_or(-1)));
         if (c.spec.value("essential", true)) essential_exited = true;

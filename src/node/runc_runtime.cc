@@ -80,11 +80,19 @@ std::optional<int> ParseInt(std::string text) {
   return v;
 }
 
-std::optional<int> ReadExitCode(const std::string& bundle_dir) {
+// The supervisor's exit file: the status on its first line, then "oom"
+// when the container was killed for memory (porthole-supervise).
+struct ExitRecord {
+  int code;
+  bool oom_killed;
+};
+std::optional<ExitRecord> ReadExitRecord(const std::string& bundle_dir) {
   auto text = ReadSmallFile(bundle_dir + "/" + kExitFile, 64);
   if (!text) return std::nullopt;
-  auto code = ParseInt(*text);
-  return code ? code : std::optional<int>(255);  // present but unreadable: stopped all the same
+  const size_t line_end = text->find('\n');
+  auto code = ParseInt(text->substr(0, line_end));
+  const bool oom = line_end != std::string::npos && text->substr(line_end + 1) == "oom\n";
+  return ExitRecord{code.value_or(255), oom};  // present but unreadable: stopped all the same
 }
 
 // runc reports its errors as `time="..." level=error msg="..."` lines (or
@@ -208,7 +216,10 @@ Status RuncRuntime::Run(const ContainerSpec& spec) {
   const std::string log_file = bundle + "/" + kLogFile;
   std::vector<std::string> argv = {runc_path_, "--root", root_dir_, "run",   "--bundle",
                                    bundle,     "--pid-file", pid_file, "--", spec.id};
-  if (auto s = StartSupervised(argv, {kDefaultPath}, log_file, exit_file, supervisor_); !s.ok()) return fail(s.error());
+  std::vector<std::string> supervisor_options;
+  if (!spec.oom_watch_dir.empty()) supervisor_options = {"--oom-watch", spec.oom_watch_dir};
+  if (auto s = StartSupervised(argv, {kDefaultPath}, log_file, exit_file, supervisor_, supervisor_options); !s.ok())
+    return fail(s.error());
   (void)WriteFileAtomic(bundle + "/" + kSupervisedFile, "", 0600);
 
   // runc writes the pid file only once the container's process has been
@@ -238,13 +249,16 @@ Result<ContainerState> RuncRuntime::State(const std::string& id, const std::stri
   if (!IsNormalizedAbsolutePath(bundle_dir) || bundle_dir == "/")
     return Invalid("bundle directory \"" + bundle_dir + "\" must be an absolute, normalized path");
 
-  auto stopped = [](std::optional<int> code) {
+  auto stopped = [](std::optional<ExitRecord> record) {
     ContainerState s;
     s.status = ContainerStatus::kStopped;
-    s.exit_code = code;
+    if (record) {
+      s.exit_code = record->code;
+      s.oom_killed = record->oom_killed;
+    }
     return s;
   };
-  if (auto code = ReadExitCode(bundle_dir)) return stopped(code);
+  if (auto record = ReadExitRecord(bundle_dir)) return stopped(record);
 
   auto state = RuncState(id);
   if (!state.ok()) return state.error();
@@ -269,7 +283,7 @@ Result<ContainerState> RuncRuntime::State(const std::string& id, const std::stri
   if (!Exists(bundle_dir + "/" + kMarkerFile))
     return MakeError("ContainerNotFound", "no container " + id + " at " + bundle_dir, 404);
   if (WaitForFile(bundle_dir + "/" + kExitFile, std::chrono::milliseconds(1000)))
-    return stopped(ReadExitCode(bundle_dir));
+    return stopped(ReadExitRecord(bundle_dir));
   if (Exists(bundle_dir + "/" + kMarkerFile)) return stopped(std::nullopt);
   return MakeError("ContainerNotFound", "no container " + id + " at " + bundle_dir, 404);
 }

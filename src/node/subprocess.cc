@@ -141,7 +141,8 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
 }
 
 Status StartSupervised(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor) {
+                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor,
+                       const std::vector<std::string>& supervisor_options) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return InternalError("supervisor: program must be an absolute path");
   if (supervisor.empty() || supervisor[0] != '/') return InternalError("supervisor: porthole-supervise not found");
@@ -150,7 +151,9 @@ Status StartSupervised(const std::vector<std::string>& argv, const std::vector<s
   if (log.get() < 0) return InternalError("open " + log_path + ": " + std::strerror(errno));
 
   process::SpawnOptions spawn;
-  spawn.argv = {supervisor, exit_path};
+  spawn.argv = {supervisor};
+  spawn.argv.insert(spawn.argv.end(), supervisor_options.begin(), supervisor_options.end());
+  spawn.argv.push_back(exit_path);
   spawn.argv.insert(spawn.argv.end(), argv.begin(), argv.end());
   spawn.env = env;
   spawn.stdout_fd = log.get();

@@ -42,9 +42,12 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
 // supervised program inherits. It waits for the program and then writes its
 // status (exit code, or 128+signal) as decimal text to `exit_path`,
 // atomically (via `exit_path`.tmp and rename), so readers never see a
-// partial file. Error when the supervisor cannot be executed.
+// partial file. `supervisor_options` go before the exit path
+// (porthole-supervise's --oom-watch DIR). Error when the supervisor cannot
+// be executed.
 Status StartSupervised(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor);
+                       const std::string& log_path, const std::string& exit_path, const std::string& supervisor,
+                       const std::vector<std::string>& supervisor_options = {});
 
 // porthole-supervise beside this process's own executable.
 std::string SupervisorBesideThisProgram();

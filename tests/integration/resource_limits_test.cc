@@ -5,6 +5,7 @@
 // end with the session.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -50,6 +51,35 @@ TEST_F(ResourceLimitsTest, AContainerPastItsMemoryIsKilledAndTheReasonReported) 
   EXPECT_EQ(c.value("reason", ""), "OutOfMemoryError: Container killed due to memory usage") << last.dump(2);
   EXPECT_EQ(c.value("exitCode", 0), 137) << last.dump(2);
   EXPECT_EQ(last.value("stopCode", ""), "EssentialContainerExited") << last.dump(2);
+}
+
+// The container's supervisor, which outlives the node, watches for the
+// kill: one while the node is down is still reported.
+TEST_F(ResourceLimitsTest, AKillForMemoryWhileTheNodeIsDownIsStillReported) {
+  // It allocates once /go appears in its root file system.
+  Json hog = BusyboxContainer("hog", {"sh", "-c",
+                                      "while [ ! -e /go ]; do sleep 0.1; done; "
+                                      "exec dd if=/dev/zero of=/dev/null bs=64M count=1"});
+  hog["memory"] = 32;
+  std::string task = Run(UniqueName("oom-down"), hog, false);
+  ASSERT_FALSE(task.empty());
+  Json last;
+  ASSERT_TRUE(stack_->WaitForLastStatus(cluster_, task, "RUNNING", seconds(60), &last)) << last.dump(2);
+  stack_->KillNode();
+  std::string rootfs;
+  for (const auto& entry : std::filesystem::directory_iterator(stack_->node_dir() + "/tasks/" + TaskId(task)))
+    if (std::filesystem::is_directory(entry.path() / "rootfs")) rootfs = (entry.path() / "rootfs").string();
+  ASSERT_FALSE(rootfs.empty());
+  std::ofstream(rootfs + "/go") << "";
+  // The container is gone (its supervisor has recorded it) before the node is back.
+  const std::string exit_file = std::filesystem::path(rootfs).parent_path() / "exit_code";
+  for (int i = 0; i < 200 && !std::filesystem::exists(exit_file); i++) std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(exit_file));
+  ASSERT_EQ(stack_->StartNode(), "");
+  ASSERT_TRUE(stack_->WaitForLastStatus(cluster_, task, "STOPPED", seconds(60), &last)) << last.dump(2);
+  const Json& c = last["containers"][0];
+  EXPECT_EQ(c.value("reason", ""), "OutOfMemoryError: Container killed due to memory usage") << last.dump(2);
+  EXPECT_EQ(c.value("exitCode", 0), 137) << last.dump(2);
 }
 
 TEST_F(ResourceLimitsTest, LimitsAreThoseOfTheDefinition) {

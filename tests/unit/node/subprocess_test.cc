@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "../temp_dir.h"
+#include "node/cgroups.h"
 #include "node/file_tree.h"
 
 namespace porthole::node {
@@ -145,6 +146,33 @@ TEST(SubprocessTest, SupervisedIsDetached) {
   EXPECT_NE(supervisor, ::getpid());
   EXPECT_NE(supervisor_parent, ::getpid());
   EXPECT_NE(supervisor_session, ::getsid(0));
+}
+
+// The supervisor watches the container's memory group itself, so a kill
+// for memory is on record even when the node was not running to see it.
+TEST(SubprocessTest, SupervisedRecordsAKillForMemoryAndOnlyThat) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto cgroups = Cgroups::Detect();
+  if (!cgroups) GTEST_SKIP() << cgroups.error().message;
+  const std::string group = "porthole-unit-supervise-" + std::to_string(::getpid());
+  CgroupLimits limits;
+  limits.memory_bytes = 16 << 20;
+  ASSERT_TRUE(cgroups->Create(group, limits).ok());
+  const std::string memory_dir = cgroups->MemoryDir(group);
+  auto supervise = [&](const std::string& script) {
+    TempDir dir;
+    const std::string exit_file = dir.path() + "/exit";
+    EXPECT_TRUE(StartSupervised({Sh(), "-c", "echo $$ > " + memory_dir + "/cgroup.procs && " + script},
+                                {"PATH=/usr/bin:/bin"}, dir.path() + "/log", exit_file, kSupervisor,
+                                {"--oom-watch", memory_dir})
+                    .ok());
+    EXPECT_TRUE(WaitForFile(exit_file, std::chrono::seconds(20)));
+    return ReadAll(exit_file);
+  };
+  EXPECT_EQ(supervise("exec dd if=/dev/zero of=/dev/null bs=64M count=1"), "137\noom\n");
+  EXPECT_EQ(supervise("kill -KILL $$"), "137\n");  // killed, but not for memory
+  EXPECT_EQ(supervise("exit 3"), "3\n");
+  EXPECT_TRUE(cgroups->Remove(group).ok());
 }
 
 TEST(SubprocessTest, SupervisedMissingProgramRecords127) {
