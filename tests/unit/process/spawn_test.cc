@@ -228,14 +228,19 @@ TEST(SpawnTest, WithoutANewSessionTheChildStaysInOurs) {
   EXPECT_EQ(SessionAndTerminal(ran.out).first, ::getsid(0));
 }
 
-TEST(SpawnTest, AHeldChildRunsOnlyOnceReleased) {
-  TempDir dir;
-  const std::string marker = dir / "ran";
+// A held child that, once released, creates `marker`.
+SpawnOptions HeldMarkerWriter(const std::string& marker) {
   SpawnOptions options;
   options.argv = {"sh", "-c", "echo ran > " + marker};
   options.env = kEnv;
   options.held = true;
-  auto child = Spawn(options);
+  return options;
+}
+
+TEST(SpawnTest, AHeldChildRunsOnlyOnceReleased) {
+  TempDir dir;
+  const std::string marker = dir / "ran";
+  auto child = Spawn(HeldMarkerWriter(marker));
   ASSERT_TRUE(child.ok()) << child.error().message;
   EXPECT_TRUE(child->held());
   ::usleep(100 * 1000);
@@ -249,10 +254,7 @@ TEST(SpawnTest, AHeldChildRunsOnlyOnceReleased) {
 TEST(SpawnTest, ADiscardedOrDroppedHeldChildExitsWithoutRunning) {
   TempDir dir;
   const std::string marker = dir / "ran";
-  SpawnOptions options;
-  options.argv = {"sh", "-c", "echo ran > " + marker};
-  options.env = kEnv;
-  options.held = true;
+  const SpawnOptions options = HeldMarkerWriter(marker);
   pid_t discarded, dropped;
   {
     auto child = Spawn(options);
