@@ -33,7 +33,7 @@ std::optional<sockaddr_un> NodeSocketAddress(const std::string& path) {
 // The child's request to be moved into its session's control group.
 struct GroupPlacement {
   sockaddr_un node_socket;
-  std::string request;  // "session <id>"
+  std::string request;  // "session <id> [memory=<MiB>] [cpu=<units>]" (node/agent_socket.h)
 };
 
 // In the child, before anything of the command runs (a ChildHook: only

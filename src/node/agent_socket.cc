@@ -94,7 +94,9 @@ std::optional<std::pair<std::string, SessionCaps>> ParsePlacement(const std::str
     if (!cap) return std::nullopt;
     const std::string number = word.substr(word.find('=') + 1);
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), *cap);
-    if (ec != std::errc() || end != number.data() + number.size() || *cap <= 0) return std::nullopt;
+    // The control plane's own bound on caps (ExecuteCommand): the sender may be root in the container.
+    if (ec != std::errc() || end != number.data() + number.size() || *cap <= 0 || *cap > (int64_t{1} << 24))
+      return std::nullopt;
   }
   return placement;
 }

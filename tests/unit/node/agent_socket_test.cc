@@ -192,7 +192,8 @@ TEST(AgentSocketsTest, SessionsArePlacedByTheSendersOwnPid) {
   EXPECT_EQ(end->text, "ok");
   // Ids that could name other groups are refused before any hook runs.
   for (const char* bad : {"session ../main", "session a/b", "end ", "session ", "session x memory=", "session x memory=-1",
-                          "session x memory=12k", "session x swap=1", "session x cpu=0"}) {
+                          "session x memory=12k", "session x swap=1", "session x cpu=0",
+                          "session x memory=99999999999999"}) {
     auto answer = Ask(dir.path(), bad);
     ASSERT_TRUE(answer.ok()) << bad;
     EXPECT_NE(answer->text, "ok") << bad;
