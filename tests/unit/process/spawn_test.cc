@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "../temp_dir.h"
+#include "common/files.h"
 
 namespace porthole::process {
 namespace {
@@ -36,13 +37,6 @@ std::string ReadAll(int fd) {
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
   return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Runs `options` to completion with stdout captured.
@@ -215,9 +209,20 @@ TEST(SpawnTest, ANewSessionWithTheTerminalAsControllingTerminal) {
   EXPECT_EQ(Reap(pid), 0);
   ::close(master);
   // cat is the shell's child: in the shell's session, with a terminal.
-  auto [session, tty] = SessionAndTerminal(ReadFile(dir / "stat"));
+  auto [session, tty] = SessionAndTerminal(ReadFile(dir / "stat").value_or(""));
   EXPECT_EQ(session, pid);
   EXPECT_NE(tty, 0);
+}
+
+TEST(SpawnTest, AControllingTerminalThatIsNoTerminalIsAnError) {
+  SpawnOptions options;
+  options.argv = {"true"};
+  options.env = kEnv;
+  options.controlling_terminal = true;  // stdin is /dev/null
+  auto child = Spawn(options);
+  ASSERT_FALSE(child.ok());
+  EXPECT_NE(child.error().message.find("taking the terminal as controlling terminal"), std::string::npos)
+      << child.error().message;
 }
 
 TEST(SpawnTest, WithoutANewSessionTheChildStaysInOurs) {
@@ -334,7 +339,7 @@ TEST(SpawnTest, ADetachedProgramIsNotOurChildNorInOurSession) {
   ASSERT_TRUE(child.ok()) << child.error().message;
   EXPECT_EQ(child->pid(), 0);
   for (int i = 0; i < 500 && !fs::exists(out); i++) ::usleep(10 * 1000);
-  std::istringstream ids(ReadFile(out));
+  std::istringstream ids(ReadFile(out).value_or(""));
   long ppid = 0, session = 0, self = 0;
   ids >> ppid >> session >> self;
   EXPECT_NE(ppid, ::getpid());
