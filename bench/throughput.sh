@@ -9,12 +9,19 @@
 # container, coreutils' on the host: the same speed): busybox's `head -c`
 # writes in small pieces and through a local PTY alone takes three times as
 # long as coreutils' head, so a head on each side would compare the programs.
-#   bench/throughput.sh [MiB] [runs]
+#   [TTY_MODES=sane|raw] bench/throughput.sh [MiB] [runs]
 source "$(dirname "$0")/lib.sh"
 mib="${1:-256}"
 runs="${2:-3}"
 bytes=$((mib * 1024 * 1024))
-writer="sh -c 'dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null'"
+# The PTY's modes are set the same on every side: ssh with no terminal of
+# its own sends none, so sshd's PTY is raw (no output processing), while
+# Porthole's and script's start cooked, and with `opost` the kernel looks at
+# every byte written (n_tty_write: a third of the writer's time). An
+# interactive user's terminal is cooked on every side, which is the default
+# here; TTY_MODES=raw measures the transports without output processing.
+modes="${TTY_MODES:-sane}"
+writer="sh -c 'stty $modes; dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null'"
 start_porthole_task
 start_sshd
 
@@ -37,7 +44,7 @@ p=$(printf '%s\n' "${porthole_runs[@]}" | median)
 s=$(printf '%s\n' "${ssh_runs[@]}" | median)
 l=$(printf '%s\n' "${pty_runs[@]}" | median)
 rate() { echo "$mib / $1" | bc -l; }
-printf '%d MiB, median of %d runs\n' "$mib" "$runs"
+printf '%d MiB, median of %d runs, PTY modes: stty %s\n' "$mib" "$runs" "$modes"
 printf 'porthole session:        %6.2f s  %6.1f MiB/s\n' "$p" "$(rate "$p")"
 printf 'ssh -tt (aes128-gcm):    %6.2f s  %6.1f MiB/s\n' "$s" "$(rate "$s")"
 printf 'local PTY (script):      %6.2f s  %6.1f MiB/s\n' "$l" "$(rate "$l")"

@@ -20,7 +20,9 @@ constexpr char kKeys[] = "abcdefghijklmnopqrstuvwxyz";
 SimClient::SimClient(Party& party, const net::AwsJsonClient& api, ClientTarget target,
                      std::chrono::milliseconds key_interval, uint32_t seed, EchoSamples& samples)
     : party_(party), api_(api), target_(std::move(target)), key_interval_(key_interval), rng_(seed),
-      samples_(samples), stream_(protocol::SequencedStream::Role::kClient), key_timer_(party.executor) {}
+      samples_(samples), stream_(protocol::SequencedStream::Role::kClient), key_timer_(party.executor) {
+  stream_.AcceptOmittedDigests();  // the handshake response offers kFeatureOutputWithoutDigest
+}
 
 SimClient::~SimClient() { party_.ticker.Remove(this); }
 

@@ -280,8 +280,10 @@ class Session : public std::enable_shared_from_this<Session> {
           Finish("Invalid handshake response: " + response.error().message);
           co_return;
         }
-        for (const auto& f : response->porthole_features)
-          if (f == "ExitCode") wants_exit_code_ = true;
+        for (const auto& f : response->porthole_features) {
+          if (f == protocol::kFeatureExitCode) wants_exit_code_ = true;
+          if (f == protocol::kFeatureOutputWithoutDigest) stream_.OmitOutgoingDigests();
+        }
         protocol::HandshakeComplete complete;
         complete.handshake_time_to_complete_ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - handshake_started_)

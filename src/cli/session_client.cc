@@ -65,6 +65,8 @@ class Client {
       : ioc_(ioc), grant_(grant), tls_(std::move(tls)), options_(options),
         stream_(protocol::SequencedStream::Role::kClient), retransmit_(ioc), signals_(ioc, SIGWINCH, SIGINT, SIGTERM) {
     stdin_is_tty_ = ::isatty(options.stdin_fd);
+    // Our handshake response offers kFeatureOutputWithoutDigest.
+    stream_.AcceptOmittedDigests();
   }
 
   // Opens the data channel with `token` (the same ClientId every time, as the plugin does).

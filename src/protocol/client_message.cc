@@ -40,7 +40,7 @@ uint64_t NowMillis() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
 }
 
-std::string Encode(const ClientMessage& m) {
+std::string Encode(const ClientMessage& m, PayloadDigest digest) {
   std::string out;
   out.reserve(kHeaderSize + m.payload.size());
   PutU32(out, kHeaderLength);
@@ -56,7 +56,11 @@ std::string Encode(const ClientMessage& m) {
   // Halves swapped: UUID bytes 8..15 first, then bytes 0..7.
   out.append(reinterpret_cast<const char*>(m.message_id.data()) + 8, 8);
   out.append(reinterpret_cast<const char*>(m.message_id.data()), 8);
-  out += crypto::Sha256(m.payload);
+  if (digest == PayloadDigest::kComputed) {
+    out += crypto::Sha256(m.payload);
+  } else {
+    out.append(kDigestSize, '\0');
+  }
   PutU32(out, static_cast<uint32_t>(m.payload_type));
   PutU32(out, static_cast<uint32_t>(m.payload.size()));
   out += m.payload;
@@ -112,12 +116,14 @@ Result<ClientMessage> DecodeHeader(std::string_view frame) {
   return m;
 }
 
-Result<ClientMessage> Decode(std::string_view frame) {
+Result<ClientMessage> Decode(std::string_view frame, bool omitted_digest_allowed) {
   auto m = DecodeHeader(frame);
   if (!m) return m;
   m->payload = std::string(frame.substr(kHeaderSize));
-  if (IsPublicationControl(m->message_type)) return m;
-  if (!m->payload.empty() && crypto::Sha256(m->payload) != frame.substr(kOffPayloadDigest, kDigestSize)) {
+  if (IsPublicationControl(m->message_type) || m->payload.empty()) return m;
+  std::string_view digest = frame.substr(kOffPayloadDigest, kDigestSize);
+  if (omitted_digest_allowed && digest.find_first_not_of('\0') == std::string_view::npos) return m;
+  if (crypto::Sha256(m->payload) != digest) {
     return InvalidFrame("PayloadDigest does not match SHA-256 of the payload");
   }
   return m;

@@ -73,10 +73,16 @@ struct ClientMessage {
   std::string payload;
 };
 
+// Whether a frame's PayloadDigest is computed. kOmitted writes 32 zero
+// bytes: only for a peer that asked for it (the "OutputWithoutDigest"
+// Porthole feature), to which the digest adds nothing TLS does not already
+// guarantee and costs a SHA-256 pass over every byte on both ends.
+enum class PayloadDigest { kComputed, kOmitted };
+
 // Serializes `m`: HeaderLength 116, MessageType space-padded to 32 bytes,
-// MessageId halves swapped, PayloadDigest = SHA-256(payload).
-// A zero created_date_ms is replaced by the current time.
-std::string Encode(const ClientMessage& m);
+// MessageId halves swapped, PayloadDigest = SHA-256(payload) (or zeros, see
+// above). A zero created_date_ms is replaced by the current time.
+std::string Encode(const ClientMessage& m, PayloadDigest digest = PayloadDigest::kComputed);
 
 // Parses and validates one frame as the plugin does (§4 "Validation"), plus
 // our own limits: frame shorter than the header, HeaderLength other than 116,
@@ -86,7 +92,9 @@ std::string Encode(const ClientMessage& m);
 // pause_publication skip the digest/date checks. As in the plugin, the digest
 // is only checked when the payload is non-empty. MessageType padding (NUL or
 // whitespace) is stripped; a type with other non-printable bytes is an error.
-Result<ClientMessage> Decode(std::string_view frame);
+// With `omitted_digest_allowed` an all-zero PayloadDigest is taken as "not
+// computed" and not checked (any other digest still is).
+Result<ClientMessage> Decode(std::string_view frame, bool omitted_digest_allowed = false);
 
 // Every check of Decode but the payload digest, and the payload is not
 // copied (left empty): what a relay needs to route a frame it passes on

@@ -316,7 +316,7 @@ HandshakeResponse PortholeClientHandshakeResponse(const Result<HandshakeRequest>
                                                   std::string client_version) {
   HandshakeResponse response;
   response.client_version = std::move(client_version);
-  response.porthole_features = {"ExitCode"};
+  response.porthole_features = {std::string(kFeatureExitCode), std::string(kFeatureOutputWithoutDigest)};
   ProcessedClientAction session_type;
   session_type.action_type = "SessionType";
   session_type.action_status = request ? 1 : 2;

@@ -73,14 +73,19 @@ struct HandshakeResponse {
   std::vector<ProcessedClientAction> processed_client_actions;
   std::vector<std::string> errors;
   // Porthole extension, ignored by AWS's agent: what this client understands
-  // beyond the plugin (e.g. "ExitCode": it wants a PayloadType 12 frame with
-  // the remote exit status before channel_closed).
+  // beyond the plugin (kFeature* below).
   std::vector<std::string> porthole_features;
 };
+// The client wants a PayloadType 12 frame with the remote exit status before
+// channel_closed.
+inline constexpr std::string_view kFeatureExitCode = "ExitCode";
+// The client takes output_stream_data whose PayloadDigest is all zeros
+// (not computed) without checking it.
+inline constexpr std::string_view kFeatureOutputWithoutDigest = "OutputWithoutDigest";
 std::string ToJson(const HandshakeResponse& m);
 // What Porthole's own clients answer (the CLI; the load generator's simulated
 // ones): the session type accepted when `request` parsed, KMS encryption
-// declined (not supported by these clients yet), and the "ExitCode" feature.
+// declined (not supported by these clients yet), and both features above.
 HandshakeResponse PortholeClientHandshakeResponse(const Result<HandshakeRequest>& request,
                                                   std::string client_version);
 Result<HandshakeResponse> ParseHandshakeResponse(std::string_view json);

@@ -35,14 +35,14 @@ std::string SequencedStream::Send(PayloadType type, std::string payload, SteadyT
   m.message_id = ids::NewUuidBytes();
   m.payload_type = type;
   m.payload = std::move(payload);
-  std::string frame = Encode(m);
+  std::string frame = Encode(m, outgoing_digest_);
   unacked_bytes_ += frame.size();
   unacked_.emplace(m.sequence_number, Pending{frame, now, now, false});
   return frame;
 }
 
 Result<SequencedStream::Incoming> SequencedStream::Receive(std::string_view frame, SteadyTime now) {
-  auto decoded = Decode(frame);
+  auto decoded = Decode(frame, omitted_digest_allowed_);
   if (!decoded) return decoded.error();
   ClientMessage& m = *decoded;
   Incoming in;

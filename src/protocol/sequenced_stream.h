@@ -87,6 +87,12 @@ class SequencedStream {
   std::vector<std::string> ResendAll(SteadyTime now);
 
   void SetAcceptingStreamData(bool accepting) { accepting_ = accepting; }
+  // Stream messages sent from now on carry no payload digest (the peer asked
+  // for "OutputWithoutDigest"); acknowledgements always do.
+  void OmitOutgoingDigests() { outgoing_digest_ = PayloadDigest::kOmitted; }
+  // Accept received frames whose digest is all zeros, unchecked (this end
+  // offered "OutputWithoutDigest").
+  void AcceptOmittedDigests() { omitted_digest_allowed_ = true; }
   bool AcceptingStreamData() const { return accepting_; }
 
   bool AllAcknowledged() const { return unacked_.empty(); }
@@ -112,6 +118,8 @@ class SequencedStream {
   int64_t next_seq_ = 0;
   int64_t expected_seq_ = 0;
   bool accepting_ = true;
+  PayloadDigest outgoing_digest_ = PayloadDigest::kComputed;
+  bool omitted_digest_allowed_ = false;
   std::map<int64_t, Pending> unacked_;
   size_t unacked_bytes_ = 0;
   std::map<int64_t, ClientMessage> reorder_;

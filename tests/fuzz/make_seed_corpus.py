@@ -160,7 +160,7 @@ def messages_seeds():
         (4, "handshake-response", HANDSHAKE_RESPONSE),
         (4, "handshake-response-features", '{"ClientVersion":"porthole-0.1.0","ProcessedClientActions":['
                                            '{"ActionType":"SessionType","ActionStatus":1,"ActionResult":null,'
-                                           '"Error":""}],"Errors":["boom"],"PortholeFeatures":["ExitCode"]}'),
+                                           '"Error":""}],"Errors":["boom"],"PortholeFeatures":["ExitCode","OutputWithoutDigest"]}'),
         (4, "handshake-response-null", '{"ClientVersion":"1","ProcessedClientActions":null}'),
         (5, "handshake-complete", HANDSHAKE_COMPLETE),
         (6, "size", '{"cols":120,"rows":30}'),

@@ -203,6 +203,25 @@ TEST(ClientMessageTest, RejectsDigestMismatch) {
   ExpectInvalid(frame, "PayloadDigest");
 }
 
+// "OutputWithoutDigest": zeros on the wire, accepted only where allowed, and
+// a digest that is present is still checked.
+TEST(ClientMessageTest, OmittedDigestIsZerosAndAcceptedOnlyWhenAllowed) {
+  std::string frame = Encode(Sample("hello"), PayloadDigest::kOmitted);
+  EXPECT_EQ(frame.substr(kOffPayloadDigest, kDigestSize), std::string(kDigestSize, '\0'));
+  ExpectInvalid(frame, "PayloadDigest");
+  auto accepted = Decode(frame, true);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message;
+  EXPECT_EQ(accepted->payload, "hello");
+
+  std::string wrong = Encode(Sample("hello"));
+  wrong.back() ^= 1;
+  EXPECT_FALSE(Decode(wrong, true).ok());
+  std::string one_bit = frame;
+  one_bit[kOffPayloadDigest + 31] = 1;  // not all zeros: checked, and wrong
+  EXPECT_FALSE(Decode(one_bit, true).ok());
+  EXPECT_TRUE(Decode(Encode(Sample("hello")), true).ok());
+}
+
 // What the gateway relays with: every check but the digest, no payload copy.
 TEST(ClientMessageTest, DecodeHeaderChecksAllButTheDigest) {
   ClientMessage m = Sample("hello");

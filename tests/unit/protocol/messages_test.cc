@@ -366,7 +366,7 @@ TEST(PortholeClientHandshakeResponse, AcceptsTheSessionAndDeclinesKms) {
   auto parsed = ParseHandshakeResponse(ToJson(PortholeClientHandshakeResponse(request, "porthole/1")));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->client_version, "porthole/1");
-  EXPECT_EQ(parsed->porthole_features, std::vector<std::string>{"ExitCode"});
+  EXPECT_EQ(parsed->porthole_features, (std::vector<std::string>{"ExitCode", "OutputWithoutDigest"}));
   ASSERT_EQ(parsed->processed_client_actions.size(), 2u);
   EXPECT_EQ(parsed->processed_client_actions[0].action_type, "SessionType");
   EXPECT_EQ(parsed->processed_client_actions[0].action_status, 1);

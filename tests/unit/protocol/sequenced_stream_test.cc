@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "common/crypto.h"
 #include "common/ids.h"
 
 namespace porthole::protocol {
@@ -75,6 +76,27 @@ TEST(SequencedStreamTest, SendBuildsDirectionalFrames) {
   EXPECT_EQ(agent.UnacknowledgedCount(), 2u);
   EXPECT_GT(agent.UnacknowledgedBytes(), 2 * kHeaderSize);
   EXPECT_FALSE(agent.AllAcknowledged());
+}
+
+TEST(SequencedStreamTest, OmittedDigestsOnlyAfterTheFeatureBothWays) {
+  SequencedStream agent(Role::kAgent);
+  SequencedStream client(Role::kClient);
+  std::string before = agent.Send(PayloadType::kOutput, "before", kT0);
+  agent.OmitOutgoingDigests();
+  std::string after = agent.Send(PayloadType::kOutput, "after", kT0);
+  EXPECT_EQ(before.substr(kOffPayloadDigest, kDigestSize), crypto::Sha256("before"));
+  EXPECT_EQ(after.substr(kOffPayloadDigest, kDigestSize), std::string(kDigestSize, '\0'));
+
+  ASSERT_TRUE(client.Receive(before, kT0).ok());
+  EXPECT_FALSE(client.Receive(after, kT0).ok());  // not offered: a zero digest is a mismatch
+  client.AcceptOmittedDigests();
+  auto in = client.Receive(after, kT0);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  ASSERT_EQ(in->delivered.size(), 1u);
+  EXPECT_EQ(in->delivered[0].payload, "after");
+  // Acknowledgements keep their digest: AWS's agent checks every frame.
+  ASSERT_EQ(in->frames_to_send.size(), 1u);
+  EXPECT_TRUE(Decode(in->frames_to_send[0]).ok());
 }
 
 TEST(SequencedStreamTest, DeliversInOrderAndAcks) {
