@@ -63,8 +63,12 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 namespace {
 
-// Output goes to the client in messages of at most this many bytes.
-constexpr size_t kOutputMessageSize = 64 * 1024;
+// Output goes to the client in messages of at most this many bytes: with the
+// frame's header and the agent's masked WebSocket header (8 bytes), 64 KiB on
+// the wire, the most Asio's async_write (under Beast's WebSocket) hands the
+// TLS stream at once; so a full message is one TLS write and one send on each
+// hop (the gateway's unmasked header is 4 bytes).
+constexpr size_t kOutputMessageSize = 64 * 1024 - protocol::kHeaderSize - 8;
 // The longest output is held back to fill a message (see PumpOutput).
 constexpr std::chrono::milliseconds kOutputHoldTime{2};
 constexpr size_t kMaxUnackedBytes = 1024 * 1024;
@@ -196,6 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendStream(PayloadType type, std::string payload) {
     std::string frame = stream_.Send(type, std::move(payload), std::chrono::steady_clock::now());
     if (ws_ && ws_->IsOpen()) ws_->Send(std::move(frame), true);
+    if (retransmit_idle_) retransmit_.cancel();  // something to watch again
   }
 
   asio::awaitable<std::shared_ptr<net::WebSocket>> Dial() {
@@ -239,12 +244,21 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return false;
   }
 
+  // Every 100 ms while output is unacknowledged; an idle session sleeps until
+  // it sends (a tick would wake every idle session ten times a second and
+  // fault the code it runs back in after the agent gave its pages back).
   static asio::awaitable<void> RetransmitLoop(std::shared_ptr<Session> self) {
     while (!self->done_) {
-      self->retransmit_.expires_after(std::chrono::milliseconds(100));
+      self->retransmit_idle_ = self->stream_.AllAcknowledged();
+      if (self->retransmit_idle_) {
+        self->retransmit_.expires_at(asio::steady_timer::time_point::max());
+      } else {
+        self->retransmit_.expires_after(std::chrono::milliseconds(100));
+      }
       boost::system::error_code ec;
       co_await self->retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (self->done_ || !self->ws_) break;
+      if (ec) continue;  // woken by a send
       // Frames still waiting to leave make a retransmission pointless: the
       // link, not the peer, is slow (and queueing copies would grow without bound).
       if (self->ws_->QueuedBytes() > 0) continue;
@@ -507,6 +521,7 @@ class Session : public std::enable_shared_from_this<Session> {
   protocol::SequencedStream stream_;
   asio::steady_timer wake_;
   asio::steady_timer retransmit_;
+  bool retransmit_idle_ = false;  // RetransmitLoop waits for a send, not a tick
   asio::posix::stream_descriptor pty_;
   std::shared_ptr<net::WebSocket> ws_;
   PtyProcess process_;

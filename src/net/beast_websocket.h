@@ -3,15 +3,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 
+#include "net/tls_stream.h"
 #include "net/websocket.h"
 
 namespace porthole::net {
@@ -19,8 +17,7 @@ namespace porthole::net {
 namespace beast = boost::beast;
 namespace asio = boost::asio;
 
-using TlsTcpStream = beast::ssl_stream<beast::tcp_stream>;
-using BeastWsStream = beast::websocket::stream<TlsTcpStream>;
+using BeastWsStream = beast::websocket::stream<TlsStream>;
 
 // Completion token: errors come back as values, never as exceptions.
 inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
@@ -42,15 +39,17 @@ class BeastWebSocket final : public WebSocket, public std::enable_shared_from_th
 
   asio::awaitable<std::optional<WebSocketMessage>> Read() override {
     if (broken_) co_return std::nullopt;
-    beast::flat_buffer buffer;
+    // Read straight into the message's string: Beast sizes it from the frame
+    // header, so a message is one allocation and no copy.
+    WebSocketMessage m;
+    auto buffer = asio::dynamic_buffer(m.data);
     auto [ec, n] = co_await ws_.async_read(buffer, kUseTuple);
     if (ec) {
       MarkBroken();
       co_return std::nullopt;
     }
-    WebSocketMessage m;
+    m.data.resize(buffer.size());
     m.binary = ws_.got_binary();
-    m.data = beast::buffers_to_string(buffer.data());
     co_return m;
   }
 

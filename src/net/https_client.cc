@@ -70,13 +70,13 @@ asio::awaitable<Result<int>> DialThrough(asio::any_io_executor ex, const std::st
   }
 }
 
-asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_executor ex, const Url& url,
+asio::awaitable<Result<std::unique_ptr<TlsStream>>> ConnectTls(asio::any_io_executor ex, const Url& url,
                                                                   std::shared_ptr<TlsContext> tls,
                                                                   std::chrono::seconds timeout,
                                                                   const std::string& dial_socket) {
   auto endpoint = EndpointFor(url);
   if (!endpoint) co_return endpoint.error();
-  auto stream = std::make_unique<TlsTcpStream>(beast::tcp_stream(ex), tls->native());
+  auto stream = std::make_unique<TlsStream>(beast::tcp_stream(ex), tls->native_handle());
   beast::get_lowest_layer(*stream).expires_after(timeout);
   if (dial_socket.empty()) {
     auto [cec] = co_await beast::get_lowest_layer(*stream).async_connect(*endpoint, kUseTuple);
@@ -101,7 +101,7 @@ asio::awaitable<Result<std::unique_ptr<TlsTcpStream>>> ConnectTls(asio::any_io_e
   if (ignored) SSL_set_tlsext_host_name(ssl, url.host.c_str());  // SNI only for names
   // Verify the certificate against the host (DNS name or IP literal).
   SSL_set1_host(ssl, url.host == "localhost" ? "localhost" : url.host.c_str());
-  auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  auto [hec] = co_await stream->async_handshake(TlsStream::kClient, kUseTuple);
   if (hec) co_return ConnectionError(url, "TLS handshake", hec);
   co_return std::move(stream);
 }

@@ -147,11 +147,11 @@ class Server final : public HttpsServer {
     context.peer_ip = ec ? "" : remote.address().to_string();
     // Interactive traffic is many small frames: no Nagle delay.
     socket.set_option(tcp::no_delay(true), ec);
-    TlsTcpStream stream(beast::tcp_stream(std::move(socket)), tls_->native());
+    TlsStream stream(beast::tcp_stream(std::move(socket)), tls_->native_handle());
     PendingGuard pending(*this, context.peer_ip, &beast::get_lowest_layer(stream));
     // One deadline for the handshake and the first request.
     beast::get_lowest_layer(stream).expires_after(options_.first_request_timeout);
-    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    auto [hec] = co_await stream.async_handshake(TlsStream::kServer, kUseTuple);
     if (hec) co_return;
     bool first = true;
 

@@ -26,6 +26,7 @@ namespace ssl = boost::asio::ssl;
 TlsContext::TlsContext() = default;
 TlsContext::~TlsContext() = default;
 ssl::context& TlsContext::native() { return *ctx_; }
+SSL_CTX* TlsContext::native_handle() { return ctx_->native_handle(); }
 
 namespace {
 std::string OpenSslError() {

@@ -10,6 +10,7 @@
 namespace boost::asio::ssl {
 class context;
 }
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace porthole::net {
 
@@ -23,6 +24,7 @@ class TlsContext {
 
   ~TlsContext();
   boost::asio::ssl::context& native();
+  SSL_CTX* native_handle();
 
  private:
   TlsContext();
