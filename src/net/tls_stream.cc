@@ -31,6 +31,9 @@ constexpr size_t kMaxReadBuffer = 64 * 1024;
 // Plaintext taken by one write; Beast hands over the rest with another.
 constexpr size_t kMaxWritePerCall = 256 * 1024;
 constexpr size_t kMaxRecord = 16 * 1024;  // TLS plaintext record limit (RFC 8446 §5.1)
+// What a record adds: 5 bytes of header and, for AES-GCM, a 16-byte tag and
+// TLS 1.3's content type byte or TLS 1.2's 8-byte explicit nonce.
+constexpr size_t kRecordOverhead = 32;
 // A buffer smaller than this is gathered with what follows into one record
 // (a WebSocket frame header, HTTP header fields) instead of a record of its own.
 constexpr size_t kGatherBelow = 1024;
@@ -277,6 +280,12 @@ asio::awaitable<IoResult> WriteSome(std::shared_ptr<Core> core, ConstBuffers buf
     if (result != 1) return SslError(*core, result);
     return {};
   };
+  size_t plaintext = 0;
+  for (size_t i = 0; i < buffers.count; ++i) plaintext += buffers.items[i].size();
+  plaintext = std::min(plaintext, kMaxWritePerCall);
+  // Room for all the records at once: appended record by record, a 64 KiB
+  // message would otherwise regrow (and copy) the buffer four times.
+  core->out.reserve(core->out.size() + plaintext + (plaintext / kMaxRecord + 2) * kRecordOverhead);
   error_code failure;
   for (size_t i = 0; i < buffers.count && !failure && taken < kMaxWritePerCall; ++i) {
     const char* data = static_cast<const char*>(buffers.items[i].data());
