@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/word_split.h"
 #include "net/https_client.h"
+#include "net/retransmit_pacer.h"
 #include "protocol/messages.h"
 #include "protocol/sequenced_stream.h"
 
@@ -200,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendStream(PayloadType type, std::string payload) {
     std::string frame = stream_.Send(type, std::move(payload), std::chrono::steady_clock::now());
     if (ws_ && ws_->IsOpen()) ws_->Send(std::move(frame), true);
-    if (retransmit_idle_) retransmit_.cancel();  // something to watch again
+    retransmit_.Sent();
   }
 
   asio::awaitable<std::shared_ptr<net::WebSocket>> Dial() {
@@ -244,27 +245,18 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return false;
   }
 
-  // Every 100 ms while output is unacknowledged; an idle session sleeps until
-  // it sends (a tick would wake every idle session ten times a second and
-  // fault the code it runs back in after the agent gave its pages back).
   static asio::awaitable<void> RetransmitLoop(std::shared_ptr<Session> self) {
-    while (!self->done_) {
-      self->retransmit_idle_ = self->stream_.AllAcknowledged();
-      if (self->retransmit_idle_) {
-        self->retransmit_.expires_at(asio::steady_timer::time_point::max());
-      } else {
-        self->retransmit_.expires_after(std::chrono::milliseconds(100));
-      }
-      boost::system::error_code ec;
-      co_await self->retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (self->done_ || !self->ws_) break;
-      if (ec) continue;  // woken by a send
+    // Named, not temporaries in the co_await expression (GCC 12 mishandles
+    // the lifetime of temporaries converted for a coroutine's parameters).
+    std::function<bool()> unacknowledged = [self] { return !self->stream_.AllAcknowledged(); };
+    std::function<void()> tick = [self] {
       // Frames still waiting to leave make a retransmission pointless: the
       // link, not the peer, is slow (and queueing copies would grow without bound).
-      if (self->ws_->QueuedBytes() > 0) continue;
+      if (self->done_ || !self->ws_ || self->ws_->QueuedBytes() > 0) return;
       for (auto& frame : self->stream_.DueRetransmissions(std::chrono::steady_clock::now()))
         self->ws_->Send(std::move(frame), true);
-    }
+    };
+    co_await self->retransmit_.Run(std::move(unacknowledged), std::move(tick));
   }
 
   asio::awaitable<void> ReadLoop() {
@@ -504,7 +496,7 @@ class Session : public std::enable_shared_from_this<Session> {
     EndSessionGroup(Group());
     boost::system::error_code ec;
     pty_.close(ec);
-    retransmit_.cancel();
+    retransmit_.Stop();
     wake_.cancel();
     if (ws_) ws_->Close();
   }
@@ -520,8 +512,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string session_id_;
   protocol::SequencedStream stream_;
   asio::steady_timer wake_;
-  asio::steady_timer retransmit_;
-  bool retransmit_idle_ = false;  // RetransmitLoop waits for a send, not a tick
+  net::RetransmitPacer retransmit_;
   asio::posix::stream_descriptor pty_;
   std::shared_ptr<net::WebSocket> ws_;
   PtyProcess process_;

@@ -19,6 +19,7 @@
 
 #include "common/ids.h"
 #include "net/https_client.h"
+#include "net/retransmit_pacer.h"
 #include "protocol/messages.h"
 #include "protocol/sequenced_stream.h"
 
@@ -63,7 +64,7 @@ class Client {
   Client(asio::io_context& ioc, const SessionGrantView& grant, std::shared_ptr<net::TlsContext> tls,
          const SessionClientOptions& options)
       : ioc_(ioc), grant_(grant), tls_(std::move(tls)), options_(options),
-        stream_(protocol::SequencedStream::Role::kClient), retransmit_(ioc), signals_(ioc, SIGWINCH, SIGINT, SIGTERM) {
+        stream_(protocol::SequencedStream::Role::kClient), retransmit_(ioc.get_executor()), signals_(ioc, SIGWINCH, SIGINT, SIGTERM) {
     stdin_is_tty_ = ::isatty(options.stdin_fd);
     // Our handshake response offers kFeatureOutputWithoutDigest.
     stream_.AcceptOmittedDigests();
@@ -151,7 +152,7 @@ class Client {
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    retransmit_.cancel();
+    retransmit_.Stop();
     boost::system::error_code ec;
     signals_.cancel(ec);
     if (ws_) ws_->Abort();
@@ -162,6 +163,7 @@ class Client {
   void Send(PayloadType type, std::string payload) {
     std::string frame = stream_.Send(type, std::move(payload), std::chrono::steady_clock::now());
     if (ws_ && ws_->IsOpen()) ws_->Send(std::move(frame), true);
+    retransmit_.Sent();
   }
 
   void Deliver(const protocol::ClientMessage& m) {
@@ -246,14 +248,13 @@ class Client {
   }
 
   asio::awaitable<void> RetransmitLoop() {
-    while (!finished_) {
-      retransmit_.expires_after(std::chrono::milliseconds(100));
-      boost::system::error_code ec;
-      co_await retransmit_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (finished_ || !ws_) break;
-      if (ws_->QueuedBytes() > 0) continue;  // still leaving: the link, not the peer, is slow
+    // Named, not temporaries in the co_await expression (see the agent's).
+    std::function<bool()> unacknowledged = [this] { return !stream_.AllAcknowledged(); };
+    std::function<void()> tick = [this] {
+      if (finished_ || !ws_ || ws_->QueuedBytes() > 0) return;  // still leaving: the link, not the peer, is slow
       for (auto& frame : stream_.DueRetransmissions(std::chrono::steady_clock::now())) ws_->Send(std::move(frame), true);
-    }
+    };
+    co_await retransmit_.Run(std::move(unacknowledged), std::move(tick));
   }
 
   asio::io_context& ioc_;
@@ -261,7 +262,7 @@ class Client {
   std::shared_ptr<net::TlsContext> tls_;
   SessionClientOptions options_;
   protocol::SequencedStream stream_;
-  asio::steady_timer retransmit_;
+  net::RetransmitPacer retransmit_;
   asio::signal_set signals_;
   std::shared_ptr<net::WebSocket> ws_;
   std::string client_id_;
