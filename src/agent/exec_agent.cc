@@ -246,8 +246,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   static asio::awaitable<void> RetransmitLoop(std::shared_ptr<Session> self) {
-    // Named, not temporaries in the co_await expression (GCC 12 mishandles
-    // the lifetime of temporaries converted for a coroutine's parameters).
+    // Named, not written as lambdas in the co_await expression: built that
+    // way by GCC 12, the agent corrupted its heap within a few sessions (the
+    // converted std::function temporaries seem to be destroyed twice).
     std::function<bool()> unacknowledged = [self] { return !self->stream_.AllAcknowledged(); };
     std::function<void()> tick = [self] {
       // Frames still waiting to leave make a retransmission pointless: the
