@@ -8,8 +8,8 @@
 // while idle. Here OpenSSL reads from and writes to our own buffers (a
 // BIO_METHOD over them): all the records of one write go out in one send,
 // a read takes up to 64 KiB of ciphertext at once and is decrypted straight
-// into the caller's buffer, and an idle connection keeps a 4 KiB read
-// buffer and none for writing.
+// into the caller's buffer, and a connection carrying small messages keeps
+// a 4 KiB read buffer and none for writing (see Fill in tls_stream.cc).
 //
 // Meets Beast's AsyncStream requirements (async_read_some, async_write_some,
 // get_executor, next_layer), so beast::http and beast::websocket run over
