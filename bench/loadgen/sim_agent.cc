@@ -109,10 +109,8 @@ class AgentSession : public Tickable, public std::enable_shared_from_this<AgentS
           ws_->Close();
           return;
         }
-        for (const auto& f : response->porthole_features) {
-          if (f == protocol::kFeatureExitCode) wants_exit_code_ = true;
-          if (f == protocol::kFeatureOutputWithoutDigest) stream_.OmitOutgoingDigests();
-        }
+        wants_exit_code_ = protocol::Offers(*response, protocol::kFeatureExitCode);
+        if (protocol::Offers(*response, protocol::kFeatureOutputWithoutDigest)) stream_.OmitOutgoingDigests();
         protocol::HandshakeComplete complete;
         complete.handshake_time_to_complete_ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - handshake_started_).count();

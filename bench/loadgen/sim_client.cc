@@ -20,9 +20,7 @@ constexpr char kKeys[] = "abcdefghijklmnopqrstuvwxyz";
 SimClient::SimClient(Party& party, const net::AwsJsonClient& api, ClientTarget target,
                      std::chrono::milliseconds key_interval, uint32_t seed, EchoSamples& samples)
     : party_(party), api_(api), target_(std::move(target)), key_interval_(key_interval), rng_(seed),
-      samples_(samples), stream_(protocol::SequencedStream::Role::kClient), key_timer_(party.executor) {
-  stream_.AcceptOmittedDigests();  // the handshake response offers kFeatureOutputWithoutDigest
-}
+      samples_(samples), stream_(protocol::SequencedStream::Role::kClient), key_timer_(party.executor) {}
 
 SimClient::~SimClient() { party_.ticker.Remove(this); }
 
@@ -117,6 +115,7 @@ void SimClient::Deliver(const protocol::ClientMessage& m) {
     case PayloadType::kHandshakeRequest: {
       auto response = protocol::PortholeClientHandshakeResponse(protocol::ParseHandshakeRequest(m.payload),
                                                                 "porthole-loadgen/" PORTHOLE_VERSION);
+      if (protocol::Offers(response, protocol::kFeatureOutputWithoutDigest)) stream_.AcceptOmittedDigests();
       SendStream(PayloadType::kHandshakeResponse, protocol::ToJson(response));
       break;
     }

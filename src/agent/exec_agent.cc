@@ -287,10 +287,8 @@ class Session : public std::enable_shared_from_this<Session> {
           Finish("Invalid handshake response: " + response.error().message);
           co_return;
         }
-        for (const auto& f : response->porthole_features) {
-          if (f == protocol::kFeatureExitCode) wants_exit_code_ = true;
-          if (f == protocol::kFeatureOutputWithoutDigest) stream_.OmitOutgoingDigests();
-        }
+        wants_exit_code_ = protocol::Offers(*response, protocol::kFeatureExitCode);
+        if (protocol::Offers(*response, protocol::kFeatureOutputWithoutDigest)) stream_.OmitOutgoingDigests();
         protocol::HandshakeComplete complete;
         complete.handshake_time_to_complete_ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - handshake_started_)

@@ -66,8 +66,6 @@ class Client {
       : ioc_(ioc), grant_(grant), tls_(std::move(tls)), options_(options),
         stream_(protocol::SequencedStream::Role::kClient), retransmit_(ioc.get_executor()), signals_(ioc, SIGWINCH, SIGINT, SIGTERM) {
     stdin_is_tty_ = ::isatty(options.stdin_fd);
-    // Our handshake response offers kFeatureOutputWithoutDigest.
-    stream_.AcceptOmittedDigests();
   }
 
   // Opens the data channel with `token` (the same ClientId every time, as the plugin does).
@@ -171,6 +169,8 @@ class Client {
       case PayloadType::kHandshakeRequest: {
         auto response = protocol::PortholeClientHandshakeResponse(protocol::ParseHandshakeRequest(m.payload),
                                                                   "porthole/" PORTHOLE_VERSION);
+        // Zero digests are taken from the moment we offer to take them.
+        if (protocol::Offers(response, protocol::kFeatureOutputWithoutDigest)) stream_.AcceptOmittedDigests();
         Send(PayloadType::kHandshakeResponse, protocol::ToJson(response));
         break;
       }

@@ -25,7 +25,6 @@ namespace ssl = boost::asio::ssl;
 
 TlsContext::TlsContext() = default;
 TlsContext::~TlsContext() = default;
-ssl::context& TlsContext::native() { return *ctx_; }
 SSL_CTX* TlsContext::native_handle() { return ctx_->native_handle(); }
 
 namespace {

@@ -23,7 +23,6 @@ class TlsContext {
   static Result<std::shared_ptr<TlsContext>> ForClient(const std::string& ca_pem);
 
   ~TlsContext();
-  boost::asio::ssl::context& native();
   SSL_CTX* native_handle();
 
  private:

@@ -312,6 +312,12 @@ Result<HandshakeRequest> ParseHandshakeRequest(std::string_view text) {
   return m;
 }
 
+bool Offers(const HandshakeResponse& response, std::string_view feature) {
+  for (const auto& f : response.porthole_features)
+    if (f == feature) return true;
+  return false;
+}
+
 HandshakeResponse PortholeClientHandshakeResponse(const Result<HandshakeRequest>& request,
                                                   std::string client_version) {
   HandshakeResponse response;

@@ -82,6 +82,8 @@ inline constexpr std::string_view kFeatureExitCode = "ExitCode";
 // The client takes output_stream_data whose PayloadDigest is all zeros
 // (not computed) without checking it.
 inline constexpr std::string_view kFeatureOutputWithoutDigest = "OutputWithoutDigest";
+// Whether `response` lists `feature` in its PortholeFeatures.
+bool Offers(const HandshakeResponse& response, std::string_view feature);
 std::string ToJson(const HandshakeResponse& m);
 // What Porthole's own clients answer (the CLI; the load generator's simulated
 // ones): the session type accepted when `request` parsed, KMS encryption

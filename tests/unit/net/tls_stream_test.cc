@@ -129,6 +129,28 @@ TEST_F(TlsStreamTest, WebSocketMessagesOfEverySizeComeBackWhole) {
   EXPECT_TRUE(server_saw_close_);
 }
 
+TEST_F(TlsStreamTest, APeerThatDropsTheConnectionWithoutClosingEndsTheReadsOnBothSides) {
+  Run([&]() -> asio::awaitable<void> {
+    auto ws = co_await ConnectWebSocket(ioc_.get_executor(), At("/echo"), {}, client_tls_, std::chrono::seconds(10));
+    EXPECT_TRUE(ws.ok());
+    if (!ws.ok()) co_return;
+    (*ws)->Send(Pattern(100000, 3), true);
+    auto echoed = co_await (*ws)->Read();
+    EXPECT_TRUE(echoed.has_value());
+    // TCP goes at once, no close_notify: the server's read sees the stream
+    // cut short (not a clean close) and its Read() ends all the same.
+    (*ws)->Abort();
+    EXPECT_FALSE((*ws)->IsOpen());
+    EXPECT_FALSE((co_await (*ws)->Read()).has_value());
+    (*ws)->Send("after the end", true);  // ignored, no crash
+    for (int i = 0; i < 50 && !server_saw_close_; ++i) {
+      asio::steady_timer settle(ioc_, std::chrono::milliseconds(20));
+      co_await settle.async_wait(asio::use_awaitable);
+    }
+  });
+  EXPECT_TRUE(server_saw_close_);
+}
+
 TEST_F(TlsStreamTest, LargeHttpBodiesBothWays) {
   Run([&]() -> asio::awaitable<void> {
     for (size_t size : {size_t{0}, size_t{100}, size_t{70000}, size_t{3 * 1024 * 1024 + 7}}) {

@@ -367,6 +367,10 @@ TEST(PortholeClientHandshakeResponse, AcceptsTheSessionAndDeclinesKms) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->client_version, "porthole/1");
   EXPECT_EQ(parsed->porthole_features, (std::vector<std::string>{"ExitCode", "OutputWithoutDigest"}));
+  EXPECT_TRUE(Offers(*parsed, kFeatureExitCode));
+  EXPECT_TRUE(Offers(*parsed, kFeatureOutputWithoutDigest));
+  EXPECT_FALSE(Offers(*parsed, "Output"));  // whole names only
+  EXPECT_FALSE(Offers(HandshakeResponse{}, kFeatureExitCode));  // AWS's plugin offers nothing
   ASSERT_EQ(parsed->processed_client_actions.size(), 2u);
   EXPECT_EQ(parsed->processed_client_actions[0].action_type, "SessionType");
   EXPECT_EQ(parsed->processed_client_actions[0].action_status, 1);
